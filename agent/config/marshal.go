@@ -1,0 +1,129 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// fileTemplate is ftpd.toml as Marshal writes it: every key, with its meaning, so
+// that the file written at install time doubles as the documentation.
+var fileTemplate = template.Must(template.New("ftpd.toml").Funcs(template.FuncMap{
+	"q":        quote,
+	"duration": func(d time.Duration) string { return quote(formatDuration(d)) },
+	"umask":    func(m fs.FileMode) string { return quote(formatUmask(m)) },
+	"tlsVersion": func(v uint16) string {
+		name, _ := tlsVersionName(v)
+		return quote(name)
+	},
+}).Parse(`# jelastic-ftp settings, read by the FTP service when it starts.
+# Restart the service after editing. A key left out takes its default value.
+# Durations are strings such as "90s", "5m" or "1h".
+
+# Directory FTP users are confined to; every user's home lies inside it.
+# An absolute path other than "/".
+root = {{q .Root}}
+
+# Address of the control connection, as "host:port". An empty host listens on
+# every address; otherwise give an IP address.
+listen = {{q .Listen}}
+
+# Ports offered for passive-mode data connections, "first-last", all within
+# 1024-65535. Open them in the firewall as well.
+passive_ports = {{q .PassivePorts.String}}
+
+# IPv4 address or host name that passive-mode replies send clients to.
+# Empty: detect the container's public address.
+public_host = {{q .PublicHost}}
+
+# Inactivity after which a session is closed, from "10s" to "24h".
+idle_timeout = {{duration .IdleTimeout}}
+
+# Permission bits removed from uploaded files and new directories, in octal.
+# The first digit must be 0: all FTP users are one system user.
+umask = {{umask .Umask}}
+
+# Upload to a temporary name and rename once complete, so that an interrupted
+# upload never replaces a good file.
+atomic_uploads = {{.AtomicUploads}}
+
+# Allow active-mode data connections (PORT/EPRT), where the server connects
+# back to the client. Passive mode is always available.
+active_mode = {{.ActiveMode}}
+
+# File that records every transfer in xferlog format; empty: no such log.
+transfer_log = {{q .TransferLog}}
+
+# Container account allowed to set FTP users' passwords with "sudo passwd".
+owner = {{q .Owner}}
+
+[tls]
+# PEM certificate chain and private key, as absolute paths. Leave both empty
+# to serve plain FTP only.
+cert = {{q .TLS.Cert}}
+key = {{q .TLS.Key}}
+
+# Refuse logins and transfers on connections not protected by TLS.
+require_tls = {{.TLS.RequireTLS}}
+
+# Oldest TLS version accepted: "1.2" or "1.3".
+min_version = {{tlsVersion .TLS.MinVersion}}
+
+# Data connections must resume the control connection's TLS session, so that
+# no one else can take over a transfer. Set to false only for clients that
+# cannot resume sessions.
+require_session_reuse = {{.TLS.RequireSessionReuse}}
+
+[limits]
+# Sessions open at once, in all and from one client address.
+max_sessions = {{.Limits.MaxSessions}}
+max_sessions_per_ip = {{.Limits.MaxSessionsPerIP}}
+
+# Failed logins after which a session is closed, and the pause after each.
+login_attempts_per_session = {{.Limits.LoginAttemptsPerSession}}
+failed_login_delay = {{duration .Limits.FailedLoginDelay}}
+
+# An address that fails to log in ban_after_failures times within ban_window
+# is refused for ban_duration. 0 failures: never ban.
+ban_after_failures = {{.Limits.BanAfterFailures}}
+ban_window = {{duration .Limits.BanWindow}}
+ban_duration = {{duration .Limits.BanDuration}}
+
+# Longest command line accepted, in bytes (512 to 65536).
+max_command_length = {{.Limits.MaxCommandLength}}
+`))
+
+// Marshal writes c as a commented ftpd.toml that Load reads back as c. It refuses
+// a Config that does not validate, so no one installs a file the agent rejects.
+func Marshal(c Config) ([]byte, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("write settings: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := fileTemplate.Execute(&buf, c); err != nil {
+		return nil, fmt.Errorf("write settings: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// quote writes s as a TOML basic string.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -1,0 +1,346 @@
+// Package agent is the privileged side of the add-on: it manages FTP accounts and their
+// options, the owner's sudo rule, and later the service's lifecycle and its monitor.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/sudoers"
+	"github.com/jelastic/jelastic-ftp/users"
+	"github.com/jelastic/jelastic-ftp/users/passhash"
+)
+
+// lockWait bounds how long we wait for useradd, passwd or PAM to release the account
+// databases. shadow-utils gives up after 15 s, so we stay below that and never make a
+// concurrent useradd fail because of us.
+const lockWait = 10 * time.Second
+
+// Admin changes FTP accounts together with everything that belongs to them: the home
+// folder, per-user options and the owner's sudo rule. Its paths default to the real
+// system's; tests point them elsewhere.
+type Admin struct {
+	Etc        string // directory of passwd, shadow, group, gshadow
+	ConfigPath string // ftpd.toml
+	UsersPath  string // per-user options
+	Sudoers    sudoers.DropIn
+	Now        func() time.Time
+}
+
+// NewAdmin returns an Admin for the running system.
+func NewAdmin() *Admin {
+	return &Admin{
+		Etc:        "/etc",
+		ConfigPath: config.DefaultPath,
+		UsersPath:  config.DefaultUsersPath,
+		Sudoers:    sudoers.Default(),
+		Now:        time.Now,
+	}
+}
+
+// UserInfo is an FTP account with its add-on options, as `ftpctl user list` shows it.
+type UserInfo struct {
+	users.Account
+	ReadOnly bool
+}
+
+// AddUserRequest describes a new FTP account.
+type AddUserRequest struct {
+	Name     string
+	Home     string // "" = the FTP root
+	Password string
+	ReadOnly bool
+	// GrantOwner adds the sudo rule that lets the container owner change the password.
+	GrantOwner bool
+}
+
+// Warnings are problems that did not stop the command but that the operator should see.
+type Warnings []string
+
+// begin locks the account databases for one change.
+func (a *Admin) begin(ctx context.Context) (*users.Tx, error) {
+	ctx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	return users.Begin(ctx, a.Etc)
+}
+
+// AddUser creates an FTP account. On error nothing on disk has changed.
+func (a *Admin) AddUser(ctx context.Context, req AddUserRequest) (Warnings, error) {
+	if err := users.ValidateName(req.Name); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(a.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	home := req.Home
+	if home == "" {
+		home = cfg.Root
+	}
+	if err := users.ValidateHome(home, cfg.Root); err != nil {
+		return nil, err
+	}
+	hash, err := hashPassword(req.Password)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := a.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Close()
+	if err := tx.Add(req.Name, home, hash, a.Now()); err != nil {
+		return nil, err
+	}
+	gid, err := tx.EnsureGroup()
+	if err != nil {
+		return nil, err
+	}
+	created, err := makeHome(cfg.Root, home, gid)
+	if err != nil {
+		return nil, err
+	}
+	undoHome := func() {
+		for i := len(created) - 1; i >= 0; i-- {
+			os.Remove(created[i])
+		}
+	}
+	restoreOpts, err := a.setOptions(req.Name, &config.UserOptions{ReadOnly: req.ReadOnly})
+	if err != nil {
+		undoHome()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		undoHome()
+		return nil, errors.Join(err, restoreOpts())
+	}
+	var warn Warnings
+	if req.GrantOwner {
+		warn = a.grant(cfg.Owner, req.Name)
+	}
+	return warn, nil
+}
+
+// hashPassword checks a new password and hashes it.
+func hashPassword(pw string) (string, error) {
+	if err := CheckPassword(pw); err != nil {
+		return "", err
+	}
+	return passhash.Hash(pw)
+}
+
+// MinPasswordLength matches what PAM's obscure check asks of passwd users, plus a margin
+// because FTP passwords travel in the clear when a client does not use TLS.
+const MinPasswordLength = 8
+
+// maxPasswordLength bounds hashing work and what a typo of a pipe can feed us.
+const maxPasswordLength = 1024
+
+// CheckPassword refuses passwords that cannot be stored or are too weak to offer.
+func CheckPassword(pw string) error {
+	switch {
+	case len(pw) < MinPasswordLength:
+		return fmt.Errorf("the password is shorter than %d characters", MinPasswordLength)
+	case len(pw) > maxPasswordLength:
+		return fmt.Errorf("the password is longer than %d bytes", maxPasswordLength)
+	case strings.ContainsAny(pw, "\x00\n\r"):
+		return errors.New("the password contains a NUL byte or a line break")
+	}
+	return nil
+}
+
+// makeHome creates home and any missing folders between the FTP root and it, each 0755
+// and owned by the FTP UID and group, through an os.Root so that a symlink planted in
+// the webroot cannot send a root-owned mkdir outside it. It returns what it created,
+// outermost first.
+func makeHome(root, home string, gid int) ([]string, error) {
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("the FTP root %s does not exist or is not a folder; create it or set root in %s", root, config.DefaultPath)
+	}
+	rel, err := filepath.Rel(root, home)
+	if err != nil {
+		return nil, err
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open FTP root: %w", err)
+	}
+	defer r.Close()
+	var created []string
+	cur := ""
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		if part == "." {
+			break
+		}
+		cur = filepath.Join(cur, part)
+		err := r.Mkdir(cur, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			fi, serr := r.Stat(cur)
+			if serr != nil || !fi.IsDir() {
+				return undo(r, created, fmt.Errorf("home %s: %s exists and is not a folder", home, filepath.Join(root, cur)))
+			}
+			continue
+		}
+		if err != nil {
+			return undo(r, created, fmt.Errorf("create home %s: %w", home, err))
+		}
+		created = append(created, cur)
+		if err := r.Chown(cur, users.UID, gid); err != nil {
+			return undo(r, created, fmt.Errorf("chown home %s: %w", home, err))
+		}
+	}
+	abs := make([]string, len(created))
+	for i, c := range created {
+		abs[i] = filepath.Join(root, c)
+	}
+	return abs, nil
+}
+
+func undo(r *os.Root, created []string, err error) ([]string, error) {
+	for i := len(created) - 1; i >= 0; i-- {
+		r.Remove(created[i])
+	}
+	return nil, err
+}
+
+// setOptions writes name's options (nil removes them) and returns how to undo it.
+func (a *Admin) setOptions(name string, opts *config.UserOptions) (func() error, error) {
+	old, err := os.ReadFile(a.UsersPath)
+	existed := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", a.UsersPath, err)
+	}
+	store, err := config.LoadUsers(a.UsersPath)
+	if err != nil {
+		return nil, err
+	}
+	if opts == nil {
+		if _, ok := store[name]; !ok {
+			return func() error { return nil }, nil
+		}
+		delete(store, name)
+	} else {
+		store[name] = *opts
+	}
+	if err := os.MkdirAll(filepath.Dir(a.UsersPath), 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(a.UsersPath), err)
+	}
+	if err := atomicfile.Write(a.UsersPath, config.MarshalUsers(store), 0o644); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if !existed {
+			return os.Remove(a.UsersPath)
+		}
+		return atomicfile.Write(a.UsersPath, old, 0o644)
+	}, nil
+}
+
+// grant adds the owner's sudo rule for user; problems become warnings because the FTP
+// account works without it.
+func (a *Admin) grant(owner, user string) Warnings {
+	rep := sudoers.Checker{DropIn: a.Sudoers, Accounts: filepath.Join(a.Etc, "passwd")}.Check(owner)
+	warn := Warnings(rep.Warnings)
+	if !rep.OwnerExists {
+		return append(warn, fmt.Sprintf("the owner account %s does not exist, so no sudo rule lets it change the password of %s", owner, user))
+	}
+	passwd, err := sudoers.PasswdPath()
+	if err != nil {
+		return append(warn, fmt.Sprintf("no sudo rule for %s: %v", user, err))
+	}
+	if _, err := a.Sudoers.Grant(owner, user, passwd); errors.Is(err, sudoers.ErrNotValidated) {
+		return append(warn, err.Error())
+	} else if err != nil {
+		return append(warn, fmt.Sprintf("no sudo rule for %s: %v", user, err))
+	}
+	return warn
+}
+
+// SetPassword changes an FTP account's password.
+func (a *Admin) SetPassword(ctx context.Context, name, password string) error {
+	if err := users.ValidateName(name); err != nil {
+		return err
+	}
+	hash, err := hashPassword(password)
+	if err != nil {
+		return err
+	}
+	tx, err := a.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Close()
+	if err := tx.SetPassword(name, hash, a.Now()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// DeleteUser removes an FTP account, its options and its sudo rules; its files stay.
+func (a *Admin) DeleteUser(ctx context.Context, name string) (Warnings, error) {
+	if err := users.ValidateName(name); err != nil {
+		return nil, err
+	}
+	tx, err := a.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Close()
+	if err := tx.Delete(name); err != nil {
+		return nil, err
+	}
+	restoreOpts, err := a.setOptions(name, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, errors.Join(err, restoreOpts())
+	}
+	var warn Warnings
+	if _, err := a.Sudoers.RevokeUser(name); err != nil && !errors.Is(err, sudoers.ErrNotValidated) {
+		warn = append(warn, fmt.Sprintf("the sudo rule for %s may remain: %v", name, err))
+	}
+	return warn, nil
+}
+
+// ListUsers returns every FTP account with its options.
+func (a *Admin) ListUsers() ([]UserInfo, error) {
+	accounts, err := users.Snapshot(a.Etc)
+	if err != nil {
+		return nil, err
+	}
+	store, err := config.LoadUsers(a.UsersPath)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserInfo, 0, len(accounts))
+	for _, acc := range accounts {
+		out = append(out, UserInfo{Account: acc, ReadOnly: store[acc.Name].ReadOnly})
+	}
+	return out, nil
+}
+
+// GetUser returns one FTP account with its options.
+func (a *Admin) GetUser(name string) (UserInfo, error) {
+	list, err := a.ListUsers()
+	if err != nil {
+		return UserInfo{}, err
+	}
+	for _, u := range list {
+		if u.Name == name {
+			return u, nil
+		}
+	}
+	if err := users.ValidateName(name); err != nil {
+		return UserInfo{}, err
+	}
+	return UserInfo{}, fmt.Errorf("%s is not an FTP account", name)
+}

@@ -1,0 +1,87 @@
+// Command ftpctl manages the jelastic-ftp add-on: FTP accounts, the owner's sudo rule,
+// and the FTP/FTPS service itself.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError marks a mistake in how the command was called (exit 2), as opposed to a
+// failure while doing what was asked (exit 1).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ftpctl",
+		Short:         "Manage the jelastic-ftp add-on: FTP accounts, sudo rule and FTP/FTPS service",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newUserCmd())
+	requireSubcommand(root)
+	return root
+}
+
+// requireSubcommand makes every command group answer an unknown or missing subcommand
+// with a usage error (exit 2) instead of cobra's help text and exit 0, so scripts notice.
+func requireSubcommand(cmd *cobra.Command) {
+	if !cmd.HasSubCommands() {
+		return
+	}
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown command %q for %q; see %q", args[0], c.CommandPath(), c.CommandPath()+" --help")
+		}
+		return nil
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		return usagef("%s needs a subcommand; see %q", c.CommandPath(), c.CommandPath()+" --help")
+	}
+	for _, sub := range cmd.Commands() {
+		requireSubcommand(sub)
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := newRoot()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "ftpctl: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) || isCobraUsage(err) {
+		return 2
+	}
+	return 1
+}
+
+// isCobraUsage recognises cobra's own complaints about the command line, which it
+// returns as plain errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "if any flags in the group", "invalid argument"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}

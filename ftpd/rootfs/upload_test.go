@@ -1,0 +1,232 @@
+package rootfs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/stretchr/testify/require"
+)
+
+var errConnectionReset = errors.New("connection reset by peer")
+
+// tempFiles lists the temporary upload files on disk in dir.
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var temps []string
+	for _, e := range entries {
+		if strings.Contains(e.Name(), uploadMarker) {
+			temps = append(temps, e.Name())
+		}
+	}
+	return temps
+}
+
+func TestAtomicUpload(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing bool
+		failure  error
+		want     string // "" means no file
+	}{
+		{"complete over an existing file", true, nil, "new content"},
+		{"aborted over an existing file", true, errConnectionReset, "old"},
+		{"complete new file", false, nil, "new content"},
+		{"aborted new file", false, errConnectionReset, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, Options{})
+			target := filepath.Join(f.home, "dir", "x.php")
+			if tt.existing {
+				writeFile(t, target, "old", 0o640)
+			}
+
+			h, err := f.fsys.GetHandle("/dir/x.php", storFlags, 0)
+			require.NoError(t, err)
+			_, err = io.Copy(h, strings.NewReader("new content"))
+			require.NoError(t, err)
+
+			// Mid-upload: the target is untouched, the temp is hidden.
+			if tt.existing {
+				require.Equal(t, "old", readFile(t, target))
+			} else {
+				require.NoFileExists(t, target)
+			}
+			require.Len(t, tempFiles(t, filepath.Join(f.home, "dir")), 1)
+			listed, err := f.fsys.ReadDir("dir")
+			require.NoError(t, err)
+			for _, fi := range listed {
+				require.NotContains(t, fi.Name(), uploadMarker)
+			}
+
+			if tt.failure != nil {
+				h.(ftpserver.FileTransferError).TransferError(tt.failure)
+			}
+			require.NoError(t, h.Close())
+
+			require.Empty(t, tempFiles(t, filepath.Join(f.home, "dir")))
+			if tt.want == "" {
+				require.NoFileExists(t, target)
+				return
+			}
+			require.Equal(t, tt.want, readFile(t, target))
+			fi, err := os.Stat(target)
+			require.NoError(t, err)
+			wantMode := os.FileMode(0o640)
+			if !tt.existing {
+				wantMode = referenceMode(t, false)
+			}
+			require.Equal(t, wantMode, fi.Mode().Perm())
+		})
+	}
+}
+
+func TestAtomicUploadSurvivesClose(t *testing.T) {
+	f := newFixture(t, Options{})
+	h, err := f.fsys.GetHandle("file.txt", storFlags, 0)
+	require.NoError(t, err)
+	require.NoError(t, f.fsys.Close())
+	_, err = io.WriteString(h, "after close")
+	require.NoError(t, err)
+	require.NoError(t, h.Close())
+	require.Equal(t, "after close", readFile(t, filepath.Join(f.home, "file.txt")))
+}
+
+func TestUploadWritesInPlace(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     Options
+		path     string
+		existing string
+		flags    int
+		offset   int64
+		data     string
+		failure  error
+		want     string
+	}{
+		{name: "APPE", path: "x.bin", existing: "abc", flags: appeFlags, data: "def", want: "abcdef"},
+		{name: "APPE to a new file", path: "x.bin", flags: appeFlags, data: "def", want: "def"},
+		{name: "APPE keeps an aborted part", path: "x.bin", existing: "abc", flags: appeFlags,
+			data: "de", failure: errConnectionReset, want: "abcde"},
+		{name: "REST then STOR resumes", path: "x.bin", existing: "hello wor", flags: restFlags,
+			offset: 9, data: "ld", want: "hello world"},
+		{name: "REST then STOR in the middle", path: "x.bin", existing: "hello world", flags: restFlags,
+			offset: 6, data: "W", want: "hello World"},
+		{name: "STOR with in-place uploads", opts: Options{InPlaceUploads: true}, path: "x.bin",
+			existing: "old content", flags: storFlags, data: "new", want: "new"},
+		{name: "aborted STOR with in-place uploads", opts: Options{InPlaceUploads: true}, path: "x.bin",
+			existing: "old content", flags: storFlags, data: "ne", failure: errConnectionReset, want: "ne"},
+		{name: "STOR through a symlink inside the home", path: "inlink",
+			flags: storFlags, data: "through", want: "through"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.opts)
+			target := filepath.Join(f.home, tt.path)
+			if tt.existing != "" {
+				writeFile(t, target, tt.existing, 0o644)
+			}
+			upload(t, f.fsys, tt.path, tt.flags, tt.offset, tt.data, tt.failure)
+			require.Equal(t, tt.want, readFile(t, target))
+			require.Empty(t, tempFiles(t, f.home))
+		})
+	}
+
+	f := newFixture(t, Options{})
+	h, err := f.fsys.GetHandle("file.txt", appeFlags, 0)
+	require.NoError(t, err)
+	require.IsType(t, &os.File{}, h, "an append has no temporary file to publish")
+	require.NoError(t, h.Close())
+	fi, err := os.Lstat(filepath.Join(f.home, "inlink"))
+	require.NoError(t, err)
+	require.Equal(t, fs.ModeSymlink, fi.Mode().Type())
+}
+
+func TestUploadKeepsFilePermissions(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores file permissions")
+	}
+	f := newFixture(t, Options{})
+	target := filepath.Join(f.home, "locked.txt")
+	writeFile(t, target, "locked", 0o444)
+	_, err := f.fsys.GetHandle("locked.txt", storFlags, 0)
+	require.ErrorIs(t, err, fs.ErrPermission)
+	require.Equal(t, "locked", readFile(t, target))
+	require.Empty(t, tempFiles(t, f.home))
+}
+
+func TestUploadTempNames(t *testing.T) {
+	long := strings.Repeat("n", 255)
+	tests := []struct {
+		name string
+		temp bool
+	}{
+		{uploadTempName("x.php"), true},
+		{uploadTempName(long), true},
+		{".x.php.ftpupload-0123456789abcdef", true},
+		{"x.php.ftpupload-0123456789abcdef", false},
+		{"..ftpupload-0123456789abcdef", false},
+		{".x.php.ftpupload-0123456789ABCDEF", false},
+		{".x.php.ftpupload-0123456789abcde", false},
+		{".x.php.ftpupload-0123456789abcdef0", false},
+		{".x.php.ftpupload-0123456789abcdeg", false},
+		{"x.php", false},
+		{".htaccess", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.temp, isUploadTemp(tt.name))
+			require.LessOrEqual(t, len(tt.name), 255)
+		})
+	}
+	require.NotEqual(t, uploadTempName("x"), uploadTempName("x"))
+	require.True(t, hasUploadTemp("a/.b.ftpupload-0123456789abcdef/c"))
+	require.False(t, hasUploadTemp("a/b.ftpupload-0123456789abcdef/c"))
+}
+
+func TestLongNameUpload(t *testing.T) {
+	f := newFixture(t, Options{})
+	name := strings.Repeat("n", 255)
+	upload(t, f.fsys, name, storFlags, 0, "long", nil)
+	require.Equal(t, "long", readFile(t, filepath.Join(f.home, name)))
+}
+
+func TestTempNamesAreRefused(t *testing.T) {
+	f := newFixture(t, Options{})
+	temp := ".file.txt.ftpupload-0123456789abcdef"
+	writeFile(t, filepath.Join(f.home, temp), "partial", 0o644)
+	tests := []struct {
+		name string
+		op   func() error
+	}{
+		{"stat", func() error { _, err := f.fsys.Stat(temp); return err }},
+		{"download", func() error { _, err := f.fsys.GetHandle(temp, 0, 0); return err }},
+		{"STOR", func() error { _, err := f.fsys.GetHandle("/"+temp, storFlags, 0); return err }},
+		{"APPE", func() error { _, err := f.fsys.GetHandle(temp, appeFlags, 0); return err }},
+		{"open", func() error { _, err := f.fsys.Open(temp); return err }},
+		{"list", func() error { _, err := f.fsys.ReadDir(temp); return err }},
+		{"delete", func() error { return f.fsys.Remove(temp) }},
+		{"rename from", func() error { return f.fsys.Rename(temp, "x") }},
+		{"rename to", func() error { return f.fsys.Rename("file.txt", "dir/"+temp) }},
+		{"mkdir", func() error { return f.fsys.Mkdir(temp+"/sub", 0o755) }},
+		{"chmod", func() error { return f.fsys.Chmod(temp, 0o600) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.op()
+			require.ErrorIs(t, err, ErrReservedName)
+			require.ErrorIs(t, err, fs.ErrPermission)
+			require.ErrorIs(t, err, ftpserver.ErrFileNameNotAllowed, "STOR and RNTO must answer 553")
+		})
+	}
+	require.Equal(t, "partial", readFile(t, filepath.Join(f.home, temp)))
+	require.Equal(t, "hello", readFile(t, filepath.Join(f.home, "file.txt")))
+}

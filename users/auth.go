@@ -1,0 +1,101 @@
+package users
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jelastic/jelastic-ftp/users/etcdb"
+	"github.com/jelastic/jelastic-ftp/users/passhash"
+)
+
+// ErrBadLogin is the only answer a client gets for a failed login, whatever the reason,
+// so that it learns nothing about which accounts exist.
+var ErrBadLogin = errors.New("login incorrect")
+
+// dummyHash is verified when the user does not exist, so that a wrong name costs the
+// same time as a wrong password.
+var dummyHash = func() string {
+	h, err := passhash.Hash("no such user")
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
+
+// Authenticate checks an FTP login against passwd and shadow in dir (normally /etc).
+// Like getspnam it reads without locking: every writer replaces the files by rename, so
+// a read sees one whole version. Only FTP accounts can log in, and only with a password
+// that is set, unlocked, not expired and not aged out. The reason for a refusal is in
+// the error for the log; the client must only be told ErrBadLogin.
+func Authenticate(dir, name, password string, now time.Time) (Account, error) {
+	fail := func(reason string) (Account, error) {
+		return Account{}, fmt.Errorf("%w: %s", ErrBadLogin, reason)
+	}
+	if ValidateName(name) != nil {
+		passhash.Verify(dummyHash, password)
+		return fail("invalid user name")
+	}
+	tx, err := snapshot(dir)
+	if err != nil {
+		return Account{}, err
+	}
+	pw, err := tx.ftpEntry(name)
+	if err != nil {
+		passhash.Verify(dummyHash, password)
+		return fail(err.Error())
+	}
+	sh, err := tx.Shadow.Lookup(name)
+	if err != nil {
+		passhash.Verify(dummyHash, password)
+		return fail("no usable shadow entry: " + err.Error())
+	}
+	if !passhash.Verify(sh[1], password) {
+		return fail("wrong password")
+	}
+	if reason := aging(sh, day(now)); reason != "" {
+		return fail(reason)
+	}
+	return tx.account(pw), nil
+}
+
+// aging applies shadow's date fields the way pam_unix does, stricter where it is
+// lenient: a login that would have to change its password cannot do so over FTP.
+func aging(sh etcdb.Entry, today int64) string {
+	num := func(i int) (int64, bool) {
+		n, err := strconv.ParseInt(sh[i], 10, 64)
+		return n, err == nil && n >= 0
+	}
+	if expire, ok := num(7); ok && today >= expire {
+		return "account expired"
+	}
+	last, hasLast := num(2)
+	if hasLast && last == 0 {
+		return "password must be changed (last change is 0)"
+	}
+	if max, ok := num(4); ok && hasLast && today > last+max {
+		return "password aged out"
+	}
+	return ""
+}
+
+// snapshot reads passwd, group and shadow without locking.
+func snapshot(dir string) (*Tx, error) {
+	tx := &Tx{dir: dir, orig: map[string][]byte{}}
+	for _, name := range []string{"passwd", "group", "shadow"} {
+		if err := tx.read(name); err != nil {
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
+// Snapshot returns the FTP accounts without taking the lock, for read-only views.
+func Snapshot(dir string) ([]Account, error) {
+	tx, err := snapshot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return tx.List()
+}

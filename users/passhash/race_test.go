@@ -1,0 +1,6 @@
+//go:build race
+
+package passhash
+
+// raceEnabled lets tests skip work the race detector slows tenfold.
+const raceEnabled = true
