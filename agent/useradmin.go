@@ -250,7 +250,7 @@ func (a *Admin) grant(owner, user string) Warnings {
 	rep := sudoers.Checker{DropIn: a.Sudoers, Accounts: filepath.Join(a.Etc, "passwd")}.Check(owner)
 	warn := Warnings(rep.Warnings)
 	if !rep.OwnerExists {
-		return append(warn, fmt.Sprintf("the owner account %s does not exist, so no sudo rule lets it change the password of %s", owner, user))
+		return warn // Check's warning already names the missing owner
 	}
 	passwd, err := sudoers.PasswdPath()
 	if err != nil {

@@ -99,3 +99,19 @@ func Snapshot(dir string) ([]Account, error) {
 	}
 	return tx.List()
 }
+
+// GroupGID returns the GID of the FTP group in dir's /etc/group.
+func GroupGID(dir string) (int, error) {
+	tx := &Tx{dir: dir, orig: map[string][]byte{}}
+	if err := tx.read("group"); err != nil {
+		return 0, err
+	}
+	gid, ok, err := tx.groupGID()
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("the group %s does not exist; create an FTP user first (ftpctl user add)", GroupName)
+	}
+	return gid, nil
+}

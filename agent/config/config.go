@@ -89,7 +89,7 @@ func Default() Config {
 			BanAfterFailures:        10,
 			BanWindow:               10 * time.Minute,
 			BanDuration:             15 * time.Minute,
-			MaxCommandLength:        4096,
+			MaxCommandLength:        4094,
 		},
 		Umask:         0o022,
 		AtomicUploads: true,
@@ -292,7 +292,7 @@ func (l Limits) validate() error {
 	if err := checkDuration("limits.ban_duration", l.BanDuration, time.Second, 30*24*time.Hour); err != nil {
 		return err
 	}
-	return checkInt("limits.max_command_length", l.MaxCommandLength, 512, 65536)
+	return checkInt("limits.max_command_length", l.MaxCommandLength, 512, 4094)
 }
 
 func checkInt(key string, v, lo, hi int) error {

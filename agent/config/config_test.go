@@ -39,7 +39,7 @@ func TestDefault(t *testing.T) {
 		BanAfterFailures:        10,
 		BanWindow:               10 * time.Minute,
 		BanDuration:             15 * time.Minute,
-		MaxCommandLength:        4096,
+		MaxCommandLength:        4094,
 	}, c.Limits)
 	require.Equal(t, "022", formatUmask(c.Umask))
 	require.True(t, c.AtomicUploads)
@@ -187,9 +187,9 @@ func TestLoadErrorsNameTheLine(t *testing.T) {
 		{"ban after failures", "[limits]\nban_after_failures = -1\n", `:4: limits.ban_after_failures: -1: must be between 0 and 100000`},
 		{"ban window", "[limits]\nban_window = \"0s\"\n", `:4: limits.ban_window: "0s": must be between 1s and 24h`},
 		{"ban duration", "[limits]\nban_duration = \"1000h\"\n", `:4: limits.ban_duration: "1000h": must be between 1s and 720h`},
-		{"max command length", "[limits]\nmax_command_length = 100\n", `:4: limits.max_command_length: 100: must be between 512 and 65536`},
-		{"dotted key", "limits.max_command_length = 100\n", `:3: limits.max_command_length: 100: must be between 512 and 65536`},
-		{"inline table", "limits = { max_command_length = 100 }\n", `:3: limits.max_command_length: 100: must be between 512 and 65536`},
+		{"max command length", "[limits]\nmax_command_length = 100\n", `:4: limits.max_command_length: 100: must be between 512 and 4094`},
+		{"dotted key", "limits.max_command_length = 100\n", `:3: limits.max_command_length: 100: must be between 512 and 4094`},
+		{"inline table", "limits = { max_command_length = 100 }\n", `:3: limits.max_command_length: 100: must be between 512 and 4094`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,7 +268,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 			BanAfterFailures:        0,
 			BanWindow:               36 * time.Hour / 2,
 			BanDuration:             720 * time.Hour,
-			MaxCommandLength:        65536,
+			MaxCommandLength:        4000,
 		},
 		Umask:         0o077,
 		AtomicUploads: false,

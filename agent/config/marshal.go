@@ -92,7 +92,7 @@ ban_after_failures = {{.Limits.BanAfterFailures}}
 ban_window = {{duration .Limits.BanWindow}}
 ban_duration = {{duration .Limits.BanDuration}}
 
-# Longest command line accepted, in bytes (512 to 65536).
+# Longest command line accepted, in bytes, CRLF excluded (512 to 4094).
 max_command_length = {{.Limits.MaxCommandLength}}
 `))
 

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/sudoers"
+)
+
+func newSudoersCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sudoers",
+		Short: "Show the sudo rules that let the container owner change FTP passwords",
+	}
+	cmd.AddCommand(newSudoersStatusCmd())
+	return cmd
+}
+
+// sudoersStatus is the JSON form of `ftpctl sudoers status`.
+type sudoersStatus struct {
+	File        string      `json:"file"`
+	Owner       string      `json:"owner"`
+	Grants      []grantJSON `json:"grants"`
+	Sudo        bool        `json:"sudo_installed"`
+	Included    bool        `json:"drop_in_included"`
+	OwnerExists bool        `json:"owner_exists"`
+	Valid       bool        `json:"sudoers_valid"`
+	Warnings    []string    `json:"warnings"`
+}
+
+type grantJSON struct {
+	Owner   string `json:"owner"`
+	User    string `json:"user"`
+	Command string `json:"command"`
+}
+
+func newSudoersStatusCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "List what is granted to whom and check that sudo will honour it",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(config.DefaultPath)
+			if err != nil {
+				return err
+			}
+			drop := sudoers.Default()
+			grants, err := drop.Grants()
+			if err != nil {
+				return err
+			}
+			rep := sudoers.Check(cfg.Owner)
+			st := sudoersStatus{
+				File: sudoers.DefaultPath, Owner: cfg.Owner, Grants: []grantJSON{},
+				Sudo: rep.Sudo != "", Included: rep.Included, OwnerExists: rep.OwnerExists, Valid: rep.ConfigValid,
+				Warnings: rep.Warnings,
+			}
+			for _, g := range grants {
+				st.Grants = append(st.Grants, grantJSON{g.Owner, g.User, g.Command + " " + g.User})
+			}
+			if st.Warnings == nil {
+				st.Warnings = []string{}
+			}
+			if asJSON {
+				return printJSON(cmd, st)
+			}
+			out := cmd.OutOrStdout()
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "drop-in:\t%s\nowner:\t%s\n", st.File, st.Owner)
+			fmt.Fprintf(tw, "sudo installed:\t%s\ndrop-in read by sudo:\t%s\nowner exists:\t%s\nsudoers valid:\t%s\n",
+				yesNo(st.Sudo), yesNo(st.Included), yesNo(st.OwnerExists), yesNo(st.Valid))
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(grants) == 0 {
+				fmt.Fprintln(out, "no grants")
+			}
+			for _, g := range grants {
+				fmt.Fprintf(out, "grant: %s may run: sudo %s %s\n", g.Owner, g.Command, g.User)
+			}
+			for _, w := range st.Warnings {
+				fmt.Fprintf(out, "warning: %s\n", w)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,181 @@
+// Package privsep is the channel between the privileged monitor and the unprivileged
+// FTP worker: a SOCK_SEQPACKET socketpair carrying one JSON message per packet. The
+// monitor treats everything arriving on it as hostile input from a process that
+// parses network data, so messages are small, strictly decoded and bounded.
+package privsep
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxMessage bounds one packet; the largest is the worker's configuration with its
+// certificate chain and key.
+const MaxMessage = 256 << 10
+
+// Kinds of messages.
+const (
+	KindConfig    = "config"     // monitor → worker: (new) settings
+	KindAuth      = "auth"       // worker → monitor: check a login
+	KindAuthReply = "auth-reply" // monitor → worker
+)
+
+// Message is one packet. Exactly the field that matches Kind is set.
+type Message struct {
+	Kind   string        `json:"kind"`
+	ID     uint64        `json:"id,omitempty"`
+	Config *WorkerConfig `json:"config,omitempty"`
+	Auth   *AuthRequest  `json:"auth,omitempty"`
+	Reply  *AuthReply    `json:"reply,omitempty"`
+}
+
+// WorkerConfig is everything the worker needs to serve; it cannot read the
+// configuration or the key itself once it has dropped its privileges.
+type WorkerConfig struct {
+	Root                    string        `json:"root"`
+	UID                     int           `json:"uid"`
+	GID                     int           `json:"gid"`
+	Umask                   uint32        `json:"umask"`
+	PassivePortMin          int           `json:"passive_port_min"`
+	PassivePortMax          int           `json:"passive_port_max"`
+	PublicHost              string        `json:"public_host"`
+	CertPEM                 []byte        `json:"cert_pem,omitempty"`
+	KeyPEM                  []byte        `json:"key_pem,omitempty"`
+	RequireTLS              bool          `json:"require_tls"`
+	RequireSessionReuse     bool          `json:"require_session_reuse"`
+	MinTLSVersion           uint16        `json:"min_tls_version"`
+	IdleTimeout             time.Duration `json:"idle_timeout"`
+	MaxSessions             int           `json:"max_sessions"`
+	MaxSessionsPerIP        int           `json:"max_sessions_per_ip"`
+	LoginAttemptsPerSession int           `json:"login_attempts_per_session"`
+	FailedLoginDelay        time.Duration `json:"failed_login_delay"`
+	ActiveMode              bool          `json:"active_mode"`
+	AtomicUploads           bool          `json:"atomic_uploads"`
+	MaxCommandLength        int           `json:"max_command_length"`
+	// TransferLog says the monitor passed an open xferlog file to the worker.
+	TransferLog bool `json:"transfer_log"`
+	// Chroot is false when the monitor runs without root (development, the demo).
+	Chroot bool `json:"chroot"`
+}
+
+// AuthRequest asks the monitor to check a login.
+type AuthRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	Client   string `json:"client"`
+}
+
+// AuthReply answers an AuthRequest. Home is relative to the FTP root, because the
+// worker lives inside it.
+type AuthReply struct {
+	OK       bool   `json:"ok"`
+	Home     string `json:"home,omitempty"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+	// Failure is "bad-login", "banned" or "error": the worker needs to know whether
+	// to count an attempt or to close the session, never why a login was refused.
+	Failure string `json:"failure,omitempty"`
+}
+
+// Pair returns the two ends of a new channel; the child's end is for ExtraFiles.
+func Pair() (parent *Conn, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	pf := os.NewFile(uintptr(fds[0]), "privsep-monitor")
+	child = os.NewFile(uintptr(fds[1]), "privsep-worker")
+	parent, err = FromFile(pf)
+	pf.Close()
+	if err != nil {
+		child.Close()
+		return nil, nil, err
+	}
+	return parent, child, nil
+}
+
+// Conn is one end of the channel; Send may be called concurrently, Recv from one
+// goroutine at a time.
+type Conn struct {
+	c   *net.UnixConn
+	wmu sync.Mutex
+	buf []byte
+}
+
+// FromFile wraps an inherited socketpair end; f may be closed afterwards.
+func FromFile(f *os.File) (*Conn, error) {
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("privsep channel: %w", err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, errors.New("privsep channel: not a unix socket")
+	}
+	return &Conn{c: uc, buf: make([]byte, MaxMessage+1)}, nil
+}
+
+// Send writes one message as one packet.
+func (c *Conn) Send(m Message) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("privsep send: %w", err)
+	}
+	if len(data) > MaxMessage {
+		return fmt.Errorf("privsep send: %s message of %d bytes exceeds %d", m.Kind, len(data), MaxMessage)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.c.Write(data); err != nil {
+		return fmt.Errorf("privsep send: %w", err)
+	}
+	return nil
+}
+
+// Recv reads one packet and decodes it strictly: unknown fields, a kind without its
+// payload or an oversized packet are errors, after which the peer is not trusted.
+func (c *Conn) Recv() (Message, error) {
+	n, _, flags, _, err := c.c.ReadMsgUnix(c.buf, nil)
+	if err != nil {
+		return Message{}, err
+	}
+	if n == 0 {
+		return Message{}, errors.New("privsep: peer closed the channel")
+	}
+	if n > MaxMessage || flags&unix.MSG_TRUNC != 0 {
+		return Message{}, fmt.Errorf("privsep: packet larger than %d bytes", MaxMessage)
+	}
+	var m Message
+	dec := json.NewDecoder(bytes.NewReader(c.buf[:n]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return Message{}, fmt.Errorf("privsep: bad message: %w", err)
+	}
+	if !m.wellFormed() {
+		return Message{}, fmt.Errorf("privsep: malformed %q message", m.Kind)
+	}
+	return m, nil
+}
+
+func (m Message) wellFormed() bool {
+	switch m.Kind {
+	case KindConfig:
+		return m.Config != nil && m.Auth == nil && m.Reply == nil
+	case KindAuth:
+		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.ID != 0
+	case KindAuthReply:
+		return m.Reply != nil && m.Config == nil && m.Auth == nil && m.ID != 0
+	}
+	return false
+}
+
+// Close closes this end.
+func (c *Conn) Close() error { return c.c.Close() }
