@@ -188,9 +188,9 @@ func newUserPasswdCmd() *cobra.Command {
 			}
 			switch {
 			case asJSON && generated:
-				return printJSON(cmd, map[string]string{"user": args[0], "password": password})
+				return printJSON(cmd, passwdOut{User: args[0], Password: password})
 			case asJSON:
-				return printJSON(cmd, map[string]string{"user": args[0]})
+				return printJSON(cmd, passwdOut{User: args[0]})
 			case generated:
 				fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\npassword: %s\n", args[0], password)
 			default:
@@ -202,6 +202,12 @@ func newUserPasswdCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	pw.flags(cmd)
 	return cmd
+}
+
+// passwdOut is the JSON answer of `user passwd`; the password only when generated.
+type passwdOut struct {
+	User     string `json:"user"`
+	Password string `json:"password,omitempty"`
 }
 
 func newUserDelCmd() *cobra.Command {
