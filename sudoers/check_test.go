@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
 // world is a temporary sudo configuration for Checker.
@@ -19,10 +21,10 @@ func newWorld(t *testing.T) world {
 	t.Helper()
 	dir := t.TempDir()
 	w := world{dir: dir, checker: Checker{
-		DropIn:   DropIn{Path: filepath.Join(dir, "sudoers.d", "jelastic"), Visudo: requireTool(t, "visudo")},
+		DropIn:   DropIn{Path: filepath.Join(dir, "sudoers.d", "jelastic"), Visudo: testtool.Require(t, "visudo")},
 		Sudoers:  filepath.Join(dir, "sudoers"),
 		Accounts: filepath.Join(dir, "passwd"),
-		Sudo:     requireTool(t, "sudo"),
+		Sudo:     testtool.Require(t, "sudo"),
 	}}
 	w.write(t, "sudoers", "root ALL=(ALL:ALL) ALL\n@includedir "+dir+"/sudoers.d\n")
 	w.write(t, "passwd", "root:x:0:0:root:/root:/bin/bash\njelastic:x:700:700::/home/jelastic:/bin/bash\n")

@@ -7,26 +7,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-// requireTool returns the path of an external tool, skipping the test when it is missing
-// unless JFTP_REQUIRE_TOOLS=1 (CI), where a missing tool is a failure.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p := findTool(name)
-	if p == "" {
-		if os.Getenv("JFTP_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required (JFTP_REQUIRE_TOOLS=1) but not installed; apt-get install sudo", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
-}
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
+)
 
 // newDropIn is a drop-in in a fresh directory, checked by the real visudo.
 func newDropIn(t *testing.T) DropIn {
 	t.Helper()
-	return DropIn{Path: filepath.Join(t.TempDir(), "jelastic"), Visudo: requireTool(t, "visudo")}
+	return DropIn{Path: filepath.Join(t.TempDir(), "jelastic"), Visudo: testtool.Require(t, "visudo")}
 }
 
 // writeDropIn puts content at d.Path as sudo wants it (0440, root:root when root).

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
 // ftpctlBin is the binary under test, built once by TestMain.
@@ -161,23 +163,6 @@ func (e *Env) Snapshot() map[string]string {
 	return snap
 }
 
-// requireTool fails (CI) or skips (a developer's machine) when a tool is missing.
-func requireTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err == nil {
-		return
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return
-		}
-	}
-	if os.Getenv("JFTP_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s is not installed; scripts/test.sh installs it", name)
-	}
-	t.Skipf("%s is not installed", name)
-}
-
 // baseline holds what pwck and grpck already complain about on this machine's /etc
 // (system accounts whose homes do not exist, say), so tests can tell our mistakes apart.
 var baseline struct {
@@ -205,7 +190,7 @@ func (e *Env) checkLines() []string {
 // already found on the untouched copy of /etc.
 func (e *Env) RequireConsistent() {
 	e.t.Helper()
-	requireTool(e.t, "pwck")
+	testtool.Require(e.t, "pwck")
 	baseline.once.Do(func() { baseline.lines = NewEnv(e.t).checkLines() })
 	for _, l := range e.checkLines() {
 		require.True(e.t, slices.Contains(baseline.lines, l), "pwck/grpck: %s", l)

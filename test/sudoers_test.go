@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 	"github.com/jelastic/jelastic-ftp/users"
 )
 
@@ -31,7 +32,7 @@ func ownerRule(owner, user string) string {
 func requireSudoTools(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"sudo", "visudo", "su", "passwd", "useradd"} {
-		requireTool(t, tool)
+		testtool.Require(t, tool)
 	}
 }
 

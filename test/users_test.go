@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/etcdb"
 )
@@ -72,7 +73,7 @@ func TestUserAddIsAccountShadowUtilsAccepts(t *testing.T) {
 }
 
 func TestUserHashesWrittenByChpasswdVerify(t *testing.T) {
-	requireTool(t, "chpasswd")
+	testtool.Require(t, "chpasswd")
 	e := NewEnv(t)
 	require.Equal(t, 0, e.addUser("bob").Code)
 	for _, method := range []string{"SHA512", "SHA256", "MD5", "YESCRYPT"} {
@@ -231,7 +232,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 // TestConcurrentWithUseradd races ftpctl against shadow-utils on the same files: the
 // locks must serialise them so that no update is lost.
 func TestConcurrentWithUseradd(t *testing.T) {
-	requireTool(t, "useradd")
+	testtool.Require(t, "useradd")
 	e := NewEnv(t)
 	require.Equal(t, 0, e.addUser("seed").Code)
 	const n = 50

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -18,8 +19,9 @@ import (
 )
 
 // MaxMessage bounds one packet; the largest is the worker's configuration with its
-// certificate chain and key.
-const MaxMessage = 256 << 10
+// certificate chain and key. It stays below the kernel's default socket buffer, which
+// bounds a SOCK_SEQPACKET message.
+const MaxMessage = 64 << 10
 
 // Kinds of messages.
 const (
@@ -158,6 +160,9 @@ func (c *Conn) Recv() (Message, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return Message{}, fmt.Errorf("privsep: bad message: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Message{}, errors.New("privsep: bad message: data after the JSON value")
 	}
 	if !m.wellFormed() {
 		return Message{}, fmt.Errorf("privsep: malformed %q message", m.Kind)

@@ -9,20 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-)
 
-// requireTool skips when the tool is missing, unless JFTP_REQUIRE_TOOLS=1.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("JFTP_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required (JFTP_REQUIRE_TOOLS=1) but missing: %v", name, err)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return path
-}
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
+)
 
 // TestUseraddReadsOurFiles edits a root directory the way the users package
 // does, then lets shadow-utils' useradd --prefix add an account to the result:
@@ -30,7 +19,7 @@ func requireTool(t *testing.T, name string) string {
 // with our entry, the comments and the NIS line intact.
 func TestUseraddReadsOurFiles(t *testing.T) {
 	requireRoot(t)
-	useradd := requireTool(t, "useradd")
+	useradd := testtool.Require(t, "useradd")
 	root := t.TempDir()
 	etc := filepath.Join(root, "etc")
 	require.NoError(t, os.Mkdir(etc, 0o755))

@@ -2,13 +2,14 @@ package passhash
 
 import (
 	"math"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
 const (
@@ -283,21 +284,6 @@ func TestRandomStringUniform(t *testing.T) {
 	}
 }
 
-// requireTool returns the path of an external command, skipping the test when
-// it is missing unless JFTP_REQUIRE_TOOLS=1 demands it.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("JFTP_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s is required (JFTP_REQUIRE_TOOLS=1) but not installed: %v", name, err)
-	}
-	t.Skipf("%s not installed: %v", name, err)
-	return ""
-}
-
 func runTool(t *testing.T, path string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(path, args...).Output()
@@ -306,7 +292,7 @@ func runTool(t *testing.T, path string, args ...string) string {
 }
 
 func TestHashMatchesOpenSSL(t *testing.T) {
-	openssl := requireTool(t, "openssl")
+	openssl := testtool.Require(t, "openssl")
 	// openssl prints "<NULL>" for an empty password, so that case is left to
 	// the reference vectors.
 	passwords := []string{vectorPassword, utf8Password, "with space", `q"u'o$te\`}
@@ -321,7 +307,7 @@ func TestHashMatchesOpenSSL(t *testing.T) {
 }
 
 func TestVerifyMkpasswd(t *testing.T) {
-	mkpasswd := requireTool(t, "mkpasswd")
+	mkpasswd := testtool.Require(t, "mkpasswd")
 	tests := []struct {
 		name   string
 		args   []string

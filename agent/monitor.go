@@ -1,0 +1,336 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/ftpd/worker"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/users"
+)
+
+// ServeOptions locate what the monitor reads; the zero value means the real system.
+type ServeOptions struct {
+	ConfigPath string
+	Etc        string
+	Logger     *slog.Logger
+	// WorkerCommand starts the worker; the default re-executes this binary
+	// (/proc/self/exe) with the hidden "worker" command.
+	WorkerCommand []string
+}
+
+// authConcurrency bounds simultaneous password checks: a yescrypt check takes tens of
+// milliseconds and megabytes, and a login storm must not starve the machine.
+const authConcurrency = 4
+
+// Serve is the privileged monitor: it opens the listener, starts the unprivileged
+// worker with it, answers the worker's login requests from the account databases,
+// restarts a worker that dies, reloads on SIGHUP and stops on SIGTERM or SIGINT.
+func Serve(ctx context.Context, opts ServeOptions) error {
+	m, err := newMonitor(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(m.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	m.log.Info("listening", "addr", ln.Addr().String(), "root", m.cfg.Root)
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return m.superviseWorkers(ctx, ln, hup)
+}
+
+type monitor struct {
+	opts ServeOptions
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	cfg      config.Config
+	wcfg     privsep.WorkerConfig
+	throttle *throttle
+	sem      chan struct{}
+}
+
+func newMonitor(opts ServeOptions) (*monitor, error) {
+	if opts.ConfigPath == "" {
+		opts.ConfigPath = config.DefaultPath
+	}
+	if opts.Etc == "" {
+		opts.Etc = "/etc"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if len(opts.WorkerCommand) == 0 {
+		opts.WorkerCommand = []string{"/proc/self/exe", "worker"}
+	}
+	m := &monitor{opts: opts, log: opts.Logger, sem: make(chan struct{}, authConcurrency)}
+	if err := m.load(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// load reads the configuration and certificate and prepares the worker's settings;
+// on error the previous ones stay in force.
+func (m *monitor) load() error {
+	cfg, err := config.Load(m.opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(cfg.Root); err != nil || !fi.IsDir() {
+		return fmt.Errorf("the FTP root %s does not exist or is not a folder; create it or set root in %s", cfg.Root, m.opts.ConfigPath)
+	}
+	w := privsep.WorkerConfig{
+		Root:                    cfg.Root,
+		UID:                     users.UID,
+		Umask:                   uint32(cfg.Umask),
+		PassivePortMin:          cfg.PassivePorts.First,
+		PassivePortMax:          cfg.PassivePorts.Last,
+		PublicHost:              cfg.PublicHost,
+		RequireTLS:              cfg.TLS.RequireTLS,
+		RequireSessionReuse:     cfg.TLS.RequireSessionReuse,
+		MinTLSVersion:           cfg.TLS.MinVersion,
+		IdleTimeout:             cfg.IdleTimeout,
+		MaxSessions:             cfg.Limits.MaxSessions,
+		MaxSessionsPerIP:        cfg.Limits.MaxSessionsPerIP,
+		LoginAttemptsPerSession: cfg.Limits.LoginAttemptsPerSession,
+		FailedLoginDelay:        cfg.Limits.FailedLoginDelay,
+		ActiveMode:              cfg.ActiveMode,
+		AtomicUploads:           cfg.AtomicUploads,
+		MaxCommandLength:        cfg.Limits.MaxCommandLength,
+		Chroot:                  os.Geteuid() == 0,
+	}
+	if w.Chroot {
+		if w.GID, err = users.GroupGID(m.opts.Etc); err != nil {
+			return err
+		}
+	}
+	if w.CertPEM, w.KeyPEM, err = loadCertificate(cfg); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cfg, m.wcfg = cfg, w
+	m.throttle = newThrottle(cfg.Limits.BanAfterFailures, cfg.Limits.BanWindow, cfg.Limits.BanDuration)
+	return nil
+}
+
+// loadCertificate reads the configured pair, or makes a self-signed one in memory so
+// that FTPS is always offered.
+func loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, err error) {
+	if !cfg.TLS.Enabled() {
+		host, _ := os.Hostname()
+		return SelfSigned([]string{host, "localhost", "127.0.0.1", "::1"}, 365*24*time.Hour)
+	}
+	if certPEM, err = os.ReadFile(cfg.TLS.Cert); err != nil {
+		return nil, nil, fmt.Errorf("read the TLS certificate: %w", err)
+	}
+	if keyPEM, err = os.ReadFile(cfg.TLS.Key); err != nil {
+		return nil, nil, fmt.Errorf("read the TLS key: %w", err)
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return nil, nil, fmt.Errorf("TLS certificate %s and key %s do not form a pair: %w", cfg.TLS.Cert, cfg.TLS.Key, err)
+	}
+	return certPEM, keyPEM, nil
+}
+
+func listen(addr string) (*net.TCPListener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return l.(*net.TCPListener), nil
+}
+
+// restartDelay grows while workers keep dying young, so a crash loop does not spin.
+func restartDelay(prev time.Duration, lived time.Duration) time.Duration {
+	if lived > time.Minute {
+		return 100 * time.Millisecond
+	}
+	return min(max(2*prev, 100*time.Millisecond), 30*time.Second)
+}
+
+func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, hup <-chan os.Signal) error {
+	lf, err := ln.File()
+	if err != nil {
+		return fmt.Errorf("listener: %w", err)
+	}
+	defer lf.Close()
+	var delay time.Duration
+	for {
+		started := time.Now()
+		err := m.runWorker(ctx, lf, hup)
+		if ctx.Err() != nil {
+			return nil
+		}
+		delay = restartDelay(delay, time.Since(started))
+		m.log.Error("worker stopped; starting a new one", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+	}
+}
+
+// runWorker starts one worker and serves it until it exits.
+func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Signal) error {
+	ch, child, err := privsep.Pair()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	cmd := exec.Command(m.opts.WorkerCommand[0], m.opts.WorkerCommand[1:]...)
+	cmd.Args[0] = "ftpctl" // what ps shows, rather than /proc/self/exe
+	cmd.ExtraFiles = []*os.File{lf, child}
+	cmd.Env = []string{worker.EnvMarker + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		child.Close()
+		return fmt.Errorf("start worker: %w", err)
+	}
+	child.Close()
+	m.log.Info("worker started", "pid", cmd.Process.Pid)
+	m.mu.Lock()
+	w := m.wcfg
+	m.mu.Unlock()
+	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	go m.serveChannel(ch)
+	for {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("worker exited: %v", err)
+		case <-hup:
+			m.reload(ch)
+		case <-ctx.Done():
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(worker.ShutdownGrace + 5*time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// reload re-reads the configuration and certificate for new sessions.
+func (m *monitor) reload(ch *privsep.Conn) {
+	oldListen := m.cfg.Listen
+	if err := m.load(); err != nil {
+		m.log.Error("reload failed; keeping the running configuration", "err", err)
+		return
+	}
+	m.mu.Lock()
+	w, listen := m.wcfg, m.cfg.Listen
+	m.mu.Unlock()
+	if listen != oldListen {
+		m.log.Warn("the listen address changed; it takes effect after a restart", "listen", listen)
+	}
+	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
+		m.log.Error("reload: send settings to the worker", "err", err)
+		return
+	}
+	m.log.Info("configuration reloaded")
+}
+
+// serveChannel answers the worker's requests until the channel closes. A malformed
+// message means the worker is not behaving: the channel is closed, which stops it.
+func (m *monitor) serveChannel(ch *privsep.Conn) {
+	for {
+		msg, err := ch.Recv()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				m.log.Debug("privsep channel closed", "err", err)
+			}
+			ch.Close()
+			return
+		}
+		if msg.Kind != privsep.KindAuth {
+			m.log.Error("unexpected message from the worker; closing its channel", "kind", msg.Kind)
+			ch.Close()
+			return
+		}
+		m.sem <- struct{}{}
+		go func() {
+			defer func() { <-m.sem }()
+			reply := m.checkLogin(msg.Auth)
+			ch.Send(privsep.Message{Kind: privsep.KindAuthReply, ID: msg.ID, Reply: &reply})
+		}()
+	}
+}
+
+// checkLogin decides a login. Only this process can read /etc/shadow.
+func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
+	refused := privsep.AuthReply{Failure: "bad-login"}
+	client, err := netip.ParseAddr(req.Client)
+	if err != nil {
+		m.log.Error("worker sent a malformed client address", "client", req.Client)
+		return privsep.AuthReply{Failure: "error"}
+	}
+	client = client.Unmap()
+	m.mu.Lock()
+	cfg, th := m.cfg, m.throttle
+	m.mu.Unlock()
+	now := time.Now()
+	if th.banned(client, now) {
+		m.log.Warn("login refused: client banned", "user", req.User, "client", client.String())
+		return privsep.AuthReply{Failure: "banned"}
+	}
+	acc, err := users.Authenticate(m.opts.Etc, req.User, req.Password, now)
+	if err != nil {
+		if !errors.Is(err, users.ErrBadLogin) {
+			m.log.Error("cannot check passwords", "err", err)
+			return privsep.AuthReply{Failure: "error"}
+		}
+		m.log.Info("login refused", "user", req.User, "client", client.String(), "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
+		if th.fail(client, now) {
+			m.log.Warn("client banned after repeated failed logins", "client", client.String(), "for", cfg.Limits.BanDuration.String())
+		}
+		return refused
+	}
+	if !users.Within(acc.Home, cfg.Root) {
+		m.log.Warn("login refused: home outside the FTP root", "user", acc.Name, "home", acc.Home, "root", cfg.Root)
+		return refused
+	}
+	rel, err := filepath.Rel(cfg.Root, acc.Home)
+	if err != nil {
+		return refused
+	}
+	store, err := config.LoadUsers(filepath.Join(filepath.Dir(m.opts.ConfigPath), filepath.Base(config.DefaultUsersPath)))
+	if err != nil {
+		m.log.Error("cannot read per-user options", "err", err)
+		return privsep.AuthReply{Failure: "error"}
+	}
+	return privsep.AuthReply{OK: true, Home: rel, ReadOnly: store[acc.Name].ReadOnly}
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jelastic/jelastic-ftp/agent"
+	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/ftpd"
+	"github.com/jelastic/jelastic-ftp/ftpd/worker"
+)
+
+func newLogger(debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func newServeCmd() *cobra.Command {
+	var (
+		cfgPath string
+		demo    bool
+		debug   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve [--config PATH] [--demo]",
+		Short: "Run the FTP/FTPS service (the privileged monitor and its chrooted worker)",
+		Long: `Run the FTP/FTPS service in the foreground. As root, the monitor keeps the
+account databases and the TLS key to itself and serves through a worker that is
+chrooted into the FTP root and runs as UID 700 without capabilities.
+
+--demo needs no root and changes nothing in /etc: a temporary FTP root, one user
+"demo" with a password printed at start, a self-signed certificate in memory, on
+127.0.0.1:2121.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger := newLogger(debug)
+			if demo {
+				ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+				defer stop()
+				return ftpd.Demo(ctx, logger, cmd.OutOrStdout())
+			}
+			return agent.Serve(context.Background(), agent.ServeOptions{ConfigPath: cfgPath, Logger: logger})
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", config.DefaultPath, "the configuration file")
+	cmd.Flags().BoolVar(&demo, "demo", false, "serve a throw-away demo root on 127.0.0.1:2121 (no root needed)")
+	cmd.Flags().BoolVar(&debug, "debug", false, "log debug messages")
+	return cmd
+}
+
+// newWorkerCmd is the unprivileged half of `serve`, started by the monitor only.
+func newWorkerCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "worker",
+		Hidden: true,
+		Args:   exactArgs(0, "no arguments"),
+		RunE: func(*cobra.Command, []string) error {
+			return worker.Run(newLogger(false))
+		},
+	}
+}

@@ -1,0 +1,28 @@
+package ftpd
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+)
+
+// Account is what a successful login grants: a session for Name, confined
+// to the directory Home.
+type Account struct {
+	Name     string
+	Home     string
+	ReadOnly bool
+}
+
+// ErrBadLogin is the error an Authenticator returns for an unknown user or
+// a wrong password, without saying which. The server answers it with 530
+// after Settings.FailedLoginDelay; any other error closes the session with
+// 421, as the password check itself is then out of order.
+var ErrBadLogin = errors.New("login incorrect")
+
+// Authenticator checks a user's password. The server never reads account
+// databases itself: in production the Authenticator asks the privileged
+// monitor, which may also throttle or ban client addresses.
+type Authenticator interface {
+	Authenticate(ctx context.Context, user, password string, client netip.Addr) (Account, error)
+}

@@ -1,0 +1,405 @@
+package ftpd
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+var errLineTooLong = errors.New("command line too long")
+
+// control is the proxy side of a session: it reads the client's commands,
+// answers those ftpserverlib gets wrong or cannot see (USER, PASS, AUTH,
+// PORT, EPRT, PBSZ/PROT before TLS) and forwards the others to the engine.
+//
+// Before login it forwards one command at a time and waits for the reply,
+// so its own answers cannot overtake the engine's. After login it forwards
+// without waiting and sends its answers through the engine as SITE commands
+// carrying the session token (sessionFS.Site), which ftpserverlib executes
+// in order, after any running transfer.
+type control struct {
+	s        *session
+	conn     net.Conn // the client, plain or TLS
+	in       *bufio.Reader
+	user     string // from USER, waiting for PASS
+	failures int
+	protP    bool
+}
+
+func (s *session) serveCommands() {
+	c := &control{s: s, conn: s.raw, in: bufio.NewReaderSize(s.raw, s.conf.MaxCommandLength+2)}
+	if !c.awaitReply() { // the engine's 220 greeting
+		return
+	}
+	for {
+		line, err := c.readLine()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		verb, arg := splitCommand(line)
+		var ok bool
+		if s.loggedIn.Load() {
+			ok = c.afterLogin(verb, arg, line)
+		} else {
+			ok = c.beforeLogin(verb, arg, line)
+		}
+		if !ok {
+			return
+		}
+	}
+}
+
+// splitCommand splits a line exactly as ftpserverlib does, so that both
+// agree on which command it is.
+func splitCommand(line string) (verb, arg string) {
+	verb, arg, _ = strings.Cut(line, " ")
+	return strings.ToUpper(verb), arg
+}
+
+func (c *control) readLine() (string, error) {
+	if !c.s.loggedIn.Load() {
+		// After login ftpserverlib keeps the idle timeout, as it knows when
+		// a transfer is running.
+		_ = c.conn.SetReadDeadline(time.Now().Add(c.s.conf.IdleTimeout))
+	}
+	line, err := c.in.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return "", errLineTooLong
+	}
+	if err != nil {
+		return "", err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) > c.s.conf.MaxCommandLength {
+		return "", errLineTooLong
+	}
+	return string(line), nil
+}
+
+func (c *control) readFailed(err error) {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, errLineTooLong):
+		c.s.report(slog.LevelWarn, "command line too long; closing", "limit", c.s.conf.MaxCommandLength)
+		c.s.closeDraining(500, "Command line too long.")
+	case errors.As(err, &netErr) && netErr.Timeout():
+		c.s.close(421, fmt.Sprintf("Timeout (%d seconds): closing control connection.", c.s.conf.idleSeconds))
+	}
+}
+
+func (c *control) beforeLogin(verb, arg, line string) bool {
+	switch verb {
+	case "AUTH":
+		return c.auth(arg)
+	case "USER":
+		if c.s.conf.RequireTLS && !c.tlsActive() {
+			return c.answer(530, "TLS required: send AUTH TLS before USER.")
+		}
+		c.user = arg
+		return c.answer(331, "Please specify the password.")
+	case "PASS":
+		return c.pass(arg)
+	case "PBSZ", "PROT":
+		return c.protection(verb, arg, line)
+	}
+	return c.forward(line)
+}
+
+func (c *control) afterLogin(verb, arg, line string) bool {
+	switch verb {
+	case "USER":
+		return c.answer(530, "Already logged in; open a new connection to change user.")
+	case "PASS":
+		return c.answer(230, "Already logged in.")
+	case "AUTH":
+		return c.answer(503, "AUTH must come before USER.")
+	case "PBSZ", "PROT":
+		return c.protection(verb, arg, line)
+	case "PASV", "EPSV":
+		if c.s.conf.RequireTLS && !c.protP {
+			return c.answer(522, "Data connections must be encrypted: send PROT P first.")
+		}
+	case "PORT", "EPRT":
+		return c.port(verb, arg)
+	case "TYPE":
+		// Mirrors ftpserverlib's reading of TYPE, for the xferlog type field.
+		switch strings.ReplaceAll(strings.ToUpper(arg), " ", "") {
+		case "A", "AN", "L7":
+			c.s.asciiType.Store(true)
+		case "I", "L8":
+			c.s.asciiType.Store(false)
+		}
+	}
+	return c.forward(line)
+}
+
+func (c *control) tlsActive() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.tlsOn
+}
+
+// protection refuses PBSZ and PROT on a clear control connection (RFC 4217
+// section 9), which would otherwise give TLS data connections without a TLS
+// session to resume.
+func (c *control) protection(verb, arg, line string) bool {
+	if !c.tlsActive() {
+		return c.answer(503, "Secure the control connection with AUTH TLS first.")
+	}
+	if verb == "PROT" {
+		c.protP = arg == "P" // as ftpserverlib decides
+	}
+	return c.forward(line)
+}
+
+func (c *control) auth(arg string) bool {
+	switch {
+	case c.s.tlsControl == nil:
+		return c.answer(502, "TLS is not configured on this server.")
+	case c.tlsActive():
+		return c.answer(503, "TLS is already active.")
+	}
+	switch strings.ToUpper(arg) {
+	case "TLS", "TLS-C", "SSL", "TLS-P":
+	default:
+		return c.answer(504, "Only AUTH TLS is supported.")
+	}
+	if c.in.Buffered() > 0 {
+		// Clear text sent behind AUTH would be taken as if it had come
+		// through TLS (command injection, as in CVE-2011-0411).
+		c.s.report(slog.LevelWarn, "commands pipelined after AUTH TLS; closing")
+		c.s.close(503, "Send nothing after AUTH TLS before the TLS handshake.")
+		return false
+	}
+	conn, err := c.s.out.upgrade(c.s.ctx, c.s.tlsControl)
+	if err != nil {
+		c.s.report(slog.LevelInfo, "TLS handshake failed on the control connection", "err", err)
+		return false
+	}
+	c.conn = conn
+	c.in = bufio.NewReaderSize(conn, c.s.conf.MaxCommandLength+2)
+	c.s.mu.Lock()
+	c.s.tlsOn = true
+	c.s.mu.Unlock()
+	c.user = "" // AUTH resets the login (RFC 4217 section 4)
+	return c.keepEngineAwake()
+}
+
+func (c *control) pass(password string) bool {
+	if c.user == "" {
+		return c.answer(503, "Login with USER first.")
+	}
+	user := c.user
+	c.user = ""
+	acct, err := c.s.srv.auth.Authenticate(c.s.ctx, user, password, c.s.client.Addr())
+	if c.s.ctx.Err() != nil {
+		return false // the session is being closed
+	}
+	if err == nil {
+		err = checkAccount(acct)
+	}
+	if err != nil && !errors.Is(err, ErrBadLogin) {
+		c.s.report(slog.LevelError, "password check failed", "user", user, "err", err)
+		c.s.close(421, "Login service not available, try again later.")
+		return false
+	}
+	if err == nil {
+		return c.login(acct)
+	}
+	c.failures++
+	c.s.report(slog.LevelWarn, "login failed", "user", user, "attempt", c.failures)
+	if !c.s.sleep(c.s.conf.FailedLoginDelay) {
+		return false
+	}
+	if c.failures >= c.s.conf.LoginAttemptsPerSession {
+		c.s.close(530, "Login incorrect.")
+		return false
+	}
+	return c.answer(530, "Login incorrect.")
+}
+
+// checkAccount makes sure an account can be handed to ftpserverlib in a
+// command line.
+func checkAccount(acct Account) error {
+	if acct.Name == "" || acct.Home == "" || strings.ContainsFunc(acct.Name, unicode.IsControl) {
+		return fmt.Errorf("the authenticator returned an unusable account (name %q, home %q)", acct.Name, acct.Home)
+	}
+	return nil
+}
+
+// login opens the account's home and hands the session to the engine, as
+// USER and PASS with the session token for password (engine.AuthUser).
+func (c *control) login(acct Account) bool {
+	fs, err := openHome(acct, c.s.conf.AtomicUploads)
+	if err != nil {
+		c.s.report(slog.LevelError, "home directory not usable", "user", acct.Name, "err", err)
+		c.s.close(421, "Home directory not available.")
+		return false
+	}
+	sfs := &sessionFS{FS: fs, s: c.s}
+	c.s.mu.Lock()
+	c.s.handover = sfs
+	c.s.mu.Unlock()
+	c.s.swallow.Add(1) // the engine's 331 to USER; its 230 goes to the client
+	if !c.toEngine("USER "+acct.Name) || !c.toEngine("PASS "+c.s.loginToken) || !c.awaitReply() {
+		return false
+	}
+	c.s.mu.Lock()
+	loggedIn := c.s.fs == sfs
+	c.s.mu.Unlock()
+	if !loggedIn {
+		_ = fs.Close()
+		return false
+	}
+	_ = c.conn.SetReadDeadline(time.Time{})
+	c.s.loggedIn.Store(true)
+	c.s.report(slog.LevelInfo, "login", "user", acct.Name, "tls", c.tlsActive(), "read_only", acct.ReadOnly)
+	return true
+}
+
+// port lets PORT and EPRT through only when active mode is on, towards the
+// client's own address and to an unprivileged port. The engine receives
+// the address as parsed here, never the client's spelling of it.
+func (c *control) port(verb, arg string) bool {
+	if c.s.conf.RequireTLS && !c.protP {
+		return c.answer(522, "Data connections must be encrypted: send PROT P first.")
+	}
+	if !c.s.conf.ActiveMode {
+		return c.answer(502, "Active mode is disabled: use PASV or EPSV.")
+	}
+	parse := parsePORT
+	if verb == "EPRT" {
+		parse = parseEPRT
+	}
+	target, err := parse(arg)
+	if err != nil {
+		return c.answer(501, fmt.Sprintf("Syntax error in %s argument.", verb))
+	}
+	if target.Addr().WithZone("") != c.s.client.Addr().WithZone("") {
+		c.s.report(slog.LevelWarn, "active data connection to another address refused", "user", c.s.userName(), "target", target)
+		return c.answer(501, "Data connections must go to your own address.")
+	}
+	if target.Port() < 1024 {
+		c.s.report(slog.LevelWarn, "active data connection to a privileged port refused", "user", c.s.userName(), "target", target)
+		return c.answer(504, "Refusing data connections to ports below 1024.")
+	}
+	return c.forward(formatPort(verb, target))
+}
+
+// parsePORT reads "h1,h2,h3,h4,p1,p2" (RFC 959).
+func parsePORT(arg string) (netip.AddrPort, error) {
+	fields := strings.Split(arg, ",")
+	if len(fields) != 6 {
+		return netip.AddrPort{}, errors.New("PORT needs six numbers")
+	}
+	var b [6]byte
+	for i, f := range fields {
+		n, err := strconv.ParseUint(f, 10, 8)
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("PORT field %q: %w", f, err)
+		}
+		b[i] = byte(n)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[:4])), uint16(b[4])<<8|uint16(b[5])), nil
+}
+
+// parseEPRT reads "|1|a.b.c.d|port|" or "|2|ipv6|port|" (RFC 2428), with
+// the "|" delimiter that ftpserverlib understands.
+func parseEPRT(arg string) (netip.AddrPort, error) {
+	fields := strings.Split(arg, "|")
+	if len(fields) != 5 || fields[0] != "" || fields[4] != "" {
+		return netip.AddrPort{}, errors.New("EPRT needs |family|address|port|")
+	}
+	addr, err := netip.ParseAddr(fields[2])
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if (fields[1] == "1") != addr.Is4() || (fields[1] != "1" && fields[1] != "2") {
+		return netip.AddrPort{}, fmt.Errorf("EPRT family %q does not match %s", fields[1], addr)
+	}
+	port, err := strconv.ParseUint(fields[3], 10, 16)
+	if err != nil || port == 0 {
+		return netip.AddrPort{}, fmt.Errorf("EPRT port %q is not valid", fields[3])
+	}
+	return netip.AddrPortFrom(addr.WithZone(""), uint16(port)), nil
+}
+
+func formatPort(verb string, ap netip.AddrPort) string {
+	if verb == "PORT" {
+		a := ap.Addr().As4()
+		return fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d", a[0], a[1], a[2], a[3], ap.Port()>>8, ap.Port()&0xff)
+	}
+	family := 2
+	if ap.Addr().Is4() {
+		family = 1
+	}
+	return fmt.Sprintf("EPRT |%d|%s|%d|", family, ap.Addr(), ap.Port())
+}
+
+// forward passes a command to the engine; before login it also waits for
+// the reply to reach the client.
+func (c *control) forward(line string) bool {
+	if !c.toEngine(line) {
+		return false
+	}
+	return c.s.loggedIn.Load() || c.awaitReply()
+}
+
+// answer replies to a command the engine does not see.
+func (c *control) answer(code int, msg string) bool {
+	if c.s.loggedIn.Load() {
+		return c.toEngine(fmt.Sprintf("SITE %s %d %s", c.s.token, code, msg))
+	}
+	if c.s.out.reply(code, msg) != nil {
+		return false
+	}
+	return c.keepEngineAwake()
+}
+
+// keepEngineAwake sends the engine a NOOP, whose reply is dropped, for a
+// command it did not see, so that its idle timer stays in step with the
+// client's activity.
+func (c *control) keepEngineAwake() bool {
+	c.s.swallow.Add(1)
+	return c.toEngine("NOOP")
+}
+
+func (c *control) toEngine(line string) bool {
+	_, err := c.s.engine.Write([]byte(line + "\r\n"))
+	return err == nil
+}
+
+func (c *control) awaitReply() bool {
+	select {
+	case <-c.s.replied:
+		return true
+	case <-c.s.engineDone:
+		return false
+	}
+}
+
+// sleep waits d unless the session ends first.
+func (s *session) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,344 @@
+package ftpd
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+)
+
+var (
+	errNoTLS        = errors.New("TLS is not configured")
+	errNotFromProxy = errors.New("login did not come through the session's proxy")
+	errForeignData  = errors.New("too many data connections from other addresses")
+)
+
+// maxForeignDataConns bounds how many connections from other addresses a
+// passive port drops while it waits for its client.
+const maxForeignDataConns = 16
+
+// startEngine runs a private ftpserverlib server for this session alone,
+// serving conn, the engine's end of the pipe from the proxy.
+//
+// One server per session costs a struct and a goroutine, and it gives
+// GetTLSConfig and WrapPassiveListener, which ftpserverlib calls without
+// any client context, a session to answer for. It also lets every session
+// keep the settings it started with across a Reload.
+func (s *session) startEngine(conn net.Conn) error {
+	l := &oneConnListener{addr: s.raw.LocalAddr(), conns: make(chan net.Conn, 1), closed: make(chan struct{})}
+	l.conns <- &engineConn{Conn: conn, local: s.raw.LocalAddr(), remote: s.raw.RemoteAddr()}
+
+	settings := &ftpserver.Settings{
+		Listener:                l,
+		ListenAddr:              s.raw.LocalAddr().String(), // only shown by STAT
+		PublicHost:              s.conf.PublicHost,
+		Banner:                  "jelastic-ftp",
+		IdleTimeout:             s.conf.idleSeconds,
+		ConnectionTimeout:       30,
+		ActiveTransferPortNon20: true, // the worker cannot bind port 20
+		DisableActiveMode:       !s.conf.ActiveMode,
+		TLSRequired:             ftpserver.ClearOrEncrypted, // the proxy enforces RequireTLS
+		EnableHASH:              true,
+		DefaultTransferType:     ftpserver.TransferTypeBinary,
+		DisableASCIIConversion:  true, // files stay byte-exact, as vsftpd does by default
+		ActiveConnectionsCheck:  ftpserver.IPMatchRequired,
+		PasvConnectionsCheck:    ftpserver.IPMatchRequired,
+	}
+	if s.conf.PassivePortMin != 0 {
+		settings.PassiveTransferPortRange = ftpserver.PortRange{Start: s.conf.PassivePortMin, End: s.conf.PassivePortMax}
+	}
+
+	ftp := ftpserver.NewFtpServer(&engineDriver{s: s, settings: settings})
+	// ftpserverlib logs routine events at Info and Debug; the proxy logs
+	// what an operator needs.
+	ftp.Logger = slog.New(atLeast{Handler: s.log.Handler(), min: slog.LevelWarn}).With("session", s.id)
+	if err := ftp.Listen(); err != nil {
+		return fmt.Errorf("start the FTP engine: %w", err)
+	}
+	s.engineListener = l
+	s.engineServed = make(chan struct{})
+	go func() {
+		defer close(s.engineServed)
+		_ = ftp.Serve()
+	}()
+	return nil
+}
+
+// engineGrace is how long the engine gets to notice the closed pipe before
+// its transfer is cut.
+const engineGrace = 5 * time.Second
+
+// stopEngine waits for the engine once the proxy has closed its end of the
+// pipe and the passive data connections.
+//
+// The engine ends as soon as it reads the closed pipe, unless a command
+// waits for a transfer the proxy cannot reach: an active-mode data
+// connection, which ftpserverlib dials itself. Only then is the
+// ClientContext closed, as ftpserverlib's Close and its own end of the
+// session race on an unguarded flag (client_handler.go, disconnect).
+func (s *session) stopEngine() {
+	s.engineListener.Close()
+	<-s.engineServed
+	if !s.engineListener.taken() {
+		return
+	}
+	grace := time.NewTimer(engineGrace)
+	defer grace.Stop()
+	select {
+	case <-s.engineGone:
+		return
+	case <-grace.C:
+	}
+	s.mu.Lock()
+	cc := s.cc
+	s.mu.Unlock()
+	s.report(slog.LevelWarn, "closing a session stuck on a transfer", "user", s.userName())
+	_ = cc.Close()
+	<-s.engineGone
+}
+
+// engineDriver is the ftpserverlib driver of one session.
+type engineDriver struct {
+	s        *session
+	settings *ftpserver.Settings
+}
+
+var (
+	_ ftpserver.MainDriver                         = (*engineDriver)(nil)
+	_ ftpserver.MainDriverExtensionPassiveWrapper  = (*engineDriver)(nil)
+	_ ftpserver.MainDriverExtensionPostAuthMessage = (*engineDriver)(nil)
+	_ ftpserver.MainDriverExtensionQuitMessage     = (*engineDriver)(nil)
+)
+
+func (d *engineDriver) GetSettings() (*ftpserver.Settings, error) { return d.settings, nil }
+
+func (d *engineDriver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
+	d.s.mu.Lock()
+	d.s.cc = cc
+	d.s.mu.Unlock()
+	return d.s.conf.Welcome, nil
+}
+
+func (d *engineDriver) ClientDisconnected(ftpserver.ClientContext) { close(d.s.engineGone) }
+
+// AuthUser completes the login the proxy has checked: it takes the file
+// system prepared for the account, and only with the session's login token
+// for password.
+func (d *engineDriver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
+	s := d.s
+	s.mu.Lock()
+	fs := s.handover
+	if fs == nil || subtle.ConstantTimeCompare([]byte(pass), []byte(s.loginToken)) != 1 {
+		s.mu.Unlock()
+		return nil, errNotFromProxy
+	}
+	s.handover = nil
+	s.mu.Unlock()
+	if s.conf.RequireTLS {
+		// Refuses transfers without PROT P, behind the proxy's own check.
+		if err := cc.SetTLSRequirement(ftpserver.MandatoryEncryption); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	s.fs, s.user = fs, user
+	s.mu.Unlock()
+	return fs, nil
+}
+
+// GetTLSConfig serves TLS data connections, passive and active. ftpserverlib
+// also calls it to decide whether FEAT lists AUTH TLS.
+func (d *engineDriver) GetTLSConfig() (*tls.Config, error) {
+	if d.s.tlsData == nil {
+		return nil, errNoTLS
+	}
+	return d.s.tlsData, nil
+}
+
+func (d *engineDriver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
+	wrapped := &dataListener{Listener: l, s: d.s}
+	if !d.s.trackData(wrapped) {
+		_ = l.Close()
+		return nil, errSessionEnded
+	}
+	return wrapped, nil
+}
+
+func (d *engineDriver) PostAuthMessage(_ ftpserver.ClientContext, _ string, err error) string {
+	if err != nil {
+		return "Login incorrect."
+	}
+	return "Login successful."
+}
+
+func (d *engineDriver) QuitMessage() string { return "Goodbye." }
+
+// dataListener hands ftpserverlib only the passive data connections that
+// come from the session's client. ftpserverlib's own IP check (IPMatchRequired)
+// fails the transfer when another host connects first; dropping such
+// connections here lets the real client still connect.
+type dataListener struct {
+	net.Listener
+	s *session
+}
+
+func (l *dataListener) Accept() (net.Conn, error) {
+	for range maxForeignDataConns {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		from := addrPort(conn.RemoteAddr())
+		if from.Addr() == l.s.client.Addr() {
+			data := &dataConn{Conn: conn, timeout: l.s.conf.IdleTimeout, s: l.s}
+			if !l.s.trackData(data) {
+				_ = conn.Close()
+				return nil, errSessionEnded
+			}
+			return data, nil
+		}
+		l.s.report(slog.LevelWarn, "passive data connection from another address refused", "user", l.s.userName(), "from", from)
+		conn.Close()
+	}
+	return nil, errForeignData
+}
+
+func (l *dataListener) Close() error {
+	l.s.untrackData(l)
+	return l.Listener.Close()
+}
+
+// dataConn gives up on a data connection on which nothing moves for the
+// idle timeout: ftpserverlib sets no deadline on data connections, and it
+// keeps the control connection alive as long as a transfer is open.
+type dataConn struct {
+	net.Conn
+	timeout time.Duration
+	s       *session
+}
+
+func (c *dataConn) Close() error {
+	c.s.untrackData(c)
+	return c.Conn.Close()
+}
+
+func (c *dataConn) Read(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Read(p)
+}
+
+func (c *dataConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(p)
+}
+
+// ReadFrom keeps sendfile(2) for downloads (see trackedFile.WriteTo, which
+// sends in chunks so that the deadline moves on).
+func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	return io.Copy(c.Conn, r)
+}
+
+// oneConnListener yields the session's pipe once, then blocks until closed,
+// which is how ftpserverlib's Serve loop ends.
+type oneConnListener struct {
+	addr      net.Addr
+	conns     chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+	mu        sync.Mutex
+	accepted  bool
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	select {
+	case conn := <-l.conns:
+		l.mu.Lock()
+		l.accepted = true
+		l.mu.Unlock()
+		return conn, nil
+	case <-l.closed:
+		// ftpserverlib ends Serve quietly on exactly this error.
+		return nil, &net.OpError{Op: "accept", Net: "pipe", Addr: l.addr, Err: net.ErrClosed}
+	}
+}
+
+func (l *oneConnListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *oneConnListener) Addr() net.Addr { return l.addr }
+
+func (l *oneConnListener) taken() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.accepted
+}
+
+// engineConn is the engine's end of the pipe, showing the client's real
+// addresses: ftpserverlib compares data connection peers with RemoteAddr
+// and announces LocalAddr in PASV replies.
+type engineConn struct {
+	net.Conn
+	local, remote net.Addr
+}
+
+func (c *engineConn) LocalAddr() net.Addr  { return c.local }
+func (c *engineConn) RemoteAddr() net.Addr { return c.remote }
+
+// ftpserverlib recognises a closed connection by net.ErrClosed's text and
+// logs any other error; a closed pipe is the normal end of a session here.
+
+func (c *engineConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	return n, closedPipe(err)
+}
+
+func (c *engineConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	return n, closedPipe(err)
+}
+
+func (c *engineConn) SetDeadline(t time.Time) error { return closedPipe(c.Conn.SetDeadline(t)) }
+
+func (c *engineConn) SetReadDeadline(t time.Time) error {
+	return closedPipe(c.Conn.SetReadDeadline(t))
+}
+
+func (c *engineConn) SetWriteDeadline(t time.Time) error {
+	return closedPipe(c.Conn.SetWriteDeadline(t))
+}
+
+func closedPipe(err error) error {
+	if errors.Is(err, io.ErrClosedPipe) {
+		return net.ErrClosed
+	}
+	return err
+}
+
+// atLeast drops log records below min.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= h.min && h.Handler.Enabled(ctx, level)
+}
+
+func (h atLeast) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return atLeast{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h atLeast) WithGroup(name string) slog.Handler {
+	return atLeast{Handler: h.Handler.WithGroup(name), min: h.min}
+}

@@ -1,0 +1,371 @@
+package ftpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// These tests speak FTP directly for what no ordinary client does on
+// purpose: bad PORT targets, stolen data connections, endless lines.
+
+var insecureTLS = &tls.Config{InsecureSkipVerify: true}
+
+func TestFailedLoginsAreDelayedAnswerAlikeAndEndTheSession(t *testing.T) {
+	t.Parallel()
+	const delay = 150 * time.Millisecond
+	ts := startServer(t, func(s *Settings) { s.FailedLoginDelay = delay })
+	c := dialFTP(t, ts.addr)
+	var replies []string
+	for _, user := range []string{testUser, "nobody", testUser} {
+		c.must(331, "USER %s", user)
+		start := time.Now()
+		code, msg := c.cmd("PASS wrong")
+		replies = append(replies, fmt.Sprintf("%d %s", code, msg))
+		require.GreaterOrEqual(t, time.Since(start), delay, "the failure must be answered after the delay")
+	}
+	// Unknown user and wrong password read the same; the third failure
+	// ends the session.
+	require.Equal(t, []string{"530 Login incorrect.", "530 Login incorrect.", "530 Login incorrect."}, replies)
+	require.True(t, c.closed(), "the session must end after three failures")
+	require.Regexp(t, `level=WARN msg="login failed" client=127\.0\.0\.1 user=nobody attempt=2`, ts.logs.String())
+}
+
+func TestAuthenticatorOutageClosesWith421(t *testing.T) {
+	t.Parallel()
+	settings := DefaultSettings()
+	logs := &syncBuffer{}
+	settings.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	srv, err := New(settings, brokenAuth{})
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	serveUntilCleanup(t, srv, l)
+
+	c := dialFTP(t, l.Addr().String())
+	c.must(331, "USER %s", testUser)
+	c.must(421, "PASS %s", testPassword)
+	require.True(t, c.closed())
+	require.Contains(t, logs.String(), `level=ERROR msg="password check failed" client=127.0.0.1 user=alice err="unexpected EOF"`)
+}
+
+type brokenAuth struct{}
+
+func (brokenAuth) Authenticate(context.Context, string, string, netip.Addr) (Account, error) {
+	return Account{}, io.ErrUnexpectedEOF
+}
+
+func TestTLSAndLoginOrder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		requireTLS bool
+		script     func(c *ftpConn)
+	}{
+		{"USER before AUTH TLS is refused when TLS is required", true, func(c *ftpConn) {
+			c.must(530, "USER %s", testUser)
+		}},
+		{"PBSZ and PROT need AUTH TLS first", false, func(c *ftpConn) {
+			c.must(503, "PBSZ 0")
+			c.must(503, "PROT P")
+		}},
+		{"PASS without USER", false, func(c *ftpConn) {
+			c.must(503, "PASS x")
+		}},
+		{"passive data needs PROT P when TLS is required", true, func(c *ftpConn) {
+			c.startTLS(insecureTLS)
+			c.login()
+			c.must(522, "EPSV")
+			c.must(200, "PBSZ 0")
+			c.must(200, "PROT P")
+			c.must(229, "EPSV")
+		}},
+		{"no second login on a session", false, func(c *ftpConn) {
+			c.login()
+			c.must(530, "USER bob")
+			c.must(230, "PASS x")
+			c.must(503, "AUTH TLS")
+			c.must(257, "PWD")
+		}},
+		{"AUTH with another mechanism", false, func(c *ftpConn) {
+			c.must(504, "AUTH KERBEROS")
+			c.startTLS(insecureTLS)
+			c.must(503, "AUTH TLS")
+			c.login()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, func(s *Settings) { s.RequireTLS = tt.requireTLS })
+			tt.script(dialFTP(t, ts.addr))
+		})
+	}
+}
+
+func TestCommandsPipelinedBehindAuthTLSCloseTheSession(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	c := dialFTP(t, ts.addr)
+	// Sent in one write: clear text behind AUTH must not be read as if
+	// it had come through TLS.
+	_, err := io.WriteString(c.conn, "AUTH TLS\r\nUSER alice\r\n")
+	require.NoError(t, err)
+	c.expect(503)
+	require.True(t, c.closed())
+}
+
+func TestActiveModeOnlyToTheClientAndUnprivilegedPorts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		active bool
+		cmd    string
+		want   int
+	}{
+		{"active mode off", false, "PORT 127,0,0,1,39,16", 502},
+		{"EPRT with active mode off", false, "EPRT |1|127.0.0.1|10000|", 502},
+		{"another host", true, "PORT 127,0,0,3,39,16", 501},
+		{"another host by EPRT", true, "EPRT |1|127.0.0.3|10000|", 501},
+		{"privileged port", true, "PORT 127,0,0,1,0,80", 504},
+		{"privileged port by EPRT", true, "EPRT |1|127.0.0.1|22|", 504},
+		{"malformed", true, "PORT 127,0,0,1,300,1", 501},
+		{"too few fields", true, "PORT 127,0,0,1,39", 501},
+		{"family mismatch", true, "EPRT |2|127.0.0.1|10000|", 501},
+		{"leading zeros would be octal to some resolvers", true, "PORT 127,000,000,001,39,16", 200},
+		{"own address, high port", true, "EPRT |1|127.0.0.1|10000|", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, func(s *Settings) { s.ActiveMode = tt.active })
+			c := dialFTP(t, ts.addr)
+			c.login()
+			c.must(tt.want, "%s", tt.cmd)
+		})
+	}
+}
+
+func TestActiveTransferToTheClient(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(s *Settings) { s.ActiveMode = true })
+	ts.writeHome(t, "a.txt", []byte("active data"))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+
+	c := dialFTP(t, ts.addr)
+	c.login()
+	port := l.Addr().(*net.TCPAddr).Port
+	c.must(200, "PORT 127,0,0,1,%d,%d", port>>8, port&0xff)
+	require.NoError(t, c.text.PrintfLine("RETR a.txt"))
+	data, err := l.Accept()
+	require.NoError(t, err)
+	got, err := io.ReadAll(data)
+	require.NoError(t, err)
+	require.Equal(t, "active data", string(got))
+	c.expect(150)
+	c.expect(226)
+}
+
+func TestPassiveDataConnectionFromAnotherAddressIsDropped(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.writeHome(t, "secret.txt", []byte("for alice only"))
+	c := dialFTP(t, ts.addr)
+	c.login()
+	dataAddr := c.epsv("127.0.0.1")
+
+	thiefDialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
+	thief, err := thiefDialer.Dial("tcp", dataAddr)
+	require.NoError(t, err)
+	defer thief.Close()
+	data, err := net.DialTimeout("tcp", dataAddr, 5*time.Second)
+	require.NoError(t, err)
+	defer data.Close()
+
+	require.NoError(t, c.text.PrintfLine("RETR secret.txt"))
+	c.expect(150)
+	got, err := io.ReadAll(data)
+	require.NoError(t, err)
+	require.Equal(t, "for alice only", string(got))
+	c.expect(226)
+
+	require.NoError(t, thief.SetReadDeadline(time.Now().Add(5*time.Second)))
+	stolen, err := io.ReadAll(thief)
+	require.Empty(t, stolen)
+	require.NotErrorIs(t, err, os.ErrDeadlineExceeded, "the thief's connection must be closed")
+	require.Contains(t, ts.logs.String(), `msg="passive data connection from another address refused" client=127.0.0.1 user=alice from=127.0.0.2:`)
+}
+
+// countingListener counts the bytes the server reads from its clients.
+type countingListener struct {
+	net.Listener
+	read *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{Conn: conn, read: l.read}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	read *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func TestEndlessCommandLineClosesAfterReadingLittle(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var read atomic.Int64
+	ts := startServerOn(t, countingListener{Listener: l, read: &read})
+	c := dialFTP(t, ts.addr)
+
+	written := make(chan int64, 1)
+	go func() {
+		// 1 MiB without a newline; the write fails once the server closes.
+		n, _ := io.Copy(c.conn, io.LimitReader(bytes.NewReader(bytes.Repeat([]byte("A"), 1<<20)), 1<<20))
+		written <- n
+	}()
+	// The 500 reply may be lost to a reset, as the client keeps sending.
+	require.True(t, c.closed())
+	<-written
+	// The server reads through a buffer of MaxCommandLength+2 bytes, then
+	// drains at most drainLimit bytes, however much the client sends.
+	require.Less(t, read.Load(), int64(maxCommandLength+2+drainLimit+1024), "the server kept reading the endless line")
+	require.Contains(t, ts.logs.String(), `msg="command line too long; closing" client=127.0.0.1`)
+}
+
+func TestLongestCommandLineIsAccepted(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(s *Settings) { s.MaxCommandLength = 100 })
+	c := dialFTP(t, ts.addr)
+	c.login()
+	c.must(550, "SIZE /%s", strings.Repeat("x", 100-len("SIZE /")))
+	require.NoError(t, c.text.PrintfLine("SIZE /%s", strings.Repeat("x", 101-len("SIZE /"))))
+	c.expect(500)
+	require.True(t, c.closed())
+}
+
+func TestIdleTimeoutClosesTheControlConnection(t *testing.T) {
+	t.Parallel()
+	for _, loggedIn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("logged in %v", loggedIn), func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, func(s *Settings) { s.IdleTimeout = time.Second })
+			c := dialFTP(t, ts.addr)
+			if loggedIn {
+				c.login()
+			}
+			msg := c.expect(421)
+			require.Contains(t, msg, "1 second")
+			require.True(t, c.closed())
+		})
+	}
+}
+
+func TestSessionLimits(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(s *Settings) {
+		s.MaxSessions = 3
+		s.MaxSessionsPerIP = 2
+	})
+	from := func(ip byte) *net.Dialer {
+		return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}, Timeout: 5 * time.Second}
+	}
+	refused := func(d *net.Dialer, reason string) {
+		t.Helper()
+		conn, err := d.Dial("tcp", ts.addr)
+		require.NoError(t, err)
+		defer conn.Close()
+		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+		reply, err := io.ReadAll(conn)
+		require.NoError(t, err)
+		require.Equal(t, "421 "+reason+"\r\n", string(reply))
+	}
+
+	first := dialFTP(t, ts.addr)
+	dialFTP(t, ts.addr)
+	refused(from(1), "Too many connections from your address.")
+	dialFTPFrom(t, from(2), ts.addr)
+	refused(from(4), "Too many connections, try again later.")
+
+	// A session that ends frees its place.
+	first.must(221, "QUIT")
+	waitFor(t, "the session to end", func() bool { return len(ts.srv.Sessions()) == 2 })
+	dialFTPFrom(t, from(1), ts.addr)
+}
+
+func dialFTPFrom(t *testing.T, d *net.Dialer, addr string) *ftpConn {
+	t.Helper()
+	conn, err := d.Dial("tcp", addr)
+	require.NoError(t, err)
+	require.NoError(t, conn.SetDeadline(time.Now().Add(clientTimeout)))
+	c := &ftpConn{t: t, conn: conn, text: textproto.NewConn(conn)}
+	t.Cleanup(func() { c.text.Close() })
+	c.expect(220)
+	return c
+}
+
+func TestSiteCommands(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.writeHome(t, "f.txt", []byte("x"))
+	c := dialFTP(t, ts.addr)
+	c.login()
+	tests := []struct {
+		cmd  string
+		want int
+	}{
+		{"SITE CHMOD 640 f.txt", 200},
+		{"SITE CHMOD 640", 501},
+		{"SITE CHMOD rw f.txt", 501},
+		{"SITE SYMLINK /etc/passwd p", 504},
+		{"SITE CHOWN 0 f.txt", 504},
+		{"SITE RMDIR /", 504},
+		{"SITE HELP", 214},
+	}
+	for _, tt := range tests {
+		c.must(tt.want, "%s", tt.cmd)
+	}
+	require.Equal(t, "-rw-r-----", statMode(t, ts, "f.txt"))
+}
+
+func TestFeaturesClientsNeed(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	c := dialFTP(t, ts.addr)
+	msg := c.must(211, "FEAT")
+	for _, feature := range []string{"UTF8", "SIZE", "MDTM", "REST STREAM", "EPSV", "MLST", "MLSD", "MFMT", "AUTH TLS", "PBSZ", "PROT", "XSHA256"} {
+		require.Contains(t, msg, "\n "+feature, "FEAT lacks %s", feature)
+	}
+}
+
+func statMode(t *testing.T, ts *testServer, name string) string {
+	t.Helper()
+	info, err := os.Stat(filepath.Join(ts.home, name))
+	require.NoError(t, err)
+	return info.Mode().String()
+}

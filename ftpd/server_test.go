@@ -1,0 +1,280 @@
+package ftpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net"
+	"net/textproto"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
+)
+
+func TestSettingsAreChecked(t *testing.T) {
+	t.Parallel()
+	cert := testCertificate(t)
+	tests := []struct {
+		name    string
+		change  func(*Settings)
+		wantErr string
+	}{
+		{"defaults", func(*Settings) {}, ""},
+		{"NAT setup", func(s *Settings) {
+			s.PublicHost = "203.0.113.9"
+			s.PassivePortMin, s.PassivePortMax = 50000, 50100
+			s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+			s.RequireTLS = true
+		}, ""},
+		{"host name for PASV", func(s *Settings) { s.PublicHost = "ftp.example.com" }, "not an IPv4 address"},
+		{"IPv6 for PASV", func(s *Settings) { s.PublicHost = "2001:db8::1" }, "not an IPv4 address"},
+		{"privileged passive ports", func(s *Settings) { s.PassivePortMin, s.PassivePortMax = 100, 200 }, "passive port range 100-200"},
+		{"reversed passive ports", func(s *Settings) { s.PassivePortMin, s.PassivePortMax = 3000, 2000 }, "passive port range 3000-2000"},
+		{"TLS required without TLS", func(s *Settings) { s.RequireTLS = true }, "TLS is required but no TLS configuration"},
+		{"TLS without certificate", func(s *Settings) { s.TLS = &tls.Config{} }, "neither Certificates nor GetCertificate"},
+		{"TLS that bypasses ticket keys", func(s *Settings) {
+			s.TLS = &tls.Config{Certificates: []tls.Certificate{cert},
+				GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, nil }}
+		}, "must not set GetConfigForClient"},
+		{"command line beyond the engine's buffer", func(s *Settings) { s.MaxCommandLength = 5000 }, "command length limit 5000"},
+		{"negative idle timeout", func(s *Settings) { s.IdleTimeout = -time.Second }, "idle timeout -1s is negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := DefaultSettings()
+			tt.change(&s)
+			_, err := New(s, fakeAuth{})
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+
+	_, err := New(DefaultSettings(), nil)
+	require.ErrorContains(t, err, "needs an Authenticator")
+
+	conf, err := newConfig(Settings{IdleTimeout: 1500 * time.Millisecond})
+	require.NoError(t, err)
+	require.Equal(t, 2, conf.idleSeconds, "idle timeout rounds up to whole seconds")
+	require.Equal(t, 3, conf.LoginAttemptsPerSession, "zero takes the default")
+	require.Equal(t, maxCommandLength, conf.MaxCommandLength)
+}
+
+// TestDataConnectionMustResumeItsOwnControlSession presents another
+// session's TLS ticket on a data connection.
+func TestDataConnectionMustResumeItsOwnControlSession(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.writeHome(t, "f.txt", []byte("private"))
+	clientTLS := func(cache tls.ClientSessionCache) *tls.Config {
+		return &tls.Config{InsecureSkipVerify: true, ServerName: "ftp.test", ClientSessionCache: cache}
+	}
+	cacheA, cacheB := tls.NewLRUClientSessionCache(4), tls.NewLRUClientSessionCache(4)
+	a := dialFTP(t, ts.addr)
+	a.startTLS(clientTLS(cacheA))
+	a.login() // reading the replies stores A's ticket in cacheA
+	b := dialFTP(t, ts.addr)
+	b.startTLS(clientTLS(cacheB))
+	b.login()
+	b.must(200, "PBSZ 0")
+	b.must(200, "PROT P")
+
+	retr := func(cache tls.ClientSessionCache) ([]byte, *tls.Conn, error) {
+		raw, err := net.DialTimeout("tcp", b.epsv("127.0.0.1"), 5*time.Second)
+		require.NoError(t, err)
+		defer raw.Close()
+		require.NoError(t, raw.SetDeadline(time.Now().Add(10*time.Second)))
+		require.NoError(t, b.text.PrintfLine("RETR f.txt"))
+		data := tls.Client(raw, clientTLS(cache))
+		got, err := io.ReadAll(data)
+		return got, data, err
+	}
+
+	got, _, err := retr(cacheA)
+	require.Error(t, err, "a data connection resuming another session's TLS must fail")
+	require.Empty(t, got)
+	b.expect(150)
+	code, _ := b.read()
+	require.GreaterOrEqual(t, code, 400)
+
+	got, data, err := retr(cacheB)
+	require.NoError(t, err)
+	require.Equal(t, "private", string(got))
+	require.True(t, data.ConnectionState().DidResume)
+	b.expect(150)
+	b.expect(226)
+}
+
+func TestShutdownLetsTransfersFinishAndClosesIdleSessions(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	idle := dialFTP(t, ts.addr)
+	idle.login()
+	busy := dialFTP(t, ts.addr)
+	busy.login()
+	data, err := net.DialTimeout("tcp", busy.epsv("127.0.0.1"), 5*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, busy.text.PrintfLine("STOR up.bin"))
+	busy.expect(150)
+	content := bytes.Repeat([]byte("0123456789"), 10000)
+	_, err = data.Write(content[:40000])
+	require.NoError(t, err)
+
+	var transfer *TransferInfo
+	waitFor(t, "the upload to show in Sessions", func() bool {
+		for _, s := range ts.srv.Sessions() {
+			if s.Transfer != nil && s.Transfer.Bytes == 40000 {
+				require.Equal(t, testUser, s.User)
+				require.True(t, s.Client.Addr().IsLoopback())
+				transfer = s.Transfer
+				return true
+			}
+		}
+		return false
+	})
+	require.Equal(t, "upload", transfer.Direction)
+	require.Equal(t, "/up.bin", transfer.Path)
+	require.Len(t, ts.srv.Sessions(), 2)
+
+	shutdown := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shutdown <- ts.srv.Shutdown(ctx)
+	}()
+	idle.expect(421)
+	require.True(t, idle.closed())
+	_, err = net.DialTimeout("tcp", ts.addr, time.Second)
+	require.Error(t, err, "the listener must be closed")
+
+	_, err = data.Write(content[40000:])
+	require.NoError(t, err)
+	require.NoError(t, data.Close())
+	busy.expect(226)
+	busy.expect(421)
+	require.True(t, busy.closed())
+	require.NoError(t, <-shutdown)
+	require.Equal(t, content, ts.readHome(t, "up.bin"))
+	require.Empty(t, ts.srv.Sessions())
+}
+
+func TestShutdownCutsStalledTransfersAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.writeHome(t, "up.bin", []byte("previous version"))
+	busy := dialFTP(t, ts.addr)
+	busy.login()
+	data, err := net.DialTimeout("tcp", busy.epsv("127.0.0.1"), 5*time.Second)
+	require.NoError(t, err)
+	defer data.Close()
+	require.NoError(t, busy.text.PrintfLine("STOR up.bin"))
+	busy.expect(150)
+	_, err = data.Write([]byte("half of the new"))
+	require.NoError(t, err)
+	waitFor(t, "the upload to start", func() bool {
+		sessions := ts.srv.Sessions()
+		return len(sessions) == 1 && sessions[0].Transfer != nil && sessions[0].Transfer.Bytes > 0
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, ts.srv.Shutdown(ctx), context.DeadlineExceeded)
+	require.True(t, busy.closed())
+	require.Empty(t, ts.srv.Sessions())
+	// The atomic upload was not published.
+	require.Equal(t, "previous version", string(ts.readHome(t, "up.bin")))
+	require.Regexp(t, `msg=transfer client=127\.0\.0\.1 user=alice direction=upload path=/up\.bin bytes=15 duration=\S+ status=aborted`, ts.logs.String())
+}
+
+func TestReloadAppliesToNewSessionsOnly(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	before := dialFTP(t, ts.addr)
+	before.startTLS(insecureTLS)
+	before.login()
+
+	s := DefaultSettings()
+	s.Welcome = "Reloaded."
+	s.Logger = slog.New(slog.NewTextHandler(ts.logs, nil))
+	require.NoError(t, ts.srv.Reload(s))
+	s.PublicHost = "not an address"
+	require.Error(t, ts.srv.Reload(s), "invalid settings must be refused")
+
+	conn, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+	require.NoError(t, err)
+	after := &ftpConn{t: t, conn: conn, text: textproto.NewConn(conn)}
+	defer after.text.Close()
+	require.Equal(t, "Reloaded.", after.expect(220))
+	after.must(502, "AUTH TLS") // the new settings have no TLS
+	before.must(257, "PWD")     // the old session keeps its TLS session and settings
+}
+
+func TestXferlogLine(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 5, 8, 9, 10, 0, time.Local)
+	upload := &transfer{upload: true, path: "/web/a file\nname.txt"}
+	upload.bytes.Store(42)
+	download := &transfer{path: "/x"}
+	tests := []struct {
+		name    string
+		t       *transfer
+		elapsed time.Duration
+		ascii   bool
+		failed  bool
+		want    string
+	}{
+		{"aborted upload with a hostile name", upload, 1500 * time.Millisecond, false, true,
+			"Thu Nov  5 08:09:10 2026 2 203.0.113.9 42 /web/a_file_name.txt b _ i r bob ftp 0 * i\n"},
+		{"complete ASCII download", download, time.Millisecond, true, false,
+			"Thu Nov  5 08:09:10 2026 1 203.0.113.9 0 /x a _ o r bob ftp 0 * c\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, xferlogLine(at, tt.elapsed, "203.0.113.9", tt.t, "bob", tt.ascii, tt.failed))
+		})
+	}
+}
+
+func TestDemoServesUntilCancelledAndCleansUp(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"sh", "lftp", "curl"} {
+		testtool.Require(t, tool)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runDemo(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), out, "127.0.0.1:0") }()
+	waitFor(t, "the demo's instructions", func() bool { return strings.Contains(out.String(), "Stop with Ctrl-C") })
+
+	text := out.String()
+	root := regexp.MustCompile(`(?m)^  root: +(\S+)`).FindStringSubmatch(text)
+	require.Len(t, root, 2, text)
+	require.DirExists(t, root[1])
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, "  lftp ") && !strings.HasPrefix(line, "  curl ") {
+			continue
+		}
+		// Run the printed commands as a user would paste them.
+		got, err := runTool(t, "sh", "-c", strings.TrimSpace(line))
+		require.NoError(t, err, "%s: %s", line, got)
+		want := "This is the jelastic-ftp demo" // the file curl fetches
+		if strings.HasPrefix(line, "  lftp ") {
+			want = "README.txt" // the listing lftp prints
+		}
+		require.Contains(t, got, want)
+	}
+
+	cancel()
+	require.NoError(t, <-done)
+	require.NoDirExists(t, root[1])
+}

@@ -1,0 +1,183 @@
+package ftpd
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// maxCommandLength is the longest command line ftpserverlib can take: it
+// reads commands through a 4096-byte buffer that must also hold the CRLF.
+const maxCommandLength = 4094
+
+// Settings configure a Server. Start from DefaultSettings: in a zero
+// Settings the booleans RequireSessionReuse and AtomicUploads are false,
+// which is not the recommended setup. Zero numeric fields take the value
+// DefaultSettings gives them.
+type Settings struct {
+	// PassivePortMin and PassivePortMax bound the ports offered for passive
+	// data connections (both inclusive). Both zero lets the kernel choose.
+	PassivePortMin, PassivePortMax int
+	// PublicHost is the IPv4 address announced in PASV replies, for a
+	// server behind NAT. Empty announces the local address of the control
+	// connection. EPSV replies carry no address.
+	PublicHost string
+
+	// TLS enables explicit FTPS (AUTH TLS). It needs Certificates or
+	// GetCertificate; GetCertificate lets certificates change without a
+	// Reload. MinVersion is raised to TLS 1.2. GetConfigForClient,
+	// WrapSession and UnwrapSession must be unset: each session gets its own
+	// session ticket key, which they would bypass.
+	TLS *tls.Config
+	// RequireTLS refuses USER before AUTH TLS and data connections without
+	// PROT P.
+	RequireTLS bool
+	// RequireSessionReuse refuses a TLS data connection that does not
+	// resume the TLS session of its own control connection, as vsftpd's
+	// require_ssl_reuse does. This proves that whoever opened the data
+	// connection holds the control connection's keys. Turn it off only for
+	// clients that cannot reuse sessions.
+	RequireSessionReuse bool
+
+	// IdleTimeout closes a control connection that sends no command for
+	// this long while no transfer runs. It is rounded up to whole seconds.
+	IdleTimeout time.Duration
+	// MaxSessions caps the sessions of the whole server, MaxSessionsPerIP
+	// those from one client address. Connections beyond get 421.
+	MaxSessions      int
+	MaxSessionsPerIP int
+	// LoginAttemptsPerSession is how many wrong passwords a session may send
+	// before it is closed. Banning an address belongs to the Authenticator.
+	LoginAttemptsPerSession int
+	// FailedLoginDelay is waited before answering a wrong password.
+	// Negative means no delay.
+	FailedLoginDelay time.Duration
+	// ActiveMode allows PORT and EPRT, only towards the client's own
+	// address and to ports from 1024 up.
+	ActiveMode bool
+	// AtomicUploads makes a STOR that replaces a file write a hidden
+	// temporary file that is renamed over the target once complete.
+	AtomicUploads bool
+	// MaxCommandLength is the longest command line accepted, CRLF excluded;
+	// a longer one closes the connection. At most 4094.
+	MaxCommandLength int
+
+	// Logger receives one line per login, failed login and transfer. Nil
+	// uses slog.Default().
+	Logger *slog.Logger
+	// TransferLog, if not nil, receives one xferlog(5) line per transfer.
+	// Writes to it are serialised.
+	TransferLog io.Writer
+	// Welcome is the greeting sent with the 220 reply; it may span lines.
+	Welcome string
+}
+
+// DefaultSettings returns the recommended settings: no FTPS until TLS is
+// set, passive mode only, session reuse required, atomic uploads.
+func DefaultSettings() Settings {
+	return Settings{
+		RequireSessionReuse:     true,
+		IdleTimeout:             300 * time.Second,
+		MaxSessions:             200,
+		MaxSessionsPerIP:        20,
+		LoginAttemptsPerSession: 3,
+		FailedLoginDelay:        time.Second,
+		AtomicUploads:           true,
+		MaxCommandLength:        maxCommandLength,
+		Welcome:                 "FTP server ready.",
+	}
+}
+
+// config is a validated Settings with its defaults applied, shared
+// read-only by every session started while it is current.
+type config struct {
+	Settings
+	idleSeconds int
+	logger      *slog.Logger
+	tls         *tls.Config // base for the per-session configs; nil without FTPS
+}
+
+func newConfig(s Settings) (*config, error) {
+	def := DefaultSettings()
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = def.IdleTimeout
+	}
+	if s.MaxSessions == 0 {
+		s.MaxSessions = def.MaxSessions
+	}
+	if s.MaxSessionsPerIP == 0 {
+		s.MaxSessionsPerIP = def.MaxSessionsPerIP
+	}
+	if s.LoginAttemptsPerSession == 0 {
+		s.LoginAttemptsPerSession = def.LoginAttemptsPerSession
+	}
+	if s.FailedLoginDelay == 0 {
+		s.FailedLoginDelay = def.FailedLoginDelay
+	}
+	if s.FailedLoginDelay < 0 {
+		s.FailedLoginDelay = 0
+	}
+	if s.MaxCommandLength == 0 {
+		s.MaxCommandLength = def.MaxCommandLength
+	}
+	if s.Welcome == "" {
+		s.Welcome = def.Welcome
+	}
+
+	var errs []error
+	if s.IdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("idle timeout %v is negative", s.IdleTimeout))
+	}
+	if s.MaxSessions < 0 || s.MaxSessionsPerIP < 0 || s.LoginAttemptsPerSession < 0 {
+		errs = append(errs, errors.New("session and login limits must not be negative"))
+	}
+	if s.MaxCommandLength < 64 || s.MaxCommandLength > maxCommandLength {
+		errs = append(errs, fmt.Errorf("command length limit %d is outside 64..%d", s.MaxCommandLength, maxCommandLength))
+	}
+	if err := checkPassivePorts(s.PassivePortMin, s.PassivePortMax); err != nil {
+		errs = append(errs, err)
+	}
+	if s.PublicHost != "" {
+		addr, err := netip.ParseAddr(s.PublicHost)
+		if err != nil || !addr.Unmap().Is4() {
+			errs = append(errs, fmt.Errorf("public host %q is not an IPv4 address, which PASV needs", s.PublicHost))
+		} else {
+			s.PublicHost = addr.Unmap().String()
+		}
+	}
+	base, err := baseTLS(s.TLS)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if s.RequireTLS && s.TLS == nil {
+		errs = append(errs, errors.New("TLS is required but no TLS configuration is set"))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("invalid FTP settings: %w", errors.Join(errs...))
+	}
+
+	logger := s.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &config{
+		Settings:    s,
+		idleSeconds: int((s.IdleTimeout + time.Second - 1) / time.Second),
+		logger:      logger,
+		tls:         base,
+	}, nil
+}
+
+func checkPassivePorts(lo, hi int) error {
+	if lo == 0 && hi == 0 {
+		return nil
+	}
+	if lo < 1024 || hi > 65535 || lo > hi {
+		return fmt.Errorf("passive port range %d-%d must lie within 1024-65535 and not be empty", lo, hi)
+	}
+	return nil
+}

@@ -1,0 +1,249 @@
+// Package worker is the unprivileged FTP process. The monitor (package agent) starts it
+// with the listening socket and a privsep channel; it takes its settings from the
+// channel, chroots into the FTP root, drops to the FTP UID and only then serves, asking
+// the monitor to check every password.
+package worker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/jelastic/jelastic-ftp/ftpd"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
+)
+
+// File descriptors the monitor passes, in os/exec ExtraFiles order.
+const (
+	ListenerFD    = 3
+	ChannelFD     = 4
+	TransferLogFD = 5
+)
+
+// EnvMarker is set by the monitor so that the hidden worker command refuses to run
+// when started any other way.
+const EnvMarker = "JELASTIC_FTP_WORKER"
+
+// ShutdownGrace is how long running transfers may continue after SIGTERM.
+const ShutdownGrace = 30 * time.Second
+
+// Run is the worker's main.
+func Run(logger *slog.Logger) error {
+	if os.Getenv(EnvMarker) != "1" {
+		return errors.New("the worker is started by `ftpctl serve`, not by hand")
+	}
+	os.Unsetenv(EnvMarker)
+	// Started through /proc/self/exe, the process would be called "exe" in ps and top.
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("ftpctl-worker\x00")[0])), 0, 0, 0)
+	ch, err := privsep.FromFile(os.NewFile(ChannelFD, "privsep"))
+	if err != nil {
+		return err
+	}
+	first, err := ch.Recv()
+	if err != nil {
+		return fmt.Errorf("read settings from the monitor: %w", err)
+	}
+	if first.Kind != privsep.KindConfig {
+		return fmt.Errorf("expected settings from the monitor, got %q", first.Kind)
+	}
+	cfg := first.Config
+	lf := os.NewFile(ListenerFD, "listener")
+	ln, err := net.FileListener(lf)
+	if err != nil {
+		return fmt.Errorf("inherited listener: %w", err)
+	}
+	lf.Close()
+	var xferlog io.Writer
+	if cfg.TransferLog {
+		xferlog = os.NewFile(TransferLogFD, "xferlog")
+	}
+
+	syscall.Umask(int(cfg.Umask))
+	if cfg.Chroot {
+		if err := dropPrivileges(cfg.Root, cfg.UID, cfg.GID); err != nil {
+			return err
+		}
+		logger.Info("worker confined", "chroot", cfg.Root, "uid", cfg.UID, "gid", cfg.GID)
+	} else {
+		logger.Warn("worker runs without chroot and without changing user: the monitor is not root")
+	}
+
+	auth := &monitorAuth{ch: ch, pending: map[uint64]chan privsep.AuthReply{}, root: cfg.Root, chroot: cfg.Chroot}
+	settings, err := toSettings(cfg, logger, xferlog)
+	if err != nil {
+		return err
+	}
+	srv, err := ftpd.New(settings, auth)
+	if err != nil {
+		return err
+	}
+	stop := newStopper(srv)
+	go auth.readLoop(func(c *privsep.WorkerConfig) {
+		s, err := toSettings(c, logger, xferlog)
+		if err == nil {
+			err = srv.Reload(s)
+		}
+		if err != nil {
+			logger.Error("reload refused", "err", err)
+		}
+	}, func(err error) {
+		// Without the monitor no login can succeed; stop rather than linger.
+		logger.Error("monitor channel lost; stopping", "err", err)
+		stop.start()
+	})
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sigs
+		stop.start()
+	}()
+	err = srv.Serve(ln)
+	if errors.Is(err, net.ErrClosed) {
+		// Serve returns once the listener is closed; running transfers end later.
+		<-stop.done
+		return nil
+	}
+	return err
+}
+
+// stopper runs the server's graceful shutdown once, whoever asks first.
+type stopper struct {
+	once sync.Once
+	srv  *ftpd.Server
+	done chan struct{}
+}
+
+func newStopper(srv *ftpd.Server) *stopper { return &stopper{srv: srv, done: make(chan struct{})} }
+
+func (s *stopper) start() {
+	s.once.Do(func() {
+		go func() {
+			defer close(s.done)
+			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+			defer cancel()
+			s.srv.Shutdown(ctx)
+		}()
+	})
+}
+
+// toSettings turns the monitor's message into server settings.
+func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer) (ftpd.Settings, error) {
+	s := ftpd.DefaultSettings()
+	s.PassivePortMin, s.PassivePortMax = c.PassivePortMin, c.PassivePortMax
+	s.PublicHost = c.PublicHost
+	s.RequireTLS = c.RequireTLS
+	s.RequireSessionReuse = c.RequireSessionReuse
+	s.IdleTimeout = c.IdleTimeout
+	s.MaxSessions, s.MaxSessionsPerIP = c.MaxSessions, c.MaxSessionsPerIP
+	s.LoginAttemptsPerSession = c.LoginAttemptsPerSession
+	s.FailedLoginDelay = c.FailedLoginDelay
+	s.ActiveMode = c.ActiveMode
+	s.AtomicUploads = c.AtomicUploads
+	if c.MaxCommandLength > 0 {
+		s.MaxCommandLength = c.MaxCommandLength
+	}
+	s.Logger = logger
+	s.TransferLog = xferlog
+	if len(c.CertPEM) > 0 {
+		cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
+		if err != nil {
+			return s, fmt.Errorf("TLS certificate from the monitor: %w", err)
+		}
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: max(c.MinTLSVersion, tls.VersionTLS12)}
+	}
+	return s, nil
+}
+
+// monitorAuth checks passwords by asking the monitor: the worker cannot read
+// /etc/shadow, and must not be able to.
+type monitorAuth struct {
+	ch      *privsep.Conn
+	nextID  atomic.Uint64
+	mu      sync.Mutex
+	pending map[uint64]chan privsep.AuthReply
+	closed  error
+	root    string
+	chroot  bool
+}
+
+// authTimeout bounds a login check; the monitor queues checks to limit hashing load.
+const authTimeout = 30 * time.Second
+
+func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error) {
+	id := a.nextID.Add(1)
+	reply := make(chan privsep.AuthReply, 1)
+	a.mu.Lock()
+	if a.closed != nil {
+		a.mu.Unlock()
+		return ftpd.Account{}, a.closed
+	}
+	a.pending[id] = reply
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.pending, id)
+		a.mu.Unlock()
+	}()
+	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &privsep.AuthRequest{User: user, Password: password, Client: client.String()}}
+	if err := a.ch.Send(req); err != nil {
+		return ftpd.Account{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, authTimeout)
+	defer cancel()
+	select {
+	case r := <-reply:
+		if !r.OK {
+			if r.Failure == "error" {
+				return ftpd.Account{}, errors.New("the monitor could not check the password")
+			}
+			return ftpd.Account{}, ftpd.ErrBadLogin
+		}
+		home := path.Join("/", r.Home)
+		if !a.chroot {
+			home = path.Join(a.root, home)
+		}
+		return ftpd.Account{Name: user, Home: home, ReadOnly: r.ReadOnly}, nil
+	case <-ctx.Done():
+		return ftpd.Account{}, fmt.Errorf("password check: %w", ctx.Err())
+	}
+}
+
+// readLoop dispatches the monitor's messages until the channel fails.
+func (a *monitorAuth) readLoop(onConfig func(*privsep.WorkerConfig), onLost func(error)) {
+	for {
+		m, err := a.ch.Recv()
+		if err != nil {
+			a.mu.Lock()
+			a.closed = fmt.Errorf("monitor channel: %w", err)
+			a.mu.Unlock()
+			onLost(err)
+			return
+		}
+		switch m.Kind {
+		case privsep.KindConfig:
+			onConfig(m.Config)
+		case privsep.KindAuthReply:
+			a.mu.Lock()
+			if c, ok := a.pending[m.ID]; ok {
+				c <- *m.Reply
+			}
+			a.mu.Unlock()
+		}
+	}
+}

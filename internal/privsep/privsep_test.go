@@ -1,0 +1,70 @@
+package privsep
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// pair returns both ends as Conns.
+func pair(t *testing.T) (*Conn, *Conn) {
+	t.Helper()
+	a, bf, err := Pair()
+	require.NoError(t, err)
+	b, err := FromFile(bf)
+	require.NoError(t, err)
+	bf.Close()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+func TestRoundTrip(t *testing.T) {
+	a, b := pair(t)
+	msgs := []Message{
+		{Kind: KindConfig, Config: &WorkerConfig{Root: "/srv", UID: 700, CertPEM: []byte(strings.Repeat("x", 40_000))}},
+		{Kind: KindAuth, ID: 7, Auth: &AuthRequest{User: "u", Password: "p:w\n", Client: "127.0.0.1"}},
+		{Kind: KindAuthReply, ID: 7, Reply: &AuthReply{OK: true, Home: "site1"}},
+	}
+	for _, m := range msgs {
+		require.NoError(t, a.Send(m))
+		got, err := b.Recv()
+		require.NoError(t, err)
+		require.Equal(t, m, got)
+	}
+}
+
+func TestRecvRejectsMalformed(t *testing.T) {
+	tests := []struct {
+		name, packet string
+	}{
+		{"not json", "hello"},
+		{"unknown field", `{"kind":"auth","id":1,"auth":{"user":"u","password":"p","client":"1.2.3.4","uid":0}}`},
+		{"unknown kind", `{"kind":"exec","id":1}`},
+		{"auth without payload", `{"kind":"auth","id":1}`},
+		{"auth without id", `{"kind":"auth","auth":{"user":"u","password":"p","client":"x"}}`},
+		{"two payloads", `{"kind":"auth","id":1,"auth":{"user":"u"},"reply":{"ok":true}}`},
+		{"second value", `{"kind":"config","config":{}} {"kind":"config","config":{}}`},
+		{"trailing garbage", `{"kind":"config","config":{}} x`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := pair(t)
+			_, err := a.c.Write([]byte(tt.packet))
+			require.NoError(t, err)
+			_, err = b.Recv()
+			require.Error(t, err)
+		})
+	}
+}
+
+func TestOversizedPacket(t *testing.T) {
+	a, b := pair(t)
+	err := a.Send(Message{Kind: KindConfig, Config: &WorkerConfig{CertPEM: make([]byte, MaxMessage)}})
+	require.ErrorContains(t, err, "exceeds")
+	// A raw packet above the bound is refused by the reader too.
+	_, err = a.c.Write(make([]byte, MaxMessage+10))
+	require.NoError(t, err)
+	_, err = b.Recv()
+	require.ErrorContains(t, err, "larger than")
+}
