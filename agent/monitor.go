@@ -17,6 +17,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/activation"
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/ftpd/worker"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
@@ -69,6 +72,8 @@ type monitor struct {
 	wcfg     privsep.WorkerConfig
 	throttle *throttle
 	sem      chan struct{}
+	xferlog  *os.File // nil when no transfer log is configured
+	xmu      sync.Mutex
 }
 
 func newMonitor(opts ServeOptions) (*monitor, error) {
@@ -129,6 +134,21 @@ func (m *monitor) load() error {
 	if w.CertPEM, w.KeyPEM, err = loadCertificate(cfg); err != nil {
 		return err
 	}
+	var xferlog *os.File
+	if cfg.TransferLog != "" {
+		// Reopened on every load, so that SIGHUP after logrotate moves to the new file.
+		xferlog, err = os.OpenFile(cfg.TransferLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o640)
+		if err != nil {
+			return fmt.Errorf("open the transfer log: %w", err)
+		}
+		w.TransferLog = true
+	}
+	m.xmu.Lock()
+	if m.xferlog != nil {
+		m.xferlog.Close()
+	}
+	m.xferlog = xferlog
+	m.xmu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cfg, m.wcfg = cfg, w
@@ -155,7 +175,20 @@ func loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, err error) {
 	return certPEM, keyPEM, nil
 }
 
+// listen takes the socket systemd passed (socket activation), else opens addr.
 func listen(addr string) (*net.TCPListener, error) {
+	if os.Getenv("LISTEN_FDS") != "" {
+		ls, err := activation.Listeners()
+		if err != nil {
+			return nil, fmt.Errorf("socket activation: %w", err)
+		}
+		for _, l := range ls {
+			if tl, ok := l.(*net.TCPListener); ok {
+				return tl, nil
+			}
+		}
+		return nil, errors.New("socket activation: systemd passed no TCP listening socket")
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -225,13 +258,26 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	go m.serveChannel(ch)
+	notify(daemon.SdNotifyReady)
+	var watchdog <-chan time.Time
+	if every, err := daemon.SdWatchdogEnabled(false); err == nil && every > 0 {
+		t := time.NewTicker(every / 2)
+		defer t.Stop()
+		watchdog = t.C
+	}
 	for {
 		select {
 		case err := <-exited:
 			return fmt.Errorf("worker exited: %v", err)
+		case <-watchdog:
+			// Pinged from the supervising loop itself, so a wedged monitor is restarted.
+			notify(daemon.SdNotifyWatchdog)
 		case <-hup:
+			notify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
 			m.reload(ch)
+			notify(daemon.SdNotifyReady)
 		case <-ctx.Done():
+			notify(daemon.SdNotifyStopping)
 			cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case <-exited:
@@ -242,6 +288,11 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 			return ctx.Err()
 		}
 	}
+}
+
+// notify tells systemd the service's state under Type=notify; elsewhere it does nothing.
+func notify(state string) {
+	daemon.SdNotify(false, state)
 }
 
 // reload re-reads the configuration and certificate for new sessions.
@@ -276,6 +327,10 @@ func (m *monitor) serveChannel(ch *privsep.Conn) {
 			ch.Close()
 			return
 		}
+		if msg.Kind == privsep.KindXferlog {
+			m.writeXferlog(msg.Line)
+			continue
+		}
 		if msg.Kind != privsep.KindAuth {
 			m.log.Error("unexpected message from the worker; closing its channel", "kind", msg.Kind)
 			ch.Close()
@@ -287,6 +342,17 @@ func (m *monitor) serveChannel(ch *privsep.Conn) {
 			reply := m.checkLogin(msg.Auth)
 			ch.Send(privsep.Message{Kind: privsep.KindAuthReply, ID: msg.ID, Reply: &reply})
 		}()
+	}
+}
+
+func (m *monitor) writeXferlog(line string) {
+	m.xmu.Lock()
+	defer m.xmu.Unlock()
+	if m.xferlog == nil {
+		return
+	}
+	if _, err := m.xferlog.WriteString(line); err != nil {
+		m.log.Error("write the transfer log", "err", err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,9 +31,8 @@ import (
 
 // File descriptors the monitor passes, in os/exec ExtraFiles order.
 const (
-	ListenerFD    = 3
-	ChannelFD     = 4
-	TransferLogFD = 5
+	ListenerFD = 3
+	ChannelFD  = 4
 )
 
 // EnvMarker is set by the monitor so that the hidden worker command refuses to run
@@ -68,10 +68,7 @@ func Run(logger *slog.Logger) error {
 		return fmt.Errorf("inherited listener: %w", err)
 	}
 	lf.Close()
-	var xferlog io.Writer
-	if cfg.TransferLog {
-		xferlog = os.NewFile(TransferLogFD, "xferlog")
-	}
+	xferlog := xferlogSink{ch}
 
 	syscall.Umask(int(cfg.Umask))
 	if cfg.Chroot {
@@ -159,7 +156,9 @@ func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer)
 		s.MaxCommandLength = c.MaxCommandLength
 	}
 	s.Logger = logger
-	s.TransferLog = xferlog
+	if c.TransferLog {
+		s.TransferLog = xferlog
+	}
 	if len(c.CertPEM) > 0 {
 		cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
 		if err != nil {
@@ -168,6 +167,26 @@ func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer)
 		s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: max(c.MinTLSVersion, tls.VersionTLS12)}
 	}
 	return s, nil
+}
+
+// xferlogSink hands transfer log lines to the monitor, which owns the log file.
+type xferlogSink struct{ ch *privsep.Conn }
+
+func (x xferlogSink) Write(p []byte) (int, error) {
+	for line := range strings.SplitAfterSeq(string(p), "\n") {
+		if line == "" {
+			continue
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if len(line) >= privsep.MaxLogLine {
+			line = line[:privsep.MaxLogLine-1] // the monitor refuses longer lines
+		}
+		line += "\n"
+		if err := x.ch.Send(privsep.Message{Kind: privsep.KindXferlog, Line: line}); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
 }
 
 // monitorAuth checks passwords by asking the monitor: the worker cannot read

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ const (
 	KindConfig    = "config"     // monitor → worker: (new) settings
 	KindAuth      = "auth"       // worker → monitor: check a login
 	KindAuthReply = "auth-reply" // monitor → worker
+	KindXferlog   = "xferlog"    // worker → monitor: one transfer log line
 )
 
 // Message is one packet. Exactly the field that matches Kind is set.
@@ -37,6 +39,7 @@ type Message struct {
 	Config *WorkerConfig `json:"config,omitempty"`
 	Auth   *AuthRequest  `json:"auth,omitempty"`
 	Reply  *AuthReply    `json:"reply,omitempty"`
+	Line   string        `json:"line,omitempty"`
 }
 
 // WorkerConfig is everything the worker needs to serve; it cannot read the
@@ -62,7 +65,8 @@ type WorkerConfig struct {
 	ActiveMode              bool          `json:"active_mode"`
 	AtomicUploads           bool          `json:"atomic_uploads"`
 	MaxCommandLength        int           `json:"max_command_length"`
-	// TransferLog says the monitor passed an open xferlog file to the worker.
+	// TransferLog asks the worker to send xferlog lines; the monitor owns the file, so
+	// it can reopen it on SIGHUP after log rotation.
 	TransferLog bool `json:"transfer_log"`
 	// Chroot is false when the monitor runs without root (development, the demo).
 	Chroot bool `json:"chroot"`
@@ -173,13 +177,24 @@ func (c *Conn) Recv() (Message, error) {
 func (m Message) wellFormed() bool {
 	switch m.Kind {
 	case KindConfig:
-		return m.Config != nil && m.Auth == nil && m.Reply == nil
+		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == ""
 	case KindAuth:
-		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.ID != 0
+		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.ID != 0
 	case KindAuthReply:
-		return m.Reply != nil && m.Config == nil && m.Auth == nil && m.ID != 0
+		return m.Reply != nil && m.Config == nil && m.Auth == nil && m.Line == "" && m.ID != 0
+	case KindXferlog:
+		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.ID == 0 && validLogLine(m.Line)
 	}
 	return false
+}
+
+// MaxLogLine bounds one transfer log line.
+const MaxLogLine = 4096
+
+// validLogLine accepts exactly one line, so a worker cannot forge several entries.
+func validLogLine(l string) bool {
+	n := len(l)
+	return n > 1 && n <= MaxLogLine && l[n-1] == '\n' && !strings.ContainsAny(l[:n-1], "\n\r")
 }
 
 // Close closes this end.

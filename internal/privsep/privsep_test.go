@@ -25,6 +25,7 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindConfig, Config: &WorkerConfig{Root: "/srv", UID: 700, CertPEM: []byte(strings.Repeat("x", 40_000))}},
 		{Kind: KindAuth, ID: 7, Auth: &AuthRequest{User: "u", Password: "p:w\n", Client: "127.0.0.1"}},
 		{Kind: KindAuthReply, ID: 7, Reply: &AuthReply{OK: true, Home: "site1"}},
+		{Kind: KindXferlog, Line: "Sat Nov 21 23:00:00 2026 1 127.0.0.1 6 /up.txt b _ i r alice ftp 0 * c\n"},
 	}
 	for _, m := range msgs {
 		require.NoError(t, a.Send(m))
@@ -46,6 +47,9 @@ func TestRecvRejectsMalformed(t *testing.T) {
 		{"two payloads", `{"kind":"auth","id":1,"auth":{"user":"u"},"reply":{"ok":true}}`},
 		{"second value", `{"kind":"config","config":{}} {"kind":"config","config":{}}`},
 		{"trailing garbage", `{"kind":"config","config":{}} x`},
+		{"two log lines", `{"kind":"xferlog","line":"a\nforged\n"}`},
+		{"log line without newline", `{"kind":"xferlog","line":"a"}`},
+		{"log line with CR", `{"kind":"xferlog","line":"a\rb\n"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
