@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,12 +55,18 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	defer ln.Close()
 	m.log.Info("listening", "addr", ln.Addr().String(), "root", m.cfg.Root)
+	m.started, m.listenAddr = time.Now(), ln.Addr().String()
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	stopControl, err := m.serveControl(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopControl()
 	return m.superviseWorkers(ctx, ln, hup)
 }
 
@@ -74,6 +81,14 @@ type monitor struct {
 	sem      chan struct{}
 	xferlog  *os.File // nil when no transfer log is configured
 	xmu      sync.Mutex
+
+	// For `ftpctl status`.
+	started    time.Time
+	listenAddr string
+	ch         *privsep.Conn // the current worker's channel
+	workerPID  int
+	workers    atomic.Int32
+	queries    statusQueries
 }
 
 func newMonitor(opts ServeOptions) (*monitor, error) {
@@ -246,6 +261,15 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	}
 	child.Close()
 	m.log.Info("worker started", "pid", cmd.Process.Pid)
+	m.workers.Add(1)
+	m.mu.Lock()
+	m.ch, m.workerPID = ch, cmd.Process.Pid
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.ch, m.workerPID = nil, 0
+		m.mu.Unlock()
+	}()
 	m.mu.Lock()
 	w := m.wcfg
 	m.mu.Unlock()
@@ -327,8 +351,12 @@ func (m *monitor) serveChannel(ch *privsep.Conn) {
 			ch.Close()
 			return
 		}
-		if msg.Kind == privsep.KindXferlog {
+		switch msg.Kind {
+		case privsep.KindXferlog:
 			m.writeXferlog(msg.Line)
+			continue
+		case privsep.KindSessions:
+			m.queries.answer(msg.ID, msg.Sessions)
 			continue
 		}
 		if msg.Kind != privsep.KindAuth {

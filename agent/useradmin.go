@@ -247,7 +247,7 @@ func (a *Admin) setOptions(name string, opts *config.UserOptions) (func() error,
 // grant adds the owner's sudo rule for user; problems become warnings because the FTP
 // account works without it.
 func (a *Admin) grant(owner, user string) Warnings {
-	rep := sudoers.Checker{DropIn: a.Sudoers, Accounts: filepath.Join(a.Etc, "passwd")}.Check(owner)
+	rep := a.sudoCheck(owner)
 	warn := Warnings(rep.Warnings)
 	if !rep.OwnerExists {
 		return warn // Check's warning already names the missing owner
@@ -262,6 +262,10 @@ func (a *Admin) grant(owner, user string) Warnings {
 		return append(warn, fmt.Sprintf("no sudo rule for %s: %v", user, err))
 	}
 	return warn
+}
+
+func (a *Admin) sudoCheck(owner string) sudoers.Report {
+	return sudoers.Checker{DropIn: a.Sudoers, Accounts: filepath.Join(a.Etc, "passwd")}.Check(owner)
 }
 
 // SetPassword changes an FTP account's password.

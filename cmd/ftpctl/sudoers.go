@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jelastic/jelastic-ftp/agent"
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/sudoers"
 )
@@ -21,20 +22,14 @@ func newSudoersCmd() *cobra.Command {
 
 // sudoersStatus is the JSON form of `ftpctl sudoers status`.
 type sudoersStatus struct {
-	File        string      `json:"file"`
-	Owner       string      `json:"owner"`
-	Grants      []grantJSON `json:"grants"`
-	Sudo        bool        `json:"sudo_installed"`
-	Included    bool        `json:"drop_in_included"`
-	OwnerExists bool        `json:"owner_exists"`
-	Valid       bool        `json:"sudoers_valid"`
-	Warnings    []string    `json:"warnings"`
-}
-
-type grantJSON struct {
-	Owner   string `json:"owner"`
-	User    string `json:"user"`
-	Command string `json:"command"`
+	File        string        `json:"file"`
+	Owner       string        `json:"owner"`
+	Grants      []agent.Grant `json:"grants"`
+	Sudo        bool          `json:"sudo_installed"`
+	Included    bool          `json:"drop_in_included"`
+	OwnerExists bool          `json:"owner_exists"`
+	Valid       bool          `json:"sudoers_valid"`
+	Warnings    []string      `json:"warnings"`
 }
 
 func newSudoersStatusCmd() *cobra.Command {
@@ -48,19 +43,15 @@ func newSudoersStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			drop := sudoers.Default()
-			grants, err := drop.Grants()
+			grants, err := agent.Grants(sudoers.Default())
 			if err != nil {
 				return err
 			}
 			rep := sudoers.Check(cfg.Owner)
 			st := sudoersStatus{
-				File: sudoers.DefaultPath, Owner: cfg.Owner, Grants: []grantJSON{},
+				File: sudoers.DefaultPath, Owner: cfg.Owner, Grants: grants,
 				Sudo: rep.Sudo != "", Included: rep.Included, OwnerExists: rep.OwnerExists, Valid: rep.ConfigValid,
 				Warnings: rep.Warnings,
-			}
-			for _, g := range grants {
-				st.Grants = append(st.Grants, grantJSON{g.Owner, g.User, g.Command + " " + g.User})
 			}
 			if st.Warnings == nil {
 				st.Warnings = []string{}
@@ -80,7 +71,7 @@ func newSudoersStatusCmd() *cobra.Command {
 				fmt.Fprintln(out, "no grants")
 			}
 			for _, g := range grants {
-				fmt.Fprintf(out, "grant: %s may run: sudo %s %s\n", g.Owner, g.Command, g.User)
+				fmt.Fprintf(out, "grant: %s may run: sudo %s\n", g.Owner, g.Command)
 			}
 			for _, w := range st.Warnings {
 				fmt.Fprintf(out, "warning: %s\n", w)

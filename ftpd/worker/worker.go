@@ -90,6 +90,9 @@ func Run(logger *slog.Logger) error {
 		return err
 	}
 	stop := newStopper(srv)
+	auth.onSessions = func(id uint64) {
+		ch.Send(privsep.Message{Kind: privsep.KindSessions, ID: id, Sessions: sessionList(srv.Sessions())})
+	}
 	go auth.readLoop(func(c *privsep.WorkerConfig) {
 		s, err := toSettings(c, logger, xferlog)
 		if err == nil {
@@ -169,6 +172,23 @@ func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer)
 	return s, nil
 }
 
+// sessionList converts the server's sessions for the monitor, bounded to one packet.
+func sessionList(infos []ftpd.SessionInfo) *privsep.SessionList {
+	out := &privsep.SessionList{Count: len(infos), Sessions: []privsep.Session{}}
+	for _, in := range infos[:min(len(infos), privsep.MaxSessionsListed)] {
+		s := privsep.Session{User: in.User, Client: in.Client.String(), Since: in.Since, TLS: in.TLS}
+		if t := in.Transfer; t != nil {
+			path := t.Path
+			if len(path) > 256 { // keeps 200 sessions within one packet
+				path = path[:253] + "..."
+			}
+			s.Transfer = &privsep.Transfer{Direction: t.Direction, Path: path, Bytes: t.Bytes, Since: t.Since}
+		}
+		out.Sessions = append(out.Sessions, s)
+	}
+	return out
+}
+
 // xferlogSink hands transfer log lines to the monitor, which owns the log file.
 type xferlogSink struct{ ch *privsep.Conn }
 
@@ -199,6 +219,8 @@ type monitorAuth struct {
 	closed  error
 	root    string
 	chroot  bool
+	// onSessions answers the monitor's request for the session list.
+	onSessions func(id uint64)
 }
 
 // authTimeout bounds a login check; the monitor queues checks to limit hashing load.
@@ -257,6 +279,8 @@ func (a *monitorAuth) readLoop(onConfig func(*privsep.WorkerConfig), onLost func
 		switch m.Kind {
 		case privsep.KindConfig:
 			onConfig(m.Config)
+		case privsep.KindSessions:
+			a.onSessions(m.ID)
 		case privsep.KindAuthReply:
 			a.mu.Lock()
 			if c, ok := a.pending[m.ID]; ok {

@@ -30,7 +30,11 @@ const (
 	KindAuth      = "auth"       // worker → monitor: check a login
 	KindAuthReply = "auth-reply" // monitor → worker
 	KindXferlog   = "xferlog"    // worker → monitor: one transfer log line
+	KindSessions  = "sessions"   // monitor → worker: list sessions; worker → monitor: the list
 )
+
+// MaxSessionsListed bounds a sessions reply to what fits a packet; the count is exact.
+const MaxSessionsListed = 200
 
 // Message is one packet. Exactly the field that matches Kind is set.
 type Message struct {
@@ -40,6 +44,31 @@ type Message struct {
 	Auth   *AuthRequest  `json:"auth,omitempty"`
 	Reply  *AuthReply    `json:"reply,omitempty"`
 	Line   string        `json:"line,omitempty"`
+	// Sessions answers a KindSessions request; a request carries none.
+	Sessions *SessionList `json:"sessions,omitempty"`
+}
+
+// SessionList is the worker's view of its sessions for `ftpctl status`.
+type SessionList struct {
+	Count    int       `json:"count"`
+	Sessions []Session `json:"list"`
+}
+
+// Session is one client connection.
+type Session struct {
+	User     string    `json:"user,omitempty"`
+	Client   string    `json:"client"`
+	Since    time.Time `json:"since"`
+	TLS      bool      `json:"tls"`
+	Transfer *Transfer `json:"transfer,omitempty"`
+}
+
+// Transfer is a file transfer in progress.
+type Transfer struct {
+	Direction string    `json:"direction"`
+	Path      string    `json:"path"`
+	Bytes     int64     `json:"bytes"`
+	Since     time.Time `json:"since"`
 }
 
 // WorkerConfig is everything the worker needs to serve; it cannot read the
@@ -177,13 +206,16 @@ func (c *Conn) Recv() (Message, error) {
 func (m Message) wellFormed() bool {
 	switch m.Kind {
 	case KindConfig:
-		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == ""
+		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil
 	case KindAuth:
-		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.ID != 0
+		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.ID != 0
 	case KindAuthReply:
-		return m.Reply != nil && m.Config == nil && m.Auth == nil && m.Line == "" && m.ID != 0
+		return m.Reply != nil && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.ID != 0
 	case KindXferlog:
-		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.ID == 0 && validLogLine(m.Line)
+		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Sessions == nil && m.ID == 0 && validLogLine(m.Line)
+	case KindSessions:
+		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.ID != 0 &&
+			(m.Sessions == nil || len(m.Sessions.Sessions) <= MaxSessionsListed)
 	}
 	return false
 }

@@ -1,0 +1,93 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/sudoers"
+)
+
+// Report is everything `ftpctl status` shows; Problems lists what is broken.
+type Report struct {
+	ConfigPath string         `json:"config"`
+	Running    bool           `json:"running"`
+	Systemd    string         `json:"systemd,omitempty"` // the unit's state where systemd runs
+	Service    *ServiceStatus `json:"service,omitempty"`
+	Users      []UserInfo     `json:"users"`
+	Grants     []Grant        `json:"grants"`
+	Warnings   []string       `json:"warnings"`
+	Problems   []string       `json:"problems"`
+}
+
+// Grant is one sudo rule of ours: Owner may run Command (with its argument).
+type Grant struct {
+	Owner   string `json:"owner"`
+	User    string `json:"user"`
+	Command string `json:"command"`
+}
+
+// Grants lists the rules of the drop-in; never nil.
+func Grants(d sudoers.DropIn) ([]Grant, error) {
+	gs, err := d.Grants()
+	if err != nil {
+		return nil, err
+	}
+	out := []Grant{}
+	for _, g := range gs {
+		out = append(out, Grant{Owner: g.Owner, User: g.User, Command: g.Command + " " + g.User})
+	}
+	return out, nil
+}
+
+// certWarnAhead is how early an expiring certificate is reported.
+const certWarnAhead = 14 * 24 * time.Hour
+
+// Status inspects the configuration, the running service, the accounts and the
+// sudo rules. It never fails as a whole: what it cannot check becomes a problem.
+func (a *Admin) Status() Report {
+	r := Report{ConfigPath: a.ConfigPath, Users: []UserInfo{}, Grants: []Grant{}, Warnings: []string{}, Problems: []string{}}
+	cfg, cfgErr := config.Load(a.ConfigPath)
+	if cfgErr != nil {
+		r.Problems = append(r.Problems, cfgErr.Error())
+	}
+	if st, err := QueryStatus(3 * time.Second); err != nil {
+		r.Problems = append(r.Problems, "the FTP service is not running: "+err.Error())
+	} else {
+		r.Running, r.Service = true, &st
+		if left := time.Until(st.Certificate.NotAfter); left <= 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("the TLS certificate expired on %s", st.Certificate.NotAfter.Format(time.DateOnly)))
+		} else if left < certWarnAhead {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("the TLS certificate expires on %s", st.Certificate.NotAfter.Format(time.DateOnly)))
+		}
+	}
+	if systemdRuns() {
+		out, _ := exec.Command("systemctl", "is-active", "jelastic-ftp").Output()
+		r.Systemd = strings.TrimSpace(string(out))
+	}
+	if users, err := a.ListUsers(); err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	} else if len(users) == 0 {
+		r.Problems = append(r.Problems, "there is no FTP account; create one with ftpctl user add")
+	} else {
+		r.Users = users
+	}
+	if grants, err := Grants(a.Sudoers); err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	} else {
+		r.Grants = grants
+	}
+	if cfgErr == nil {
+		r.Warnings = append(r.Warnings, a.sudoCheck(cfg.Owner).Warnings...)
+	}
+	return r
+}
+
+// systemdRuns reports whether systemd is the init system, as sd_booted(3) decides.
+func systemdRuns() bool {
+	fi, err := os.Lstat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}
