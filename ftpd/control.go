@@ -31,6 +31,10 @@ type control struct {
 	user     string // from USER, waiting for PASS
 	failures int
 	protP    bool
+	readOnly bool
+	// prevVerb is the command before the current one: RNTO must follow RNFR at once
+	// (RFC 959), which ftpserverlib does not check.
+	prevVerb string
 }
 
 func (s *session) serveCommands() {
@@ -48,6 +52,7 @@ func (s *session) serveCommands() {
 		var ok bool
 		if s.loggedIn.Load() {
 			ok = c.afterLogin(verb, arg, line)
+			c.prevVerb = verb
 		} else {
 			ok = c.beforeLogin(verb, arg, line)
 		}
@@ -132,6 +137,14 @@ func (c *control) afterLogin(verb, arg, line string) bool {
 		}
 	case "PORT", "EPRT":
 		return c.port(verb, arg)
+	case "RNFR":
+		if c.readOnly {
+			return c.answer(550, "Permission denied: this account is read-only.")
+		}
+	case "RNTO":
+		if c.prevVerb != "RNFR" {
+			return c.answer(503, "RNFR is expected before RNTO.")
+		}
 	case "TYPE":
 		// Mirrors ftpserverlib's reading of TYPE, for the xferlog type field.
 		switch strings.ReplaceAll(strings.ToUpper(arg), " ", "") {
@@ -263,6 +276,7 @@ func (c *control) login(acct Account) bool {
 		return false
 	}
 	_ = c.conn.SetReadDeadline(time.Time{})
+	c.readOnly = acct.ReadOnly
 	c.s.loggedIn.Store(true)
 	c.s.report(slog.LevelInfo, "login", "user", acct.Name, "tls", c.tlsActive(), "read_only", acct.ReadOnly)
 	return true

@@ -30,6 +30,27 @@ func openHome(acct Account, atomicUploads bool) (*rootfs.FS, error) {
 type sessionFS struct {
 	*rootfs.FS
 	s *session
+	// renamable is the path of the last successful Stat. ftpserverlib keeps the
+	// source of an earlier RNFR when a later one fails; RNFR stats its path right
+	// before the RNTO that the proxy lets through, so Rename accepts only that one.
+	renamable atomic.Pointer[string]
+}
+
+func (f *sessionFS) Stat(name string) (os.FileInfo, error) {
+	fi, err := f.FS.Stat(name)
+	if err != nil {
+		f.renamable.Store(nil)
+	} else {
+		f.renamable.Store(&name)
+	}
+	return fi, err
+}
+
+func (f *sessionFS) Rename(from, to string) error {
+	if p := f.renamable.Load(); p == nil || *p != from {
+		return &os.PathError{Op: "rename", Path: from, Err: os.ErrNotExist}
+	}
+	return f.FS.Rename(from, to)
 }
 
 var (

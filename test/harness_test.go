@@ -20,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jelastic/jelastic-ftp/agent"
+
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
@@ -55,6 +57,8 @@ type Env struct {
 	Etc string
 	// Root is a temporary FTP root, configured in the copy's /etc/jelastic-ftp/ftpd.toml.
 	Root string
+	// RunDir replaces /run/jelastic-ftp (the service's control socket) for this test.
+	RunDir string
 }
 
 // cmdTimeout bounds every command a test runs, so a hung tool fails the test instead of CI.
@@ -64,7 +68,7 @@ const cmdTimeout = 2 * time.Minute
 func NewEnv(t *testing.T) *Env {
 	t.Helper()
 	base := t.TempDir()
-	e := &Env{t: t, Etc: filepath.Join(base, "etc"), Root: filepath.Join(base, "webroot")}
+	e := &Env{t: t, Etc: filepath.Join(base, "etc"), Root: filepath.Join(base, "webroot"), RunDir: filepath.Join(base, "run")}
 	require.NoError(t, os.MkdirAll(e.Root, 0o755))
 	out, err := exec.Command("cp", "-a", "/etc", e.Etc).CombinedOutput()
 	require.NoError(t, err, "copy /etc: %s", out)
@@ -82,7 +86,7 @@ func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cm
 	script := `mount --bind "$0" /etc && exec "$@"`
 	full := append([]string{"--mount", "--propagation", "private", "--", "sh", "-c", script, e.Etc, name}, args...)
 	cmd := exec.CommandContext(ctx, "unshare", full...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Env = append(os.Environ(), "LC_ALL=C", agent.RunDirEnv+"="+e.RunDir)
 	return cmd
 }
 

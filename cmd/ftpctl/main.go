@@ -30,7 +30,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd())
+	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd(), newInstallCmd(), newUninstallCmd(), newGenDocsCmd())
 	requireSubcommand(root)
 	return root
 }

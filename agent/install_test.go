@@ -1,0 +1,309 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/agent/config"
+)
+
+func TestRenewalReason(t *testing.T) {
+	now := time.Now()
+	certPEM, keyPEM, err := SelfSigned([]string{"node1"}, certValidity)
+	require.NoError(t, err)
+	otherCert, _, err := SelfSigned([]string{"node1"}, certValidity)
+	require.NoError(t, err)
+	soonCert, soonKey, err := SelfSigned([]string{"node1"}, 10*24*time.Hour)
+	require.NoError(t, err)
+	cases := []struct {
+		name          string
+		cert, key     []byte
+		recorded, now string
+		want          string // a part of the reason; "" = keep
+	}{
+		{"valid and same host", certPEM, keyPEM, "node1", "node1", ""},
+		{"none yet", nil, nil, "", "node1", "there was none"},
+		{"key missing", certPEM, nil, "node1", "node1", "there was none"},
+		{"not a pair", otherCert, keyPEM, "node1", "node1", "do not form a pair"},
+		{"garbage", []byte("junk"), []byte("junk"), "node1", "node1", "do not form a pair"},
+		{"cloned node", certPEM, keyPEM, "node1", "node2", "changed from node1"},
+		{"host not recorded", certPEM, keyPEM, "", "node1", "not recorded"},
+		{"expires soon", soonCert, soonKey, "node1", "node1", "expires on"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := renewalReason(tc.cert, tc.key, tc.recorded, tc.now, now)
+			if tc.want == "" {
+				require.Empty(t, got)
+			} else {
+				require.Contains(t, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParsePortRange(t *testing.T) {
+	cases := []struct {
+		in   string
+		want config.PortRange
+		ok   bool
+	}{
+		{"10100-12000", config.PortRange{First: 10100, Last: 12000}, true},
+		{"2000-1000", config.PortRange{First: 2000, Last: 1000}, true}, // ordered by Validate
+		{"10100", config.PortRange{}, false},
+		{"a-b", config.PortRange{}, false},
+		{"1-2-3", config.PortRange{}, false},
+		{"", config.PortRange{}, false},
+	}
+	for _, tc := range cases {
+		got, err := parsePortRange(tc.in)
+		if !tc.ok {
+			require.ErrorIs(t, err, ErrInvalidRequest, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.want, got)
+	}
+}
+
+func TestDialAddr(t *testing.T) {
+	for listen, want := range map[string]string{
+		":21":              "127.0.0.1:21",
+		"0.0.0.0:2121":     "127.0.0.1:2121",
+		"[::]:21":          "[::1]:21",
+		"192.0.2.10:21":    "192.0.2.10:21",
+		"127.0.0.1:24021":  "127.0.0.1:24021",
+		"[2001:db8::1]:21": "[2001:db8::1]:21",
+	} {
+		require.Equal(t, want, dialAddr(listen), listen)
+	}
+}
+
+func TestRenderUnit(t *testing.T) {
+	unit, err := renderUnit("/usr/local/bin/ftpctl", config.DefaultPath)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(unit), unitMarker))
+	require.Contains(t, string(unit), "\nExecStart=/usr/local/bin/ftpctl serve --config /etc/jelastic-ftp/ftpd.toml\n")
+	require.Contains(t, string(unit), "\nType=notify\n")
+
+	for _, bad := range []string{"/opt/my ftp/ftpctl", "/usr/bin/ftpctl;rm", "/usr/bin/%n"} {
+		_, err := renderUnit(bad, config.DefaultPath)
+		require.Error(t, err, bad)
+	}
+}
+
+// fakeServe starts a process whose command line reads "ftpctl serve": a shell running
+// a script file named "serve" that waits for its standard input to close.
+func fakeServe(t *testing.T) *exec.Cmd {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "serve"), []byte("read line\n"), 0o644))
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{"ftpctl", "serve"}, Dir: dir, Stdin: r}
+	require.NoError(t, cmd.Start())
+	r.Close()
+	t.Cleanup(func() {
+		w.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd
+}
+
+func TestServicePID(t *testing.T) {
+	serve := fakeServe(t)
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	cases := []struct {
+		name    string
+		content string // "" = no PID file
+		wantOK  bool
+	}{
+		{"no PID file", "", false},
+		{"garbage", "not a number\n", false},
+		{"init", "1\n", false},
+		{"a process that ended", strconv.Itoa(dead.Process.Pid) + "\n", false},
+		{"some other process", strconv.Itoa(os.Getpid()) + "\n", false},
+		{"ftpctl serve", strconv.Itoa(serve.Process.Pid) + "\n", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &Lifecycle{Layout: Layout{RunDir: t.TempDir()}}
+			if tc.content != "" {
+				require.NoError(t, os.WriteFile(l.Layout.PIDFile(), []byte(tc.content), 0o644))
+			}
+			pid, ok := l.ServicePID()
+			require.Equal(t, tc.wantOK, ok)
+			if ok {
+				require.Equal(t, serve.Process.Pid, pid)
+			}
+		})
+	}
+}
+
+func TestStopProcess(t *testing.T) {
+	serve := fakeServe(t)
+	pid := serve.Process.Pid
+	require.True(t, isServe(pid))
+	require.NoError(t, stopProcess(pid))
+	// Our own child stays a zombie until reaped, and a zombie no longer serves.
+	require.False(t, alive(pid))
+	require.False(t, isServe(pid))
+}
+
+// fakeSystemctl records the systemctl calls and answers is-active and is-enabled.
+type fakeSystemctl struct {
+	calls   []string
+	active  bool
+	enabled bool
+}
+
+func (f *fakeSystemctl) run(_ context.Context, args ...string) error {
+	call := strings.Join(args, " ")
+	f.calls = append(f.calls, call)
+	switch {
+	case strings.HasPrefix(call, "is-active"):
+		if !f.active {
+			return errors.New("inactive")
+		}
+	case strings.HasPrefix(call, "is-enabled"):
+		if !f.enabled {
+			return errors.New("disabled")
+		}
+	case strings.HasPrefix(call, "enable --now"):
+		f.active, f.enabled = true, true
+	case strings.HasPrefix(call, "disable --now"):
+		f.active, f.enabled = false, false
+	}
+	return nil
+}
+
+func systemdLifecycle(t *testing.T) (*Lifecycle, *fakeSystemctl) {
+	t.Helper()
+	base := t.TempDir()
+	l := &Lifecycle{
+		Admin: &Admin{ConfigPath: config.DefaultPath},
+		Layout: Layout{
+			StateDir:     filepath.Join(base, "state"),
+			LogDir:       filepath.Join(base, "log"),
+			RunDir:       filepath.Join(base, "run"),
+			UnitDir:      filepath.Join(base, "etc/systemd/system"),
+			PackagedUnit: filepath.Join(base, "lib/systemd/system", ServiceName+".service"),
+		},
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(l.Layout.RunDir, "systemd", "system"), 0o755))
+	require.True(t, l.Layout.Systemd())
+	fake := &fakeSystemctl{}
+	l.Systemctl = fake.run
+	return l, fake
+}
+
+func TestSystemdService(t *testing.T) {
+	plan := &installPlan{exe: "/usr/local/bin/ftpctl"}
+	cases := []struct {
+		name            string
+		packaged        bool
+		active          bool
+		ownUnit         bool // our unit file is already in place
+		noStart         bool
+		configChanged   bool
+		certChanged     bool
+		wantCalls       []string
+		wantUnitWritten bool
+		wantMsg         string
+	}{
+		{
+			name:      "first install",
+			wantCalls: []string{"daemon-reload", "is-active --quiet jelastic-ftp", "enable --now jelastic-ftp"},
+			wantMsg:   "enabled and started", wantUnitWritten: true,
+		},
+		{
+			name: "nothing changed", active: true, ownUnit: true,
+			wantCalls: []string{"is-active --quiet jelastic-ftp", "enable --now jelastic-ftp"},
+			wantMsg:   "is running",
+		},
+		{
+			name: "settings changed", active: true, ownUnit: true, configChanged: true,
+			wantCalls: []string{"is-active --quiet jelastic-ftp", "enable --now jelastic-ftp", "restart jelastic-ftp"},
+			wantMsg:   "restarted",
+		},
+		{
+			name: "new certificate", active: true, ownUnit: true, certChanged: true,
+			wantCalls: []string{"is-active --quiet jelastic-ftp", "enable --now jelastic-ftp", "reload-or-restart jelastic-ftp"},
+			wantMsg:   "reloads",
+		},
+		{
+			name: "packaged unit", packaged: true,
+			wantCalls: []string{"is-active --quiet jelastic-ftp", "enable --now jelastic-ftp"},
+			wantMsg:   "enabled and started",
+		},
+		{
+			name: "no start", noStart: true,
+			wantCalls: []string{"daemon-reload"},
+			wantMsg:   "neither enabled nor started", wantUnitWritten: true,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l, fake := systemdLifecycle(t)
+			fake.active, fake.enabled = tc.active, tc.active
+			if tc.packaged {
+				require.NoError(t, os.MkdirAll(filepath.Dir(l.Layout.PackagedUnit), 0o755))
+				require.NoError(t, os.WriteFile(l.Layout.PackagedUnit, []byte("[Service]\n"), 0o644))
+			}
+			if tc.ownUnit {
+				unit, err := renderUnit(plan.exe, l.Admin.ConfigPath)
+				require.NoError(t, err)
+				require.NoError(t, os.MkdirAll(l.Layout.UnitDir, 0o755))
+				require.NoError(t, os.WriteFile(l.Layout.unitFile(), unit, 0o644))
+			}
+			msg, err := l.ensureService(context.Background(), InstallRequest{NoStart: tc.noStart}, plan, tc.configChanged, tc.certChanged)
+			require.NoError(t, err)
+			require.Contains(t, msg, tc.wantMsg)
+			require.Equal(t, tc.wantCalls, fake.calls)
+			_, err = os.Stat(l.Layout.unitFile())
+			require.Equal(t, tc.wantUnitWritten || tc.ownUnit, err == nil)
+		})
+	}
+}
+
+func TestSystemdStop(t *testing.T) {
+	cases := []struct {
+		name      string
+		active    bool
+		ownUnit   bool
+		wantCalls []string
+		wantDone  int
+	}{
+		{"running with our unit", true, true, []string{"is-active --quiet jelastic-ftp", "is-enabled --quiet jelastic-ftp", "disable --now jelastic-ftp", "daemon-reload"}, 2},
+		{"already gone", false, false, nil, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l, fake := systemdLifecycle(t)
+			fake.active, fake.enabled = tc.active, tc.active
+			if tc.ownUnit {
+				unit, err := renderUnit("/usr/bin/ftpctl", config.DefaultPath)
+				require.NoError(t, err)
+				require.NoError(t, os.MkdirAll(l.Layout.UnitDir, 0o755))
+				require.NoError(t, os.WriteFile(l.Layout.unitFile(), unit, 0o644))
+			}
+			var done []string
+			err := l.stopService(context.Background(), func(f string, a ...any) { done = append(done, f) })
+			require.NoError(t, err)
+			require.Equal(t, tc.wantCalls, fake.calls)
+			require.Len(t, done, tc.wantDone)
+			require.NoFileExists(t, l.Layout.unitFile())
+		})
+	}
+}

@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""Load client for scripts/bench.sh: one subcommand per measurement, each printing
+its figures on one line of stdout and its failures on stderr (exit status 1).
+
+The password comes from the environment (BENCH_PASS), never from the command line,
+so that it does not show in ps. Every socket has a timeout and every loop a bound.
+"""
+
+import argparse
+import concurrent.futures
+import ftplib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+TIMEOUT = 60  # seconds for any one socket operation
+
+
+def login(host, port, user):
+    ftp = ftplib.FTP(timeout=TIMEOUT)
+    ftp.connect(host, port)
+    ftp.login(user, os.environ["BENCH_PASS"])
+    return ftp
+
+
+def cmd_wait(a):
+    """Waits until the server greets, so the measurements start on a ready server."""
+    deadline = time.monotonic() + a.seconds
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((a.host, a.port), timeout=2) as s:
+                greeting = s.recv(512)
+                if greeting.startswith(b"220"):
+                    s.sendall(b"QUIT\r\n")
+                    return
+                last = greeting
+        except OSError as e:
+            last = e
+        time.sleep(0.1)
+    sys.exit(f"no FTP greeting on {a.host}:{a.port} within {a.seconds}s (last: {last!r})")
+
+
+def cmd_sendfile(a):
+    """Loopback throughput of the kernel's sendfile into curl, the client of the FTP
+    rows: the ceiling for a server that streams a file into a socket. The file goes
+    out as a bare HTTP/1.0 response, the least protocol curl will read from a socket."""
+    size = os.path.getsize(a.file)
+    ln = socket.create_server(("127.0.0.1", 0))
+    ln.settimeout(TIMEOUT)
+    sent = {}
+
+    def sender():
+        conn, _ = ln.accept()
+        with conn, open(a.file, "rb") as f:
+            conn.settimeout(TIMEOUT)
+            request = b""
+            while b"\r\n\r\n" not in request and len(request) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Length: {size}\r\n\r\n".encode())
+            sent["n"] = conn.sendfile(f)
+
+    t = threading.Thread(target=sender)
+    t.start()
+    port = ln.getsockname()[1]
+    curl = subprocess.run(
+        ["curl", "-sS", "--max-time", str(TIMEOUT * 10), "-o", "/dev/null",
+         "-w", "%{size_download} %{speed_download}", f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, timeout=TIMEOUT * 11)
+    t.join(TIMEOUT)
+    ln.close()
+    got, speed = (curl.stdout.split() + ["0", "0"])[:2]
+    if curl.returncode != 0 or int(got) != size or sent.get("n") != size:
+        sys.exit(f"sendfile baseline: curl got {got} of {size} bytes: {curl.stderr.strip()}")
+    print(f"{float(speed) / 1e6:.1f}")
+
+
+def cmd_sessions(a):
+    """Logins per second: connect, USER, PASS, QUIT, with a few sessions at once."""
+
+    def one(_):
+        ftp = login(a.host, a.port, a.user)
+        ftp.quit()
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(a.workers) as pool:
+        futures = [pool.submit(one, i) for i in range(a.count)]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+    elapsed = time.monotonic() - start
+    if errors:
+        sys.exit(f"{len(errors)} of {a.count} sessions failed; first: {errors[0]!r}")
+    print(f"{a.count / elapsed:.1f}")
+
+
+def cmd_smallfiles(a):
+    """Uploads every file of a local folder over one session, then downloads them
+    all back; prints files per second for each direction."""
+    names = sorted(os.listdir(a.local))
+    ftp = login(a.host, a.port, a.user)
+    ftp.mkd(a.remote)
+    ftp.cwd(a.remote)
+    start = time.monotonic()
+    for name in names:
+        with open(os.path.join(a.local, name), "rb") as f:
+            ftp.storbinary(f"STOR {name}", f)
+    up = time.monotonic() - start
+    got = 0
+
+    def count(block):
+        nonlocal got
+        got += len(block)
+
+    start = time.monotonic()
+    for name in names:
+        ftp.retrbinary(f"RETR {name}", count)
+    down = time.monotonic() - start
+    ftp.quit()
+    want = sum(os.path.getsize(os.path.join(a.local, n)) for n in names)
+    if got != want:
+        sys.exit(f"downloaded {got} bytes, uploaded {want}")
+    print(f"{len(names) / up:.1f} {len(names) / down:.1f}")
+
+
+def cmd_listing(a):
+    """Median milliseconds for LIST and for MLSD of one folder; "n/a" when the
+    server does not know MLSD."""
+    ftp = login(a.host, a.port, a.user)
+    results = []
+    for kind in ("LIST", "MLSD"):
+        times = []
+        for _ in range(a.reps):
+            lines = 0
+
+            def count(_line):
+                nonlocal lines
+                lines += 1
+
+            start = time.monotonic()
+            try:
+                ftp.retrlines(f"{kind} {a.dir}", count)
+            except ftplib.error_perm as e:
+                if kind == "MLSD" and str(e)[:3] in ("500", "502"):
+                    times = None
+                    break
+                raise
+            times.append((time.monotonic() - start) * 1000)
+            if lines < a.entries:
+                sys.exit(f"{kind} {a.dir} gave {lines} lines, want at least {a.entries}")
+        results.append("n/a" if times is None else f"{statistics.median(times):.1f}")
+    ftp.quit()
+    print(" ".join(results))
+
+
+def tree(root):
+    """The PIDs of root and all its descendants."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # the process ended meanwhile
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        parent[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    pids, frontier = {root}, [root]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parent.items() if pp == p and c not in pids]
+        pids.update(kids)
+        frontier.extend(kids)
+    return pids
+
+
+def memory(root):
+    """(process count, RSS KiB, PSS KiB) summed over root's process tree. RSS counts
+    pages shared between forked processes once per process; PSS splits them."""
+    n = rss = pss = 0
+    for pid in tree(root):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                rss_kib = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                pss_kib = next(int(l.split()[1]) for l in f if l.startswith("Pss:"))
+        except (OSError, StopIteration):
+            continue  # ended, or a kernel thread without memory
+        n, rss, pss = n + 1, rss + rss_kib, pss + pss_kib
+    return n, rss, pss
+
+
+def cmd_idle(a):
+    """Memory of the server's processes before and while a.count logged-in sessions
+    sit idle; prints processes, RSS and PSS (KiB) before and after."""
+    before = memory(a.pid)
+    sessions = []
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(login, a.host, a.port, a.user) for _ in range(a.count)]
+            for f in futures:
+                if f.exception() is None:
+                    sessions.append(f.result())
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            sys.exit(f"{len(errors)} of {a.count} logins failed; first: {errors[0]!r}")
+        # Every session answers NOOP, so all of them are really up when measured.
+        for ftp in sessions:
+            ftp.voidcmd("NOOP")
+        after = memory(a.pid)
+    finally:
+        for ftp in sessions:
+            try:
+                ftp.quit()
+            except (OSError, ftplib.Error):
+                ftp.close()
+    print(*before, *after)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def server(name, fn):
+        s = sub.add_parser(name)
+        s.add_argument("--host", default="127.0.0.1")
+        s.add_argument("--port", type=int, required=True)
+        s.add_argument("--user", default="bench")
+        s.set_defaults(fn=fn)
+        return s
+
+    s = server("wait", cmd_wait)
+    s.add_argument("--seconds", type=float, default=20)
+    s = sub.add_parser("sendfile")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_sendfile)
+    s = server("sessions", cmd_sessions)
+    s.add_argument("--count", type=int, default=400)
+    s.add_argument("--workers", type=int, default=4)
+    s = server("smallfiles", cmd_smallfiles)
+    s.add_argument("--local", required=True)
+    s.add_argument("--remote", required=True)
+    s = server("listing", cmd_listing)
+    s.add_argument("--dir", required=True)
+    s.add_argument("--entries", type=int, required=True)
+    s.add_argument("--reps", type=int, default=5)
+    s = server("idle", cmd_idle)
+    s.add_argument("--pid", type=int, required=True)
+    s.add_argument("--count", type=int, default=500)
+    a = p.parse_args()
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()
