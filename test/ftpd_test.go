@@ -86,6 +86,7 @@ type ftpServer struct {
 	log     *syncBuffer
 	exited  chan struct{}
 	waitErr error
+	stopped bool // by the test itself, before cleanup
 }
 
 // syncBuffer collects the server's log lines from the exec goroutine while the test
@@ -150,6 +151,13 @@ func freePorts(t *testing.T) int {
 // the test ends.
 func startFTP(t *testing.T, e *Env, conf ftpConf) *ftpServer {
 	t.Helper()
+	return startFTPWith(t, e, conf, nil)
+}
+
+// startFTPWith is startFTP with a chance to adjust the command (its environment,
+// inherited files) before it starts.
+func startFTPWith(t *testing.T, e *Env, conf ftpConf, prepare func(s *ftpServer)) *ftpServer {
+	t.Helper()
 	port := freePorts(t)
 	s := &ftpServer{
 		t:      t,
@@ -174,6 +182,9 @@ func startFTP(t *testing.T, e *Env, conf ftpConf) *ftpServer {
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	// The worker inherits stderr; should it outlive serve, Wait must not hang on it.
 	s.cmd.WaitDelay = 5 * time.Second
+	if prepare != nil {
+		prepare(s)
+	}
 	require.NoError(t, s.cmd.Start())
 	go func() {
 		s.waitErr = s.cmd.Wait()
@@ -247,6 +258,10 @@ func greeted(addr string) bool {
 // stop sends SIGTERM and requires serve to exit with status 0, and its worker with it.
 func (s *ftpServer) stop() {
 	t := s.t
+	if s.stopped {
+		return
+	}
+	s.stopped = true
 	if !s.running() {
 		t.Errorf("ftpctl serve exited during the test: %v\n%s", s.waitErr, s.Log())
 		return
