@@ -186,7 +186,7 @@ func (l *Lifecycle) startDetached(p *installPlan) (int, error) {
 	}
 	addr := dialAddr(p.cfg.Listen)
 	deadline := time.Now().Add(readyTimeout)
-	for !greets(addr) {
+	for !Greets(addr) {
 		select {
 		case <-exited:
 			return fail(fmt.Errorf("ftpctl serve stopped at once: %s (the log is %s)", lastLogLine(l.Layout.LogFile(), logStart), l.Layout.LogFile()))
@@ -215,8 +215,8 @@ func dialAddr(listen string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// greets reports whether an FTP server at addr sends its 220 greeting.
-func greets(addr string) bool {
+// Greets reports whether an FTP server at addr sends its 220 greeting.
+func Greets(addr string) bool {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return false

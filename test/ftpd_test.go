@@ -30,6 +30,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jelastic/jelastic-ftp/agent"
+
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
@@ -227,7 +229,7 @@ func (s *ftpServer) waitReady() {
 		if !s.running() {
 			s.t.Fatalf("ftpctl serve exited before serving: %v\n%s", s.waitErr, s.Log())
 		}
-		if greeted(s.Addr) {
+		if agent.Greets(s.Addr) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -238,21 +240,6 @@ func (s *ftpServer) waitReady() {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func greeted(addr string) bool {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "220") {
-		return false
-	}
-	_, _ = conn.Write([]byte("QUIT\r\n"))
-	return true
 }
 
 // stop sends SIGTERM and requires serve to exit with status 0, and its worker with it.

@@ -101,7 +101,12 @@ func (e *Env) Run(stdin string, name string, args ...string) Result {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	cmd := e.Command(ctx, name, args...)
+	return e.finish(ctx, e.Command(ctx, name, args...), stdin)
+}
+
+// finish runs a prepared command to completion with stdin and collects its result.
+func (e *Env) finish(ctx context.Context, cmd *exec.Cmd, stdin string) Result {
+	e.t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -113,9 +118,9 @@ func (e *Env) Run(stdin string, name string, args ...string) Result {
 	case errors.As(err, &exit):
 		r.Code = exit.ExitCode()
 	default:
-		e.t.Fatalf("run %s %v: %v", name, args, err)
+		e.t.Fatalf("run %v: %v", cmd.Args, err)
 	}
-	require.NoError(e.t, ctx.Err(), "%s %v did not finish within %s", name, args, cmdTimeout)
+	require.NoError(e.t, ctx.Err(), "%v did not finish within %s", cmd.Args, cmdTimeout)
 	return r
 }
 

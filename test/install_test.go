@@ -574,20 +574,7 @@ exec "$@"`
 	full := append(append(unshare, "--", "sh", "-c", script, e.Etc, name), args...)
 	cmd := exec.CommandContext(ctx, "unshare", full...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "JFTP_BIN_DIR="+o.binDir, "JFTP_HOSTNAME="+o.hostname)
-	var out, errb bytes.Buffer
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := Result{Stdout: out.String(), Stderr: errb.String()}
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		r.Code = exit.ExitCode()
-	default:
-		e.t.Fatalf("run %s %v: %v", name, args, err)
-	}
-	require.NoError(e.t, ctx.Err(), "%s %v did not finish within %s", name, args, cmdTimeout)
+	r := e.finish(ctx, cmd, stdin)
 	require.NotEqual(e.t, 125, r.Code, "setting up the namespace failed: %s", r.Stderr)
 	return r
 }
