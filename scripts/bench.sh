@@ -11,6 +11,8 @@
 # files of 4 KiB up and down, and of BENCH_LIST_REPS [5] listings (median) of a folder of
 # BENCH_ENTRIES [10000]; BENCH_IDLE [500] idle sessions; BENCH_PORT [25021] first of the
 # ports used (ours: +0..+400, vsftpd: +500..+900). Cells are medians over the rounds.
+# The table goes to stdout, progress and each round's figures to stderr; a row that
+# fails reads "error", the failures follow the table, and the exit status is 1.
 set -euo pipefail
 self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
@@ -233,6 +235,13 @@ for round in $(seq "$reps"); do
   for server in "ours $ours_port" "vsftpd $vs_port"; do
     read -r name p <<<"$server"
     measure "$name" down transfer "$p" down ""
+    # Row 2 pairs each download with the baseline of its own round.
+    base=(${V[sendfile.base]}) down=(${V[down.$name]})
+    if [ "${base[-1]}" = error ] || [ "${down[-1]}" = error ]; then
+      V[pct.$name]+="error "
+    else
+      V[pct.$name]+="$(awk -v a="${down[-1]}" -v b="${base[-1]}" 'BEGIN {printf "%.1f", 100 * a / b}') "
+    fi
     measure "$name" up transfer "$p" up ""
     measure "$name" down_tls transfer "$p" down tls
     measure "$name" up_tls transfer "$p" up tls
@@ -261,13 +270,12 @@ for key in "${!V[@]}"; do
   fi
 done
 sendfile=${R[sendfile.base]}
+echo "figures of each round:" >&2
+for key in $(printf '%s\n' "${!V[@]}" | sort); do printf '  %-18s %s\n' "$key" "${V[$key]}" >&2; done
 
 # derived rows
 for name in ours vsftpd; do
-  R[pct.$name]=error
-  if [ "$sendfile" != error ] && [ "${R[down.$name]}" != error ]; then
-    R[pct.$name]=$(awk -v a="${R[down.$name]}" -v b="$sendfile" 'BEGIN {printf "%.0f %%", 100 * a / b}')
-  fi
+  [ "${R[pct.$name]}" = error ] || R[pct.$name]=$(awk -v a="${R[pct.$name]}" 'BEGIN {printf "%.0f %%", a}')
   for m in rss pss; do
     R[${m}per.$name]=error R[${m}mib0.$name]=error R[${m}mib1.$name]=error
     if [ "${R[${m}0.$name]}" != error ]; then
@@ -312,7 +320,7 @@ row down higher "1. $size_label download, FTP, curl (MB/s)" —
 row up higher "1. $size_label upload, FTP, curl (MB/s)" —
 row down_tls higher "1. $size_label download, FTPS PROT P, curl (MB/s)" —
 row up_tls higher "1. $size_label upload, FTPS PROT P, curl (MB/s)" —
-row pct - "2. FTP download as % of loopback sendfile into curl ($sendfile MB/s)" "$goal_pct"
+row pct - "2. FTP download as % of loopback sendfile into curl, same round (median $sendfile MB/s)" "$goal_pct"
 row sessions higher "3. logins per second (USER/PASS/QUIT, $sessions sessions, $workers at once)" —
 row small_up higher "4. $files files of 4 KiB, upload over one session (files/s)" —
 row small_down higher "4. $files files of 4 KiB, download over one session (files/s)" —

@@ -12,6 +12,7 @@ declare -A pkg_of=(
   [lftp]=lftp [sudo]=sudo [visudo]=sudo [mkpasswd]=whois [useradd]=passwd
   [pwck]=passwd [chpasswd]=passwd [openssl]=openssl [unshare]=util-linux
   [curl]=curl [python3]=python3 [getent]=libc-bin [vsftpd]=vsftpd
+  [systemd-analyze]=systemd [rpm]=rpm [dpkg-deb]=dpkg [man]=man-db [bc]=bc
 )
 missing=()
 for tool in "${!pkg_of[@]}"; do

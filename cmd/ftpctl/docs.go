@@ -128,9 +128,6 @@ func manPage(cmd *cobra.Command) []byte {
 	}
 	writeFlags(&b, "OPTIONS", cmd.NonInheritedFlags())
 	writeFlags(&b, "OPTIONS INHERITED FROM PARENT COMMANDS", cmd.InheritedFlags())
-	if cmd.Example != "" {
-		b.WriteString(".SH EXAMPLES\n.PP\n.nf\n.RS\n" + roffLines(cmd.Example) + ".RE\n.fi\n")
-	}
 	if !cmd.HasParent() {
 		writeRootSections(&b)
 	}
@@ -165,7 +162,7 @@ func writeRootSections(b *bytes.Buffer) {
 	b.WriteString(".TP\n2\nThe command line was wrong; nothing was changed.\n")
 	b.WriteString(".SH FILES\n")
 	for _, f := range []struct{ path, what string }{
-		{config.DefaultPath, "The service's settings; every key is optional and documented in the file ftpd.toml.example that comes with the package."},
+		{config.DefaultPath, "The service's settings; every key is optional and documented in /usr/share/doc/jelastic-ftp/ftpd.toml.example."},
 		{config.DefaultUsersPath, "Per-user options that /etc/passwd and /etc/shadow cannot hold, written by ftpctl user."},
 		{sudoers.DefaultPath, "The rules that let the container owner change FTP users' passwords with sudo."},
 	} {
@@ -190,7 +187,7 @@ func writeFlags(b *bytes.Buffer, title string, flags *pflag.FlagSet) {
 			fmt.Fprintf(&items, " \\fI%s\\fR", roff(arg))
 		}
 		items.WriteString("\n" + roff(usage))
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+		if !zeroDefault(f.DefValue) {
 			items.WriteString(" (default: " + roff(f.DefValue) + ")")
 		}
 		items.WriteString("\n")
@@ -215,15 +212,6 @@ func writeParagraphs(b *bytes.Buffer, text string) {
 	}
 }
 
-// roffLines escapes text for a no-fill block, one output line per input line.
-func roffLines(text string) string {
-	var b strings.Builder
-	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-		b.WriteString(roffLine(line) + "\n")
-	}
-	return b.String()
-}
-
 // roffLine escapes one line of text: a line starting with a dot or an apostrophe
 // would be read as a request.
 func roffLine(line string) string {
@@ -238,4 +226,13 @@ func roffLine(line string) string {
 // typeset as dashes that cannot be copied into a shell.
 func roff(s string) string {
 	return strings.NewReplacer(`\`, `\e`, "-", `\-`).Replace(s)
+}
+
+// zeroDefault reports a default not worth printing: the flag's unset value.
+func zeroDefault(v string) bool {
+	switch v {
+	case "", "false", "0", "0s", "[]":
+		return true
+	}
+	return false
 }

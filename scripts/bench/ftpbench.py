@@ -65,6 +65,8 @@ def cmd_sendfile(a):
                     return
                 request += chunk
             conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Length: {size}\r\n\r\n".encode())
+            # Blocking: with a timeout, Python polls between short sendfile calls.
+            conn.settimeout(None)
             sent["n"] = conn.sendfile(f)
 
     t = threading.Thread(target=sender)
