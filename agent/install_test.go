@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/packaging"
 )
 
 func TestRenewalReason(t *testing.T) {
@@ -209,7 +210,7 @@ func systemdLifecycle(t *testing.T) (*Lifecycle, *fakeSystemctl) {
 }
 
 func TestSystemdService(t *testing.T) {
-	plan := &installPlan{exe: "/usr/local/bin/ftpctl"}
+	plan := &installPlan{exe: "/usr/local/bin/ftpctl", cfg: config.Config{Root: "/var/www/webroot"}}
 	cases := []struct {
 		name            string
 		packaged        bool
@@ -259,7 +260,7 @@ func TestSystemdService(t *testing.T) {
 			fake.active, fake.enabled = tc.active, tc.active
 			if tc.packaged {
 				require.NoError(t, os.MkdirAll(filepath.Dir(l.Layout.PackagedUnit), 0o755))
-				require.NoError(t, os.WriteFile(l.Layout.PackagedUnit, []byte("[Service]\n"), 0o644))
+				require.NoError(t, os.WriteFile(l.Layout.PackagedUnit, packaging.Unit, 0o644))
 			}
 			if tc.ownUnit {
 				unit, err := renderUnit(plan.exe, l.Admin.ConfigPath)
@@ -305,5 +306,35 @@ func TestSystemdStop(t *testing.T) {
 			require.Len(t, done, tc.wantDone)
 			require.NoFileExists(t, l.Layout.unitFile())
 		})
+	}
+}
+
+func TestRootDropIn(t *testing.T) {
+	unit, err := renderUnit("/usr/local/bin/ftpctl", "/etc/jelastic-ftp/ftpd.toml")
+	require.NoError(t, err)
+	require.Contains(t, string(unit), "\nExecStart=/usr/local/bin/ftpctl serve --config /etc/jelastic-ftp/ftpd.toml\n")
+	require.True(t, strings.HasPrefix(string(unit), unitMarker))
+	require.Contains(t, string(unit), "ProtectSystem=strict", "the unit install writes is the hardened one")
+	tests := []struct {
+		root, want string
+	}{
+		{"/var/www/webroot/ROOT", ""},
+		{"/var/ftp/webroot", ""},
+		{"/opt/tomcat/webapps", ""},
+		{"/home/jelastic/ROOT", ""},
+		{"/srv/site", "ReadWritePaths=/srv/site"},
+		{"/var/wwwx", "ReadWritePaths=/var/wwwx"},
+		{"/home/other/site", "BindPaths=/home/other/site"},
+		{"/root/site", "BindPaths=/root/site"},
+		{"/srv/my site/100%", `ReadWritePaths=/srv/my\x20site/100%%`},
+	}
+	for _, tt := range tests {
+		got := rootDropIn(unit, tt.root)
+		if tt.want == "" {
+			require.Nil(t, got, tt.root)
+			continue
+		}
+		require.Contains(t, string(got), "\n[Service]\n"+tt.want+"\n", tt.root)
+		require.True(t, strings.HasPrefix(string(got), unitMarker), "uninstall must recognise it")
 	}
 }

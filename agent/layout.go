@@ -87,6 +87,11 @@ func (l Layout) certHostFile() string { return filepath.Join(l.StateDir, "cert-h
 
 func (l Layout) unitFile() string { return filepath.Join(l.UnitDir, ServiceName+".service") }
 
+// rootDropIn lets the hardened unit write to an FTP root it does not name.
+func (l Layout) rootDropIn() string {
+	return filepath.Join(l.UnitDir, ServiceName+".service.d", "root.conf")
+}
+
 // Systemd reports whether systemd is the init system (sd_booted(3)'s test).
 func (l Layout) Systemd() bool { return isDir(filepath.Join(l.RunDir, "systemd", "system")) }
 

@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"github.com/jelastic/jelastic-ftp/packaging"
+	"github.com/jelastic/jelastic-ftp/users"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -15,44 +18,69 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/template"
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
 )
 
-// unitTemplate is the unit install writes when the package did not install one.
-var unitTemplate = template.Must(template.New("unit").Parse(`# Written by "ftpctl install"; "ftpctl uninstall" removes it.
-[Unit]
-Description=jelastic-ftp FTP/FTPS service
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-Type=notify
-ExecStart={{.Exe}} serve --config {{.Config}}
-ExecReload=/bin/kill -HUP $MAINPID
-Restart=on-failure
-RestartSec=2s
-KillMode=mixed
-TimeoutStopSec=40s
-
-[Install]
-WantedBy=multi-user.target
-`))
-
-// unitMarker identifies a unit file install wrote, which uninstall may remove.
+// unitMarker identifies a unit file or drop-in install wrote, which uninstall may remove.
 const unitMarker = `# Written by "ftpctl install"`
 
+// renderUnit is the packaged, hardened unit, run from where the binary really is.
 func renderUnit(exe, configPath string) ([]byte, error) {
 	for _, p := range []string{exe, configPath} {
 		if strings.ContainsAny(p, " \t\n\"'\\%$;") {
 			return nil, fmt.Errorf("the path %q cannot go into a systemd unit as it is; install ftpctl and its settings under plain paths", p)
 		}
 	}
-	var b bytes.Buffer
-	err := unitTemplate.Execute(&b, struct{ Exe, Config string }{exe, configPath})
-	return b.Bytes(), err
+	if !bytes.Contains(packaging.Unit, []byte(packaging.UnitExecStart+"\n")) {
+		return nil, errors.New("the embedded unit has no " + packaging.UnitExecStart + " line")
+	}
+	start := fmt.Sprintf("ExecStart=%s serve --config %s", exe, configPath)
+	unit := bytes.Replace(packaging.Unit, []byte(packaging.UnitExecStart), []byte(start), 1)
+	return append([]byte(unitMarker+`; "ftpctl uninstall" removes it.`+"\n"), unit...), nil
+}
+
+// unitPath escapes a path for a unit file the way systemd-escape --path would for
+// the few bytes that matter: white space, quotes, backslash and the specifier '%'.
+func unitPath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '%':
+			b.WriteString("%%")
+		case c <= ' ' || c == '"' || c == '\'' || c == '\\' || c >= 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// rootDropIn opens the FTP root to the service when the unit's ProtectSystem=strict or
+// ProtectHome=tmpfs would hide it; nil when the unit already allows it.
+func rootDropIn(unit []byte, root string) []byte {
+	if root == "" {
+		return nil
+	}
+	for _, line := range strings.Split(string(unit), "\n") {
+		key, value, ok := strings.Cut(line, "=")
+		if !ok || key != "ReadWritePaths" && key != "BindPaths" {
+			continue
+		}
+		for _, p := range strings.Fields(value) {
+			if users.Within(root, filepath.Clean(strings.TrimPrefix(p, "-"))) {
+				return nil
+			}
+		}
+	}
+	key := "ReadWritePaths"
+	if users.Within(root, "/home") || users.Within(root, "/root") || users.Within(root, "/run/user") {
+		key = "BindPaths" // ProtectHome=tmpfs hides these; a bind mount brings the root back
+	}
+	return fmt.Appendf(nil, "%s; \"ftpctl uninstall\" removes it.\n[Service]\n%s=%s\n", unitMarker, key, unitPath(root))
 }
 
 func (l *Lifecycle) ensureService(ctx context.Context, req InstallRequest, p *installPlan, configChanged, certChanged bool) (string, error) {
@@ -95,21 +123,28 @@ func (l *Lifecycle) ensureService(ctx context.Context, req InstallRequest, p *in
 
 func (l *Lifecycle) ensureSystemdService(ctx context.Context, req InstallRequest, p *installPlan, configChanged, certChanged bool) (string, error) {
 	unitChanged := false
-	if _, err := os.Stat(l.Layout.PackagedUnit); err != nil {
-		unit, err := renderUnit(p.exe, l.Admin.ConfigPath)
+	unit, err := os.ReadFile(l.Layout.PackagedUnit)
+	if err != nil {
+		if unit, err = renderUnit(p.exe, l.Admin.ConfigPath); err != nil {
+			return "", err
+		}
+		if unitChanged, err = writeIfChanged(l.Layout.unitFile(), unit); err != nil {
+			return "", err
+		}
+	}
+	dropIn := rootDropIn(unit, p.cfg.Root)
+	if dropIn == nil {
+		changed, err := removeOwn(l.Layout.rootDropIn())
 		if err != nil {
 			return "", err
 		}
-		old, _ := os.ReadFile(l.Layout.unitFile())
-		if !bytes.Equal(old, unit) {
-			if err := os.MkdirAll(l.Layout.UnitDir, 0o755); err != nil {
-				return "", fmt.Errorf("create %s: %w", l.Layout.UnitDir, err)
-			}
-			if err := atomicfile.Write(l.Layout.unitFile(), unit, 0o644); err != nil {
-				return "", err
-			}
-			unitChanged = true
+		unitChanged = unitChanged || changed
+	} else {
+		changed, err := writeIfChanged(l.Layout.rootDropIn(), dropIn)
+		if err != nil {
+			return "", err
 		}
+		unitChanged = unitChanged || changed
 	}
 	if unitChanged {
 		if err := l.Systemctl(ctx, "daemon-reload"); err != nil {
@@ -138,6 +173,30 @@ func (l *Lifecycle) ensureSystemdService(ctx context.Context, req InstallRequest
 		return "systemd: " + ServiceName + " reloads the new certificate", nil
 	}
 	return "systemd: " + ServiceName + " is running", nil
+}
+
+// writeIfChanged writes a unit file or drop-in unless it already holds data.
+func writeIfChanged(path string, data []byte) (bool, error) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	return true, atomicfile.Write(path, data, 0o644)
+}
+
+// removeOwn removes a unit file or drop-in that install wrote, and nothing else.
+func removeOwn(path string) (bool, error) {
+	own, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(own, []byte(unitMarker)) {
+		return false, nil
+	}
+	if err := os.Remove(path); err != nil {
+		return false, fmt.Errorf("remove %s: %w", path, err)
+	}
+	os.Remove(filepath.Dir(path)) // the drop-in folder, when it is empty now
+	return true, nil
 }
 
 // startDetached runs `ftpctl serve` in a session of its own, so that it outlives the

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,14 +89,21 @@ func (l *Lifecycle) stopService(ctx context.Context, done func(string, ...any)) 
 				done("stopped and disabled the systemd service %s", ServiceName)
 			}
 		}
-		if own, err := os.ReadFile(l.Layout.unitFile()); err == nil && bytes.HasPrefix(own, []byte(unitMarker)) {
-			if err := os.Remove(l.Layout.unitFile()); err != nil {
-				return fmt.Errorf("remove the unit file: %w", err)
+		reload := false
+		for _, f := range []string{l.Layout.unitFile(), l.Layout.rootDropIn()} {
+			removed, err := removeOwn(f)
+			if err != nil {
+				return err
 			}
+			if removed {
+				done("removed %s", f)
+				reload = true
+			}
+		}
+		if reload {
 			if err := l.Systemctl(ctx, "daemon-reload"); err != nil {
 				return err
 			}
-			done("removed %s", l.Layout.unitFile())
 		}
 	}
 	// Also where systemd runs now: the service may have been started before it did.

@@ -1,6 +1,3 @@
-// Package packaging holds no code, only the checks of what is in this folder: the systemd
-// units, the maintainer scripts, the add-on manifest, and the .deb and .rpm that
-// scripts/package.sh builds from them.
 package packaging
 
 import (
