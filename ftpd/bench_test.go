@@ -55,3 +55,38 @@ func BenchmarkDownload(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSmallFile measures one 4 KiB download and one 4 KiB upload, each with its
+// own passive connection: what a site sync of many small files costs per file.
+func BenchmarkSmallFile(b *testing.B) {
+	ts := startServer(b)
+	data := bytes.Repeat([]byte{7}, 4<<10)
+	ts.writeHome(b, "small.bin", data)
+	c := dialFTP(b, ts.addr)
+	c.login()
+	b.Run("download", func(b *testing.B) {
+		for range b.N {
+			raw, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+			require.NoError(b, err)
+			require.NoError(b, c.text.PrintfLine("RETR small.bin"))
+			n, err := io.Copy(io.Discard, raw)
+			require.NoError(b, err)
+			require.EqualValues(b, len(data), n)
+			raw.Close()
+			c.expect(150)
+			c.expect(226)
+		}
+	})
+	b.Run("upload", func(b *testing.B) {
+		for range b.N {
+			raw, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+			require.NoError(b, err)
+			require.NoError(b, c.text.PrintfLine("STOR up.bin"))
+			c.expect(150)
+			_, err = raw.Write(data)
+			require.NoError(b, err)
+			raw.Close()
+			c.expect(226)
+		}
+	})
+}

@@ -223,26 +223,71 @@ type dataConn struct {
 	net.Conn
 	timeout time.Duration
 	s       *session
+
+	// ftpserverlib writes listings one entry per Write; gathering them saves a
+	// system call per line. Whatever is pending goes out before any Read (a TLS
+	// handshake waits for the peer's answer), before ReadFrom, and on Close.
+	mu   sync.Mutex
+	wbuf []byte
 }
 
+// dataWriteBuffer is how many bytes of small writes a data connection gathers.
+const dataWriteBuffer = 32 << 10
+
 func (c *dataConn) Close() error {
+	c.mu.Lock()
+	err := c.flushLocked()
+	c.mu.Unlock()
 	c.s.untrackData(c)
-	return c.Conn.Close()
+	return errors.Join(err, c.Conn.Close())
 }
 
 func (c *dataConn) Read(p []byte) (int, error) {
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
 	_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	return c.Conn.Read(p)
 }
 
 func (c *dataConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.wbuf)+len(p) > dataWriteBuffer {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+		if len(p) >= dataWriteBuffer {
+			_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+			return c.Conn.Write(p)
+		}
+	}
+	c.wbuf = append(c.wbuf, p...)
+	return len(p), nil
+}
+
+func (c *dataConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushLocked()
+}
+
+func (c *dataConn) flushLocked() error {
+	if len(c.wbuf) == 0 {
+		return nil
+	}
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	return c.Conn.Write(p)
+	_, err := c.Conn.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	return err
 }
 
 // ReadFrom keeps sendfile(2) for downloads (see trackedFile.WriteTo, which
 // sends in chunks so that the deadline moves on).
 func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	return io.Copy(c.Conn, r)
 }
