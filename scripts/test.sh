@@ -51,5 +51,8 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "== end-to-end tests skipped: they need root (run: sudo scripts/test.sh)"
   exit 0
 fi
-echo "== end-to-end tests (root, private mount namespace)"
-exec unshare --mount --propagation private -- scripts/e2e.sh
+echo "== end-to-end tests (root, private mount and PID namespaces)"
+# A PID namespace of their own: services the tests start cannot outlive the run, and
+# the tests see only their own processes.
+JFTP_HOST_MNT_NS=$(readlink /proc/self/ns/mnt) \
+  exec unshare --mount --pid --fork --mount-proc --propagation private -- scripts/e2e.sh
