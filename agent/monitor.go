@@ -283,11 +283,17 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	go func() { exited <- cmd.Wait() }()
 	go m.serveChannel(ch)
 	notify(daemon.SdNotifyReady)
-	var watchdog <-chan time.Time
+	var watchdog, statusTick <-chan time.Time
 	if every, err := daemon.SdWatchdogEnabled(false); err == nil && every > 0 {
 		t := time.NewTicker(every / 2)
 		defer t.Stop()
 		watchdog = t.C
+	}
+	if os.Getenv("NOTIFY_SOCKET") != "" {
+		t := time.NewTicker(statusEvery)
+		defer t.Stop()
+		statusTick = t.C
+		go m.notifyStatus(ctx, ch)
 	}
 	for {
 		select {
@@ -296,6 +302,8 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 		case <-watchdog:
 			// Pinged from the supervising loop itself, so a wedged monitor is restarted.
 			notify(daemon.SdNotifyWatchdog)
+		case <-statusTick:
+			go m.notifyStatus(ctx, ch)
 		case <-hup:
 			notify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
 			m.reload(ch)
@@ -312,6 +320,26 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 			return ctx.Err()
 		}
 	}
+}
+
+// statusEvery is how often `systemctl status` learns the number of sessions.
+const statusEvery = 15 * time.Second
+
+// notifyStatus puts the session count into `systemctl status`.
+func (m *monitor) notifyStatus(ctx context.Context, ch *privsep.Conn) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	l, err := m.queries.ask(ctx, ch)
+	if err != nil {
+		return
+	}
+	transfers := 0
+	for _, s := range l.Sessions {
+		if s.Transfer != nil {
+			transfers++
+		}
+	}
+	notify(fmt.Sprintf("STATUS=%d sessions, %d transfers", l.Count, transfers))
 }
 
 // notify tells systemd the service's state under Type=notify; elsewhere it does nothing.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/users/etcdb"
@@ -15,14 +16,15 @@ import (
 var ErrBadLogin = errors.New("login incorrect")
 
 // dummyHash is verified when the user does not exist, so that a wrong name costs the
-// same time as a wrong password.
-var dummyHash = func() string {
+// same time as a wrong password. It is made on first use: most ftpctl commands never
+// check a password.
+var dummyHash = sync.OnceValue(func() string {
 	h, err := passhash.Hash("no such user")
 	if err != nil {
 		panic(err)
 	}
 	return h
-}()
+})
 
 // Authenticate checks an FTP login against passwd and shadow in dir (normally /etc).
 // Like getspnam it reads without locking: every writer replaces the files by rename, so
@@ -34,7 +36,7 @@ func Authenticate(dir, name, password string, now time.Time) (Account, error) {
 		return Account{}, fmt.Errorf("%w: %s", ErrBadLogin, reason)
 	}
 	if ValidateName(name) != nil {
-		passhash.Verify(dummyHash, password)
+		passhash.Verify(dummyHash(), password)
 		return fail("invalid user name")
 	}
 	tx, err := snapshot(dir)
@@ -43,12 +45,12 @@ func Authenticate(dir, name, password string, now time.Time) (Account, error) {
 	}
 	pw, err := tx.ftpEntry(name)
 	if err != nil {
-		passhash.Verify(dummyHash, password)
+		passhash.Verify(dummyHash(), password)
 		return fail(err.Error())
 	}
 	sh, err := tx.Shadow.Lookup(name)
 	if err != nil {
-		passhash.Verify(dummyHash, password)
+		passhash.Verify(dummyHash(), password)
 		return fail("no usable shadow entry: " + err.Error())
 	}
 	if !passhash.Verify(sh[1], password) {
