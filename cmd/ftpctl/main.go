@@ -26,6 +26,17 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ftpctl",
 		Short:         "Manage the jelastic-ftp add-on: FTP accounts, sudo rule and FTP/FTPS service",
+		Long: `Manage the jelastic-ftp add-on: FTP accounts, the container owner's sudo rule,
+and the FTP/FTPS service.
+
+Exit status: 0 when the command did what was asked; 1 when it failed (the message on
+standard error says why); 2 when the command line was wrong and nothing was changed.
+
+Files:
+  /etc/jelastic-ftp/ftpd.toml   the service's settings; every key is optional and
+                                documented in /usr/share/doc/jelastic-ftp/ftpd.toml.example
+  /etc/jelastic-ftp/users.toml  per-user options, written by ftpctl user
+  /etc/sudoers.d/jelastic       the rules that let the owner change FTP passwords`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
