@@ -24,8 +24,8 @@ func usagef(format string, args ...any) error {
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "ftpctl",
-		Short:         "Manage the jelastic-ftp add-on: FTP accounts, sudo rule and FTP/FTPS service",
+		Use:   "ftpctl",
+		Short: "Manage the jelastic-ftp add-on: FTP accounts, sudo rule and FTP/FTPS service",
 		Long: `Manage the jelastic-ftp add-on: FTP accounts, the container owner's sudo rule,
 and the FTP/FTPS service.
 
