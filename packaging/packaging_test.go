@@ -335,6 +335,28 @@ func TestDebianPackage(t *testing.T) {
 		require.Contains(t, run(t, bin, "--help"), "ftpctl")
 	})
 
+	t.Run("dpkg installs and removes it in a throw-away root", func(t *testing.T) {
+		dpkg := testtool.Require(t, "dpkg")
+		if os.Geteuid() != 0 {
+			t.Skip("dpkg --root needs root")
+		}
+		target := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(target, "var/lib/dpkg/info"), 0o755))
+		require.NoError(t, os.MkdirAll(filepath.Join(target, "var/lib/dpkg/updates"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(target, "var/lib/dpkg/status"), nil, 0o644))
+		// The maintainer scripts run outside the throw-away root and see DPKG_ROOT,
+		// which keeps them away from the machine's own systemd.
+		dpkgIn := []string{"--root=" + target, "--force-script-chrootless", "--log=/dev/null"}
+		run(t, dpkg, append(dpkgIn, "-i", deb)...)
+		for _, f := range []string{"usr/bin/ftpctl", "lib/systemd/system/jelastic-ftp.service", "usr/share/man/man1/ftpctl.1.gz"} {
+			require.FileExists(t, filepath.Join(target, f))
+		}
+		require.Contains(t, run(t, dpkg, "--root="+target, "-s", "jelastic-ftp"), "Status: install ok installed")
+		run(t, dpkg, append(dpkgIn, "-r", "jelastic-ftp")...)
+		require.NoFileExists(t, filepath.Join(target, "usr/bin/ftpctl"))
+		require.NoFileExists(t, filepath.Join(target, "lib/systemd/system/jelastic-ftp.service"))
+	})
+
 	t.Run("the example settings are the defaults", func(t *testing.T) {
 		cfg, err := config.Load(filepath.Join(root, "usr/share/doc/jelastic-ftp/ftpd.toml.example"))
 		require.NoError(t, err)

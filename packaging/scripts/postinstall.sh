@@ -5,6 +5,9 @@
 #   deb: $1 = configure, $2 = the version upgraded from (empty on a fresh install)
 #   rpm: $1 = 1 on a fresh install, 2 or more on an upgrade
 set -e
+# Installed into another root (dpkg --root with chrootless scripts): the services of the
+# running system are not this package's to touch.
+[ -z "${DPKG_ROOT:-}" ] || exit 0
 
 upgrade=no
 case "$1" in

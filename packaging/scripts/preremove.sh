@@ -5,6 +5,9 @@
 #   deb: $1 = remove | upgrade | deconfigure | failed-upgrade
 #   rpm: $1 = 0 on removal, 1 or more on an upgrade
 set -e
+# Installed into another root (dpkg --root with chrootless scripts): the services of the
+# running system are not this package's to touch.
+[ -z "${DPKG_ROOT:-}" ] || exit 0
 
 case "$1" in
   remove | 0) ;;
