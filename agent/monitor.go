@@ -349,7 +349,9 @@ func notify(state string) {
 
 // reload re-reads the configuration and certificate for new sessions.
 func (m *monitor) reload(ch *privsep.Conn) {
+	m.mu.Lock()
 	oldListen := m.cfg.Listen
+	m.mu.Unlock()
 	if err := m.load(); err != nil {
 		m.log.Error("reload failed; keeping the running configuration", "err", err)
 		return
