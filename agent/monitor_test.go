@@ -1,0 +1,74 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/users/passhash"
+)
+
+// loginWorld is an /etc with three FTP accounts and a configuration, in temp dirs.
+func loginWorld(t *testing.T) *monitor {
+	t.Helper()
+	dir := t.TempDir()
+	etc, root := filepath.Join(dir, "etc"), filepath.Join(dir, "webroot")
+	require.NoError(t, os.MkdirAll(filepath.Join(etc, "jelastic-ftp"), 0o755))
+	require.NoError(t, os.MkdirAll(root, 0o755))
+	h, err := passhash.Hash("Right-Pass-1")
+	require.NoError(t, err)
+	files := map[string]string{
+		"passwd": "root:x:0:0:root:/root:/bin/bash\n" +
+			"alice:x:700:700::" + root + "/site1:/bin/false\n" +
+			"ro:x:700:700::" + root + ":/bin/false\n" +
+			"away:x:700:700::/srv/elsewhere:/bin/false\n",
+		"shadow": "root:" + h + ":20000::::::\nalice:" + h + ":20000::::::\nro:" + h + ":20000::::::\naway:" + h + ":20000::::::\n",
+		"group":  "root:x:0:\njelastic-ftp:x:700:\n",
+		"jelastic-ftp/ftpd.toml": "root = \"" + root + "\"\n[limits]\nban_after_failures = 3\n",
+		"jelastic-ftp/users.toml": "[users.ro]\nread_only = true\n",
+	}
+	for name, content := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(etc, name), []byte(content), 0o600))
+	}
+	m, err := newMonitor(ServeOptions{ConfigPath: filepath.Join(etc, "jelastic-ftp/ftpd.toml"), Etc: etc})
+	require.NoError(t, err)
+	return m
+}
+
+func TestCheckLogin(t *testing.T) {
+	m := loginWorld(t)
+	tests := []struct {
+		user, password, client string
+		want                   privsep.AuthReply
+	}{
+		{"alice", "Right-Pass-1", "127.0.0.1", privsep.AuthReply{OK: true, Home: "site1"}},
+		{"ro", "Right-Pass-1", "::ffff:127.0.0.1", privsep.AuthReply{OK: true, Home: ".", ReadOnly: true}},
+		{"alice", "wrong", "10.0.0.1", privsep.AuthReply{Failure: "bad-login"}},
+		{"root", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: "bad-login"}},
+		{"away", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: "bad-login"}},
+		{"nobody", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: "bad-login"}},
+		{strings.Repeat("a", 70000), "x", "10.0.0.3", privsep.AuthReply{Failure: "bad-login"}},
+		{"alice", strings.Repeat("p", 70000), "10.0.0.3", privsep.AuthReply{Failure: "bad-login"}},
+		{"alice", "Right-Pass-1", "not an address", privsep.AuthReply{Failure: "error"}},
+	}
+	for _, tt := range tests {
+		got := m.checkLogin(&privsep.AuthRequest{User: tt.user, Password: tt.password, Client: tt.client})
+		require.Equal(t, tt.want, got, "%.20s from %s", tt.user, tt.client)
+	}
+}
+
+func TestCheckLoginBans(t *testing.T) {
+	m := loginWorld(t)
+	bad := &privsep.AuthRequest{User: "alice", Password: "wrong", Client: "203.0.113.9"}
+	good := &privsep.AuthRequest{User: "alice", Password: "Right-Pass-1", Client: "203.0.113.9"}
+	for range 3 {
+		require.Equal(t, "bad-login", m.checkLogin(bad).Failure)
+	}
+	require.Equal(t, "banned", m.checkLogin(good).Failure, "the right password does not lift a ban")
+	other := &privsep.AuthRequest{User: "alice", Password: "Right-Pass-1", Client: "203.0.113.10"}
+	require.True(t, m.checkLogin(other).OK, "other addresses are not banned")
+}
