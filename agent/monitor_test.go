@@ -26,9 +26,9 @@ func loginWorld(t *testing.T) *monitor {
 			"alice:x:700:700::" + root + "/site1:/bin/false\n" +
 			"ro:x:700:700::" + root + ":/bin/false\n" +
 			"away:x:700:700::/srv/elsewhere:/bin/false\n",
-		"shadow": "root:" + h + ":20000::::::\nalice:" + h + ":20000::::::\nro:" + h + ":20000::::::\naway:" + h + ":20000::::::\n",
-		"group":  "root:x:0:\njelastic-ftp:x:700:\n",
-		"jelastic-ftp/ftpd.toml": "root = \"" + root + "\"\n[limits]\nban_after_failures = 3\n",
+		"shadow":                  "root:" + h + ":20000::::::\nalice:" + h + ":20000::::::\nro:" + h + ":20000::::::\naway:" + h + ":20000::::::\n",
+		"group":                   "root:x:0:\njelastic-ftp:x:700:\n",
+		"jelastic-ftp/ftpd.toml":  "root = \"" + root + "\"\n[limits]\nban_after_failures = 3\n",
 		"jelastic-ftp/users.toml": "[users.ro]\nread_only = true\n",
 	}
 	for name, content := range files {
