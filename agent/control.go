@@ -10,8 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,25 +72,12 @@ func certificateInfo(certPEM []byte) (CertificateInfo, error) {
 
 // statusQueries tracks the monitor's requests to the worker for its sessions.
 type statusQueries struct {
-	nextID  atomic.Uint64
-	mu      sync.Mutex
-	pending map[uint64]chan *privsep.SessionList
+	calls privsep.Calls[*privsep.SessionList]
 }
 
 func (q *statusQueries) ask(ctx context.Context, ch *privsep.Conn) (*privsep.SessionList, error) {
-	id := q.nextID.Add(1)
-	reply := make(chan *privsep.SessionList, 1)
-	q.mu.Lock()
-	if q.pending == nil {
-		q.pending = map[uint64]chan *privsep.SessionList{}
-	}
-	q.pending[id] = reply
-	q.mu.Unlock()
-	defer func() {
-		q.mu.Lock()
-		delete(q.pending, id)
-		q.mu.Unlock()
-	}()
+	id, reply, done := q.calls.Start()
+	defer done()
 	if err := ch.Send(privsep.Message{Kind: privsep.KindSessions, ID: id}); err != nil {
 		return nil, err
 	}
@@ -106,10 +91,8 @@ func (q *statusQueries) ask(ctx context.Context, ch *privsep.Conn) (*privsep.Ses
 
 // answer delivers a worker's reply; an answer nobody asked for is dropped.
 func (q *statusQueries) answer(id uint64, l *privsep.SessionList) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if c, ok := q.pending[id]; ok && l != nil {
-		c <- l
+	if l != nil {
+		q.calls.Deliver(id, l)
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -80,7 +79,7 @@ func Run(logger *slog.Logger) error {
 		logger.Warn("worker runs without chroot and without changing user: the monitor is not root")
 	}
 
-	auth := &monitorAuth{ch: ch, pending: map[uint64]chan privsep.AuthReply{}, root: cfg.Root, chroot: cfg.Chroot}
+	auth := &monitorAuth{ch: ch, root: cfg.Root, chroot: cfg.Chroot}
 	settings, err := toSettings(cfg, logger, xferlog)
 	if err != nil {
 		return err
@@ -212,35 +211,31 @@ func (x xferlogSink) Write(p []byte) (int, error) {
 // monitorAuth checks passwords by asking the monitor: the worker cannot read
 // /etc/shadow, and must not be able to.
 type monitorAuth struct {
-	ch      *privsep.Conn
-	nextID  atomic.Uint64
-	mu      sync.Mutex
-	pending map[uint64]chan privsep.AuthReply
-	closed  error
-	root    string
-	chroot  bool
+	ch     *privsep.Conn
+	calls  privsep.Calls[privsep.AuthReply]
+	mu     sync.Mutex
+	closed error // set when the channel to the monitor failed: no login can succeed after
+	root   string
+	chroot bool
 	// onSessions answers the monitor's request for the session list.
 	onSessions func(id uint64)
+}
+
+func (a *monitorAuth) lost() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.closed
 }
 
 // authTimeout bounds a login check; the monitor queues checks to limit hashing load.
 const authTimeout = 30 * time.Second
 
 func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error) {
-	id := a.nextID.Add(1)
-	reply := make(chan privsep.AuthReply, 1)
-	a.mu.Lock()
-	if a.closed != nil {
-		a.mu.Unlock()
-		return ftpd.Account{}, a.closed
+	if err := a.lost(); err != nil {
+		return ftpd.Account{}, err
 	}
-	a.pending[id] = reply
-	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		delete(a.pending, id)
-		a.mu.Unlock()
-	}()
+	id, reply, done := a.calls.Start()
+	defer done()
 	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &privsep.AuthRequest{User: user, Password: password, Client: client.String()}}
 	if err := a.ch.Send(req); err != nil {
 		return ftpd.Account{}, err
@@ -282,11 +277,7 @@ func (a *monitorAuth) readLoop(onConfig func(*privsep.WorkerConfig), onLost func
 		case privsep.KindSessions:
 			a.onSessions(m.ID)
 		case privsep.KindAuthReply:
-			a.mu.Lock()
-			if c, ok := a.pending[m.ID]; ok {
-				c <- *m.Reply
-			}
-			a.mu.Unlock()
+			a.calls.Deliver(m.ID, *m.Reply)
 		}
 	}
 }
