@@ -15,51 +15,72 @@ import (
 
 var errLineTooLong = errors.New("command line too long")
 
-// control is the proxy side of a session: it reads the client's commands,
-// answers those ftpserverlib gets wrong or cannot see (USER, PASS, AUTH,
-// PORT, EPRT, PBSZ/PROT before TLS) and forwards the others to the engine.
+// control is the proxy side of a session: the command filter in the
+// engine's reads. It reads the client's commands, answers those
+// ftpserverlib gets wrong or cannot see (USER, PASS, AUTH, PORT, EPRT,
+// PBSZ/PROT before TLS) and passes the others on.
 //
-// Before login it forwards one command at a time and waits for the reply,
-// so its own answers cannot overtake the engine's. After login it forwards
-// without waiting and sends its answers through the engine as SITE commands
-// carrying the session token (sessionFS.Site), which ftpserverlib executes
-// in order, after any running transfer.
+// The engine reads its next command only once it has answered the last
+// one, except for transfers, which it runs beside its reads. So before
+// login the proxy answers the client directly; after login it sends its
+// answers through the engine as SITE commands carrying the session token
+// (sessionFS.Site), which ftpserverlib executes in order, after any
+// running transfer.
 type control struct {
 	s        *session
 	conn     net.Conn // the client, plain or TLS
 	in       *bufio.Reader
+	pending  []byte // command lines for the engine
 	user     string // from USER, waiting for PASS
 	failures int
 	protP    bool
 	readOnly bool
+	// handover is the file system of a login passed to the engine, until
+	// the engine has taken it.
+	handover *sessionFS
 	// prevVerb is the command before the current one: RNTO must follow RNFR at once
 	// (RFC 959), which ftpserverlib does not check.
 	prevVerb string
 }
 
-func (s *session) serveCommands() {
-	c := &control{s: s, conn: s.raw, in: bufio.NewReaderSize(s.raw, s.conf.MaxCommandLength+2)}
-	if !c.awaitReply() { // the engine's 220 greeting
-		return
-	}
-	for {
-		line, err := c.readLine()
-		if err != nil {
-			c.readFailed(err)
-			return
-		}
-		verb, arg := splitCommand(line)
-		var ok bool
-		if s.loggedIn.Load() {
-			ok = c.afterLogin(verb, arg, line)
-			c.prevVerb = verb
-		} else {
-			ok = c.beforeLogin(verb, arg, line)
-		}
-		if !ok {
-			return
+func newControl(s *session) *control {
+	return &control{s: s, conn: s.raw, in: bufio.NewReaderSize(s.raw, s.conf.MaxCommandLength+2)}
+}
+
+// read gives the engine its next command lines, handling the client's
+// commands until one is for the engine. Any error ends the session.
+func (c *control) read(p []byte) (int, error) {
+	for len(c.pending) == 0 {
+		if !c.next() {
+			c.s.close(0, "")
+			return 0, net.ErrClosed // ftpserverlib ends the session quietly on it
 		}
 	}
+	n := copy(p, c.pending)
+	if n == len(c.pending) {
+		c.pending = c.pending[:0]
+	} else {
+		c.pending = c.pending[n:]
+	}
+	return n, nil
+}
+
+// next handles one command from the client; false ends the session.
+func (c *control) next() bool {
+	if c.handover != nil && !c.loggedIn() {
+		return false
+	}
+	line, err := c.readLine()
+	if err != nil {
+		return c.readFailed(err)
+	}
+	verb, arg := splitCommand(line)
+	if c.s.loggedIn.Load() {
+		ok := c.afterLogin(verb, arg, line)
+		c.prevVerb = verb
+		return ok
+	}
+	return c.beforeLogin(verb, arg, line)
 }
 
 // splitCommand splits a line exactly as ftpserverlib does, so that both
@@ -70,11 +91,7 @@ func splitCommand(line string) (verb, arg string) {
 }
 
 func (c *control) readLine() (string, error) {
-	if !c.s.loggedIn.Load() {
-		// After login ftpserverlib keeps the idle timeout, as it knows when
-		// a transfer is running.
-		_ = c.conn.SetReadDeadline(time.Now().Add(c.s.conf.IdleTimeout))
-	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.s.conf.IdleTimeout))
 	line, err := c.in.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		return "", errLineTooLong
@@ -92,15 +109,21 @@ func (c *control) readLine() (string, error) {
 	return string(line), nil
 }
 
-func (c *control) readFailed(err error) {
+// readFailed ends the session after a failed read, unless it is the idle
+// timeout during a transfer, which does not count as idle.
+func (c *control) readFailed(err error) bool {
 	var netErr net.Error
 	switch {
 	case errors.Is(err, errLineTooLong):
 		c.s.report(slog.LevelWarn, "command line too long; closing", "limit", c.s.conf.MaxCommandLength)
 		c.s.closeDraining(500, "Command line too long.")
 	case errors.As(err, &netErr) && netErr.Timeout():
+		if c.s.transferring() {
+			return true
+		}
 		c.s.close(421, fmt.Sprintf("Timeout (%d seconds): closing control connection.", c.s.conf.idleSeconds))
 	}
+	return false
 }
 
 func (c *control) beforeLogin(verb, arg, line string) bool {
@@ -206,7 +229,7 @@ func (c *control) auth(arg string) bool {
 	c.s.tlsOn = true
 	c.s.mu.Unlock()
 	c.user = "" // AUTH resets the login (RFC 4217 section 4)
-	return c.keepEngineAwake()
+	return true
 }
 
 func (c *control) pass(password string) bool {
@@ -253,6 +276,7 @@ func checkAccount(acct Account) error {
 
 // login opens the account's home and hands the session to the engine, as
 // USER and PASS with the session token for password (engine.AuthUser).
+// The next read finds out whether the engine took it (loggedIn).
 func (c *control) login(acct Account) bool {
 	fs, err := openHome(acct, c.s.conf.AtomicUploads)
 	if err != nil {
@@ -260,25 +284,31 @@ func (c *control) login(acct Account) bool {
 		c.s.close(421, "Home directory not available.")
 		return false
 	}
-	sfs := &sessionFS{FS: fs, s: c.s}
-	c.s.mu.Lock()
-	c.s.handover = sfs
-	c.s.mu.Unlock()
-	c.s.swallow.Add(1) // the engine's 331 to USER; its 230 goes to the client
-	if !c.toEngine("USER "+acct.Name) || !c.toEngine("PASS "+c.s.loginToken) || !c.awaitReply() {
-		return false
-	}
-	c.s.mu.Lock()
-	loggedIn := c.s.fs == sfs
-	c.s.mu.Unlock()
-	if !loggedIn {
-		_ = fs.Close()
-		return false
-	}
-	_ = c.conn.SetReadDeadline(time.Time{})
+	c.handover = &sessionFS{FS: fs, s: c.s}
 	c.readOnly = acct.ReadOnly
+	c.s.mu.Lock()
+	c.s.handover = c.handover
+	c.s.mu.Unlock()
+	c.s.dropReplies(1) // the engine's 331 to USER; its 230 goes to the client
+	c.toEngine("USER " + acct.Name)
+	c.toEngine("PASS " + c.s.loginToken)
+	return true
+}
+
+// loggedIn completes a login once the engine has read USER and PASS.
+func (c *control) loggedIn() bool {
+	sfs := c.handover
+	c.handover = nil
+	c.s.mu.Lock()
+	ok := c.s.fs == sfs
+	c.s.handover = nil
+	c.s.mu.Unlock()
+	if !ok {
+		_ = sfs.Close()
+		return false
+	}
 	c.s.loggedIn.Store(true)
-	c.s.report(slog.LevelInfo, "login", "user", acct.Name, "tls", c.tlsActive(), "read_only", acct.ReadOnly)
+	c.s.report(slog.LevelInfo, "login", "user", c.s.userName(), "tls", c.tlsActive(), "read_only", c.readOnly)
 	return true
 }
 
@@ -361,46 +391,24 @@ func formatPort(verb string, ap netip.AddrPort) string {
 	return fmt.Sprintf("EPRT |%d|%s|%d|", family, ap.Addr(), ap.Port())
 }
 
-// forward passes a command to the engine; before login it also waits for
-// the reply to reach the client.
+// forward passes a command to the engine.
 func (c *control) forward(line string) bool {
-	if !c.toEngine(line) {
-		return false
-	}
-	return c.s.loggedIn.Load() || c.awaitReply()
+	c.toEngine(line)
+	return true
 }
 
 // answer replies to a command the engine does not see.
 func (c *control) answer(code int, msg string) bool {
 	if c.s.loggedIn.Load() {
-		return c.toEngine(fmt.Sprintf("SITE %s %d %s", c.s.token, code, msg))
-	}
-	if c.s.out.reply(code, msg) != nil {
-		return false
-	}
-	return c.keepEngineAwake()
-}
-
-// keepEngineAwake sends the engine a NOOP, whose reply is dropped, for a
-// command it did not see, so that its idle timer stays in step with the
-// client's activity.
-func (c *control) keepEngineAwake() bool {
-	c.s.swallow.Add(1)
-	return c.toEngine("NOOP")
-}
-
-func (c *control) toEngine(line string) bool {
-	_, err := c.s.engine.Write([]byte(line + "\r\n"))
-	return err == nil
-}
-
-func (c *control) awaitReply() bool {
-	select {
-	case <-c.s.replied:
+		c.toEngine(fmt.Sprintf("SITE %s %d %s", c.s.token, code, msg))
 		return true
-	case <-c.s.engineDone:
-		return false
 	}
+	return c.s.out.reply(code, msg) == nil
+}
+
+func (c *control) toEngine(line string) {
+	c.pending = append(c.pending, line...)
+	c.pending = append(c.pending, "\r\n"...)
 }
 
 // sleep waits d unless the session ends first.

@@ -25,23 +25,23 @@ var (
 // passive port drops while it waits for its client.
 const maxForeignDataConns = 16
 
-// startEngine runs a private ftpserverlib server for this session alone,
-// serving conn, the engine's end of the pipe from the proxy.
+// newEngine makes a private ftpserverlib server for this session alone,
+// serving the client through an engineConn.
 //
-// One server per session costs a struct and a goroutine, and it gives
-// GetTLSConfig and WrapPassiveListener, which ftpserverlib calls without
-// any client context, a session to answer for. It also lets every session
-// keep the settings it started with across a Reload.
-func (s *session) startEngine(conn net.Conn) error {
+// One server per session costs a struct, and it gives GetTLSConfig and
+// WrapPassiveListener, which ftpserverlib calls without any client context,
+// a session to answer for. It also lets every session keep the settings it
+// started with across a Reload.
+func (s *session) newEngine() (*ftpserver.FtpServer, error) {
 	l := &oneConnListener{addr: s.raw.LocalAddr(), conns: make(chan net.Conn, 1), closed: make(chan struct{})}
-	l.conns <- &engineConn{Conn: conn, local: s.raw.LocalAddr(), remote: s.raw.RemoteAddr()}
+	l.conns <- &engineConn{s: s, ctl: newControl(s)}
 
 	settings := &ftpserver.Settings{
 		Listener:                l,
 		ListenAddr:              s.raw.LocalAddr().String(), // only shown by STAT
 		PublicHost:              s.conf.PublicHost,
 		Banner:                  "jelastic-ftp",
-		IdleTimeout:             s.conf.idleSeconds,
+		IdleTimeout:             s.conf.idleSeconds, // enforced by the proxy (control.readLine)
 		ConnectionTimeout:       30,
 		ActiveTransferPortNon20: true, // the worker cannot bind port 20
 		DisableActiveMode:       !s.conf.ActiveMode,
@@ -53,7 +53,7 @@ func (s *session) startEngine(conn net.Conn) error {
 		PasvConnectionsCheck:    ftpserver.IPMatchRequired,
 	}
 	if s.conf.PassivePortMin != 0 {
-		settings.PassiveTransferPortRange = ftpserver.PortRange{Start: s.conf.PassivePortMin, End: s.conf.PassivePortMax}
+		settings.PassiveTransferPortRange = passivePorts{min: s.conf.PassivePortMin, max: s.conf.PassivePortMax}
 	}
 
 	ftp := ftpserver.NewFtpServer(&engineDriver{s: s, settings: settings})
@@ -61,49 +61,15 @@ func (s *session) startEngine(conn net.Conn) error {
 	// what an operator needs.
 	ftp.Logger = slog.New(atLeast{Handler: s.log.Handler(), min: slog.LevelWarn}).With("session", s.id)
 	if err := ftp.Listen(); err != nil {
-		return fmt.Errorf("start the FTP engine: %w", err)
+		return nil, fmt.Errorf("start the FTP engine: %w", err)
 	}
 	s.engineListener = l
-	s.engineServed = make(chan struct{})
-	go func() {
-		defer close(s.engineServed)
-		_ = ftp.Serve()
-	}()
-	return nil
+	return ftp, nil
 }
 
-// engineGrace is how long the engine gets to notice the closed pipe before
-// its transfer is cut.
+// engineGrace is how long the engine gets to end a session whose client is
+// gone before its transfer is cut.
 const engineGrace = 5 * time.Second
-
-// stopEngine waits for the engine once the proxy has closed its end of the
-// pipe and the passive data connections.
-//
-// The engine ends as soon as it reads the closed pipe, unless a command
-// waits for a transfer the proxy cannot reach: an active-mode data
-// connection, which ftpserverlib dials itself. Only then is the
-// ClientContext closed, as ftpserverlib's Close and its own end of the
-// session race on an unguarded flag (client_handler.go, disconnect).
-func (s *session) stopEngine() {
-	s.engineListener.Close()
-	<-s.engineServed
-	if !s.engineListener.taken() {
-		return
-	}
-	grace := time.NewTimer(engineGrace)
-	defer grace.Stop()
-	select {
-	case <-s.engineGone:
-		return
-	case <-grace.C:
-	}
-	s.mu.Lock()
-	cc := s.cc
-	s.mu.Unlock()
-	s.report(slog.LevelWarn, "closing a session stuck on a transfer", "user", s.userName())
-	_ = cc.Close()
-	<-s.engineGone
-}
 
 // engineDriver is the ftpserverlib driver of one session.
 type engineDriver struct {
@@ -127,7 +93,10 @@ func (d *engineDriver) ClientConnected(cc ftpserver.ClientContext) (string, erro
 	return d.s.conf.Welcome, nil
 }
 
-func (d *engineDriver) ClientDisconnected(ftpserver.ClientContext) { close(d.s.engineGone) }
+func (d *engineDriver) ClientDisconnected(ftpserver.ClientContext) {
+	close(d.s.engineGone)
+	d.s.engineListener.Close() // ends the engine's Serve
+}
 
 // AuthUser completes the login the proxy has checked: it takes the file
 // system prepared for the account, and only with the session's login token
@@ -292,27 +261,22 @@ func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(c.Conn, r)
 }
 
-// oneConnListener yields the session's pipe once, then blocks until closed,
-// which is how ftpserverlib's Serve loop ends.
+// oneConnListener yields the session's engineConn once, then blocks until
+// closed, which is how ftpserverlib's Serve loop ends.
 type oneConnListener struct {
 	addr      net.Addr
 	conns     chan net.Conn
 	closed    chan struct{}
 	closeOnce sync.Once
-	mu        sync.Mutex
-	accepted  bool
 }
 
 func (l *oneConnListener) Accept() (net.Conn, error) {
 	select {
 	case conn := <-l.conns:
-		l.mu.Lock()
-		l.accepted = true
-		l.mu.Unlock()
 		return conn, nil
 	case <-l.closed:
 		// ftpserverlib ends Serve quietly on exactly this error.
-		return nil, &net.OpError{Op: "accept", Net: "pipe", Addr: l.addr, Err: net.ErrClosed}
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
 	}
 }
 
@@ -323,52 +287,35 @@ func (l *oneConnListener) Close() error {
 
 func (l *oneConnListener) Addr() net.Addr { return l.addr }
 
-func (l *oneConnListener) taken() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.accepted
-}
-
-// engineConn is the engine's end of the pipe, showing the client's real
-// addresses: ftpserverlib compares data connection peers with RemoteAddr
-// and announces LocalAddr in PASV replies.
+// engineConn is the connection ftpserverlib serves. Its reads run the
+// proxy's command filter on the client's connection, in the engine's own
+// goroutine, and its writes are the engine's replies to the client: no
+// goroutine stands between the client and the engine.
+//
+// Deadlines are the proxy's: it reads with the idle timeout and writes with
+// its own, so the engine's are ignored.
 type engineConn struct {
-	net.Conn
-	local, remote net.Addr
+	s   *session
+	ctl *control
 }
 
-func (c *engineConn) LocalAddr() net.Addr  { return c.local }
-func (c *engineConn) RemoteAddr() net.Addr { return c.remote }
-
-// ftpserverlib recognises a closed connection by net.ErrClosed's text and
-// logs any other error; a closed pipe is the normal end of a session here.
-
-func (c *engineConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	return n, closedPipe(err)
-}
+func (c *engineConn) Read(p []byte) (int, error) { return c.ctl.read(p) }
 
 func (c *engineConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	return n, closedPipe(err)
+	c.s.relay(p)
+	return len(p), nil // a client that is gone ends the session through its reads
 }
 
-func (c *engineConn) SetDeadline(t time.Time) error { return closedPipe(c.Conn.SetDeadline(t)) }
-
-func (c *engineConn) SetReadDeadline(t time.Time) error {
-	return closedPipe(c.Conn.SetReadDeadline(t))
+func (c *engineConn) Close() error {
+	c.s.close(0, "")
+	return nil
 }
 
-func (c *engineConn) SetWriteDeadline(t time.Time) error {
-	return closedPipe(c.Conn.SetWriteDeadline(t))
-}
-
-func closedPipe(err error) error {
-	if errors.Is(err, io.ErrClosedPipe) {
-		return net.ErrClosed
-	}
-	return err
-}
+func (c *engineConn) LocalAddr() net.Addr                { return c.s.raw.LocalAddr() }
+func (c *engineConn) RemoteAddr() net.Addr               { return c.s.raw.RemoteAddr() }
+func (c *engineConn) SetDeadline(t time.Time) error      { return nil }
+func (c *engineConn) SetReadDeadline(t time.Time) error  { return nil }
+func (c *engineConn) SetWriteDeadline(t time.Time) error { return nil }
 
 // atLeast drops log records below min.
 type atLeast struct {

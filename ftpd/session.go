@@ -1,7 +1,7 @@
 package ftpd
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -18,8 +18,9 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 )
 
-// session is one control connection: the proxy in front of ftpserverlib
-// (control.go) and the private ftpserverlib instance behind it (engine.go).
+// session is one control connection: a private ftpserverlib instance
+// (engine.go) whose connection runs the proxy's command filter (control.go)
+// on every read and sends its replies straight to the client.
 type session struct {
 	srv    *Server
 	conf   *config
@@ -39,15 +40,18 @@ type session struct {
 	// ever reaches the client.
 	token, loginToken string
 
-	engine         net.Conn // the proxy's end of the pipe to ftpserverlib
 	engineListener *oneConnListener
-	engineServed   chan struct{} // ftpserverlib's Serve returned
-	swallow        atomic.Int32  // engine replies to drop: answers to the proxy's own commands
-	replied        chan struct{} // before login: an engine reply reached the client
-	engineDone     chan struct{} // the engine closed its end of the pipe
 	engineGone     chan struct{} // ftpserverlib ended the session (ClientDisconnected)
 	loggedIn       atomic.Bool
 	asciiType      atomic.Bool // last TYPE was ASCII, for xferlog
+
+	// relayMu guards the reply being gathered and the count of replies to drop.
+	relayMu  sync.Mutex
+	reply    []byte // an engine reply being gathered
+	head     []byte // the first bytes of its current line, up to 4
+	swallow  int    // engine replies to drop: answers to the proxy's own commands
+	midReply bool   // part of a reply has been seen
+	dropped  bool   // the reply being gathered is dropped
 
 	mu          sync.Mutex
 	tlsOn       bool
@@ -78,9 +82,8 @@ func newSession(srv *Server, conf *config, id uint64, conn net.Conn, client neti
 		cancel:     cancel,
 		log:        conf.logger,
 		out:        replyWriter{conn: conn, timeout: conf.IdleTimeout},
-		replied:    make(chan struct{}, 1),
-		engineDone: make(chan struct{}),
 		engineGone: make(chan struct{}),
+		head:       make([]byte, 0, 4),
 	}
 	s.filesClosed.L = &s.mu
 	return s
@@ -104,50 +107,64 @@ func (s *session) report(level slog.Level, msg string, args ...any) {
 
 func (s *session) run() {
 	defer s.cancel()
-	if err := s.start(); err != nil {
+	ftp, err := s.start()
+	if err != nil {
 		s.report(slog.LevelError, "session setup failed", "err", err)
 		s.close(421, "Service not available.")
 		return
 	}
-	s.serveCommands()
+	context.AfterFunc(s.ctx, s.hangUp)
+	// Serve returns once ClientDisconnected has closed the engine's listener.
+	_ = ftp.Serve()
 	s.close(0, "")
 	s.teardown()
 }
 
-// start sets up TLS and the engine, and starts relaying its replies.
-func (s *session) start() error {
+// start sets up TLS and the engine.
+func (s *session) start() (*ftpserver.FtpServer, error) {
 	var err error
 	if s.token, err = randomHex(16); err != nil {
-		return err
+		return nil, err
 	}
 	if s.loginToken, err = randomHex(32); err != nil {
-		return err
+		return nil, err
 	}
 	if s.conf.tls != nil {
 		s.tlsControl, s.tlsData, err = sessionTLS(s.conf.tls, s.conf.RequireSessionReuse, func() {
 			s.report(slog.LevelWarn, "TLS data connection refused: it did not resume the control connection's session", "user", s.userName())
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	engineEnd, proxyEnd := net.Pipe()
-	s.engine = proxyEnd
-	if err := s.startEngine(engineEnd); err != nil {
-		engineEnd.Close()
-		proxyEnd.Close()
-		return err
-	}
-	go s.relayReplies()
-	return nil
+	return s.newEngine()
 }
 
-// teardown waits for the engine and open files after the client is gone.
-func (s *session) teardown() {
-	s.engine.Close()
+// hangUp runs when the client connection ends, however it ends: it closes
+// the passive transfers, so that a command ftpserverlib holds back behind
+// one lets go, and unsticks an engine that waits on anything else.
+//
+// ftpserverlib's Close is the last resort, used only after a grace period,
+// as it races the engine's own end of the session on an unguarded flag
+// (client_handler.go, disconnect).
+func (s *session) hangUp() {
 	s.closeData()
-	<-s.engineDone
-	s.stopEngine()
+	grace := time.NewTimer(engineGrace)
+	defer grace.Stop()
+	select {
+	case <-s.engineGone:
+		return
+	case <-grace.C:
+	}
+	s.mu.Lock()
+	cc := s.cc
+	s.mu.Unlock()
+	s.report(slog.LevelWarn, "closing a session stuck on a transfer", "user", s.userName())
+	_ = cc.Close()
+}
+
+// teardown waits for open files once the engine has ended the session.
+func (s *session) teardown() {
 	s.mu.Lock()
 	for s.openFiles > 0 {
 		s.filesClosed.Wait()
@@ -237,6 +254,14 @@ func (s *session) closeData() {
 	}
 }
 
+// transferring tells whether a file transfer is running, which keeps the
+// session from timing out while its control connection is quiet.
+func (s *session) transferring() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transfer != nil
+}
+
 func (s *session) userName() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,51 +278,62 @@ func (s *session) info() SessionInfo {
 	return info
 }
 
-// relayReplies copies the engine's replies to the client, dropping the
-// answers to the proxy's own commands. Before login it tells the proxy,
-// which waits for each reply, when one is complete.
-func (s *session) relayReplies() {
-	defer close(s.engineDone)
-	defer s.close(0, "")
-	r := bufio.NewReader(s.engine)
-	start, drop := true, false
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(line) == 0 && err != nil {
-			return
-		}
-		if start {
-			drop = s.takeSwallow()
-		}
-		if !drop {
-			if s.out.write(line) != nil {
-				return
+// maxReply bounds how much of one engine reply is gathered before it is sent.
+const maxReply = 16 << 10
+
+// relay passes the engine's replies to the client, each in one write, and
+// drops the answers to the commands the proxy sent on its own. A reply ends
+// with a "ddd text" line (isLastReplyLine); ftpserverlib writes a long line
+// in pieces.
+func (s *session) relay(p []byte) {
+	s.relayMu.Lock()
+	defer s.relayMu.Unlock()
+	for len(p) > 0 {
+		if !s.midReply {
+			s.midReply = true
+			s.dropped = s.swallow > 0
+			if s.dropped {
+				s.swallow--
 			}
 		}
-		start = isLastReplyLine(line)
-		if !start || line[0] == '1' {
-			continue // a 1xx reply is followed by another
+		line, rest, complete := bytes.Cut(p, []byte("\n"))
+		if complete {
+			line = p[:len(line)+1]
 		}
-		if !drop && !s.loggedIn.Load() {
-			select {
-			case s.replied <- struct{}{}:
-			default:
-			}
+		p = rest
+		if n := len(s.head); n < cap(s.head) {
+			s.head = append(s.head, line[:min(cap(s.head)-n, len(line))]...)
 		}
-		s.closeIfStopping()
+		s.reply = append(s.reply, line...)
+		last := complete && isLastReplyLine(s.head)
+		final := last && s.head[0] != '1' // a 1xx reply is followed by another
+		if complete {
+			s.head = s.head[:0]
+		}
+		if last || len(s.reply) >= maxReply {
+			s.sendReply()
+		}
+		if last {
+			s.midReply = false
+		}
+		if final {
+			s.closeIfStopping()
+		}
 	}
 }
 
-func (s *session) takeSwallow() bool {
-	for {
-		n := s.swallow.Load()
-		if n <= 0 {
-			return false
-		}
-		if s.swallow.CompareAndSwap(n, n-1) {
-			return true
-		}
+func (s *session) sendReply() {
+	if !s.dropped && s.out.write(s.reply) != nil {
+		s.close(0, "")
 	}
+	s.reply = s.reply[:0]
+}
+
+// dropReplies makes relay drop the engine's next n replies.
+func (s *session) dropReplies(n int) {
+	s.relayMu.Lock()
+	s.swallow += n
+	s.relayMu.Unlock()
 }
 
 // closeIfStopping ends a session that Shutdown let finish its transfer,
