@@ -56,6 +56,28 @@ func BenchmarkDownload(b *testing.B) {
 	}
 }
 
+// BenchmarkUpload measures STOR of a 16 MiB file over a passive data
+// connection in clear, where the file takes the data with splice(2).
+func BenchmarkUpload(b *testing.B) {
+	const size = 16 << 20
+	ts := startServer(b)
+	c := dialFTP(b, ts.addr)
+	c.login()
+	data := bytes.Repeat([]byte{7}, size)
+	b.SetBytes(size)
+	b.ResetTimer()
+	for range b.N {
+		raw, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+		require.NoError(b, err)
+		require.NoError(b, c.text.PrintfLine("STOR big.bin"))
+		c.expect(150)
+		_, err = raw.Write(data)
+		require.NoError(b, err)
+		require.NoError(b, raw.Close())
+		c.expect(226)
+	}
+}
+
 // BenchmarkSmallFile measures one 4 KiB download and one 4 KiB upload, each with its
 // own passive connection: what a site sync of many small files costs per file.
 func BenchmarkSmallFile(b *testing.B) {

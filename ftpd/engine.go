@@ -261,6 +261,33 @@ func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(c.Conn, r)
 }
 
+// WriteTo receives an upload in chunks, with a new deadline for each. The
+// chunks reach the file (trackedFile.ReadFrom) as the TCP connection itself
+// under an io.LimitedReader, which an *os.File takes with splice(2): the
+// data never passes through the worker's memory.
+func (c *dataConn) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+		n, err := io.Copy(w, &io.LimitedReader{R: c.Conn, N: transferChunk})
+		total += n
+		if err != nil || n < transferChunk {
+			return total, err
+		}
+	}
+}
+
+// CloseWrite ends a download: what is pending, then the FIN.
+func (c *dataConn) CloseWrite() error {
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // oneConnListener yields the session's engineConn once, then blocks until
 // closed, which is how ftpserverlib's Serve loop ends.
 type oneConnListener struct {

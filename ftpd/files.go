@@ -198,24 +198,38 @@ func (f *trackedFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// sendChunk is how much a download sends between two progress updates.
-const sendChunk = 1 << 20
+// transferChunk is how much a transfer moves between two progress updates
+// (Sessions, ftpctl status) and two moves of the idle deadline.
+const transferChunk = 256 << 10
 
 // WriteTo sends a download in chunks that a plain TCP data connection
-// writes with sendfile(2) (rootfs hands out the *os.File for that).
+// writes with sendfile(2) (rootfs hands out the *os.File for that). At the
+// end it shuts the connection for writing at once: the client sees the end
+// of the file before the server has logged the transfer and closed up.
 func (f *trackedFile) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
-		n, err := io.CopyN(w, f.FileTransfer, sendChunk)
+		n, err := io.CopyN(w, f.FileTransfer, transferChunk)
 		total += n
 		f.t.bytes.Add(n)
 		if errors.Is(err, io.EOF) {
+			if plain, ok := w.(*dataConn); ok {
+				return total, plain.CloseWrite()
+			}
 			return total, nil
 		}
 		if err != nil {
 			return total, err
 		}
 	}
+}
+
+// ReadFrom receives an upload; from a plain TCP data connection it comes in
+// chunks that the kernel splices into the file (dataConn.WriteTo).
+func (f *trackedFile) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(f.FileTransfer, r)
+	f.t.bytes.Add(n)
+	return n, err
 }
 
 func (f *trackedFile) TransferError(err error) {
