@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,14 @@ type Server struct {
 	sessions  map[uint64]*session
 	perIP     map[netip.Addr]int
 	running   sync.WaitGroup // sessions
+	release   *time.Timer    // memory release once no session is left
 }
+
+// idleRelease is how long the server stays without sessions before it
+// returns the memory they used to the kernel. The Go runtime would return
+// it only slowly, and a container host counts it against the container
+// meanwhile; a server that has sessions keeps its memory for them.
+const idleRelease = 2 * time.Second
 
 // New checks the settings and returns a server that serves nothing until
 // Serve is called.
@@ -170,8 +178,24 @@ func (srv *Server) admit(conn net.Conn) {
 		if srv.perIP[client.Addr()]--; srv.perIP[client.Addr()] <= 0 {
 			delete(srv.perIP, client.Addr())
 		}
+		if len(srv.sessions) == 0 {
+			if srv.release == nil {
+				srv.release = time.AfterFunc(idleRelease, srv.releaseMemory)
+			} else {
+				srv.release.Reset(idleRelease)
+			}
+		}
 		srv.mu.Unlock()
 	}()
+}
+
+func (srv *Server) releaseMemory() {
+	srv.mu.Lock()
+	idle := len(srv.sessions) == 0
+	srv.mu.Unlock()
+	if idle {
+		debug.FreeOSMemory()
+	}
 }
 
 func refuse(conn net.Conn, msg string) {

@@ -200,7 +200,10 @@ def memory(root):
 
 def cmd_idle(a):
     """Memory of the server's processes before and while a.count logged-in sessions
-    sit idle; prints processes, RSS and PSS (KiB) before and after."""
+    sit idle; prints processes, RSS and PSS (KiB) before and after. "Before" is read
+    a.settle seconds after the last session of the earlier rows ended: the memory an
+    idle server keeps, not what it holds while it winds down."""
+    time.sleep(a.settle)
     before = memory(a.pid)
     sessions = []
     try:
@@ -255,6 +258,7 @@ def main():
     s = server("idle", cmd_idle)
     s.add_argument("--pid", type=int, required=True)
     s.add_argument("--count", type=int, default=500)
+    s.add_argument("--settle", type=float, default=5)
     a = p.parse_args()
     a.fn(a)
 
