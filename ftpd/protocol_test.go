@@ -358,9 +358,17 @@ func TestFeaturesClientsNeed(t *testing.T) {
 	ts := startServer(t)
 	c := dialFTP(t, ts.addr)
 	msg := c.must(211, "FEAT")
-	for _, feature := range []string{"UTF8", "SIZE", "MDTM", "REST STREAM", "EPSV", "MLST", "MLSD", "MFMT", "AUTH TLS", "PBSZ", "PROT", "XSHA256"} {
-		require.Contains(t, msg, "\n "+feature, "FEAT lacks %s", feature)
+	for _, feature := range []string{"UTF8", "SIZE", "MDTM", "REST STREAM", "EPSV", "MLST type*;size*;modify*;", "MLSD", "MFMT",
+		"AUTH TLS", "PBSZ", "PROT", "HASH SHA-512;SHA-256*;SHA-1;MD5;CRC32", "XSHA256"} {
+		require.Contains(t, msg, "\n "+feature+"\n", "FEAT lacks %s", feature)
 	}
+	require.NotContains(t, msg, "EPRT", "active mode is off")
+	require.True(t, strings.HasPrefix(msg, "Features:\n"), msg)
+
+	// The selection of OPTS HASH shows, after login as before.
+	c.login()
+	c.must(200, "OPTS HASH SHA-1")
+	require.Contains(t, c.must(211, "FEAT"), "\n HASH SHA-512;SHA-256;SHA-1*;MD5;CRC32\n")
 }
 
 func statMode(t *testing.T, ts *testServer, name string) string {

@@ -310,6 +310,9 @@ func (s *session) relay(p []byte) {
 		if complete {
 			s.head = s.head[:0]
 		}
+		if last && isEngineFEAT(s.reply) {
+			s.reply = rewriteFEAT(s.reply, s.conf.ActiveMode)
+		}
 		if last || len(s.reply) >= maxReply {
 			s.sendReply()
 		}
