@@ -1629,6 +1629,45 @@ func TestFTPWorkerRestart(t *testing.T) {
 	}
 }
 
+// TestFTPWorkerRestartSweepsUploads kills the worker in the middle of an atomic
+// upload: the hidden temporary file it leaves is removed by the next worker before it
+// serves, and the file the upload was to replace is untouched.
+func TestFTPWorkerRestartSweepsUploads(t *testing.T) {
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	require.NoError(t, os.WriteFile(filepath.Join(home, "index.php"), []byte("old"), 0o644))
+	require.NoError(t, os.Chown(filepath.Join(home, "index.php"), 700, ftpGID(t, e)))
+	s := startFTP(t, e, nil)
+	c := dialRaw(t, s.Addr, "")
+	c.login("alice", ftpPassword)
+	port := pasvPort(t, c.expect(227, "PASV"))
+	data, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
+	require.NoError(t, err)
+	defer data.Close()
+	require.NoError(t, c.tp.PrintfLine("STOR index.php"))
+	code, msg, err := c.read(10 * time.Second)
+	require.NoError(t, err)
+	require.Equal(t, 150, code, msg)
+	_, err = data.Write([]byte("<?php half of it"))
+	require.NoError(t, err)
+	var temps []string
+	require.True(t, waitFor(10*time.Second, func() bool {
+		temps, _ = filepath.Glob(filepath.Join(home, ".index.php.ftpupload-*"))
+		return len(temps) == 1
+	}), "no temporary upload file in %s", home)
+
+	first := s.requireWorker(0)
+	mark := len(s.Log())
+	require.NoError(t, syscall.Kill(first, syscall.SIGKILL))
+	s.requireWorker(first)
+	s.waitLog(mark, "removed leftovers of interrupted uploads", "files=1", "complete=true")
+	_, err = os.Lstat(temps[0])
+	require.True(t, os.IsNotExist(err), "the temporary file is still there: %v", err)
+	got, err := os.ReadFile(filepath.Join(home, "index.php"))
+	require.NoError(t, err)
+	require.Equal(t, "old", string(got))
+}
+
 // TestFTPTLSSessionReuse runs FTPS with PROT P on TLS 1.2 and 1.3 with clients that
 // resume the control connection's TLS session on data connections (lftp, curl, ftplib
 // taught to), and ftplib as shipped, which does not and is refused while

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/jelastic/jelastic-ftp/ftpd"
+	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 )
 
@@ -43,6 +44,7 @@ const ShutdownGrace = 30 * time.Second
 
 // Run is the worker's main.
 func Run(logger *slog.Logger) error {
+	started := time.Now()
 	if os.Getenv(EnvMarker) != "1" {
 		return errors.New("the worker is started by `ftpctl serve`, not by hand")
 	}
@@ -112,6 +114,7 @@ func Run(logger *slog.Logger) error {
 		<-sigs
 		stop.start()
 	}()
+	sweepUploads(cfg, started, logger)
 	err = srv.Serve(ln)
 	if errors.Is(err, net.ErrClosed) {
 		// Serve returns once the listener is closed; running transfers end later.
@@ -119,6 +122,26 @@ func Run(logger *slog.Logger) error {
 		return nil
 	}
 	return err
+}
+
+// sweepLimits keep the sweep of upload leftovers from holding up a start
+// on a large FTP root; connections wait in the listener's backlog meanwhile.
+var sweepLimits = rootfs.SweepLimits{Entries: 200_000, Duration: 3 * time.Second}
+
+// sweepUploads removes what uploads cut short by an earlier worker left,
+// even with atomic uploads now off: the names are the server's own.
+func sweepUploads(cfg *privsep.WorkerConfig, started time.Time, logger *slog.Logger) {
+	dir := cfg.Root
+	if cfg.Chroot {
+		dir = "/"
+	}
+	res, err := rootfs.SweepUploads(dir, started, sweepLimits)
+	switch {
+	case err != nil:
+		logger.Warn("cannot sweep upload leftovers", "err", err)
+	case res.Removed > 0 || !res.Complete:
+		logger.Info("removed leftovers of interrupted uploads", "files", res.Removed, "complete", res.Complete)
+	}
 }
 
 // stopper runs the server's graceful shutdown once, whoever asks first.
