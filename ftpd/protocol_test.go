@@ -377,3 +377,55 @@ func statMode(t *testing.T, ts *testServer, name string) string {
 	require.NoError(t, err)
 	return info.Mode().String()
 }
+
+// TestIdleTimeoutDuringTransfers: a transfer that moves keeps a quiet control
+// connection open past the idle timeout; one that stops moving ends the session,
+// also in active mode, where ftpserverlib dials the data connection without any
+// deadline of its own.
+func TestIdleTimeoutDuringTransfers(t *testing.T) {
+	t.Parallel()
+	t.Run("a steady upload outlasts the timeout", func(t *testing.T) {
+		t.Parallel()
+		ts := startServer(t, func(s *Settings) { s.IdleTimeout = time.Second })
+		c := dialFTP(t, ts.addr)
+		c.login()
+		data, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+		require.NoError(t, err)
+		require.NoError(t, c.text.PrintfLine("STOR steady.bin"))
+		c.expect(150)
+		chunk := bytes.Repeat([]byte{3}, transferChunk)
+		tick := time.NewTicker(300 * time.Millisecond)
+		defer tick.Stop()
+		for range 8 { // 2.4 s at a chunk every 0.3 s
+			<-tick.C
+			_, err := data.Write(chunk)
+			require.NoError(t, err)
+		}
+		require.NoError(t, data.Close())
+		c.expect(226)
+		require.Len(t, ts.readHome(t, "steady.bin"), 8*transferChunk)
+	})
+	t.Run("a stalled active download ends the session", func(t *testing.T) {
+		t.Parallel()
+		ts := startServer(t, func(s *Settings) {
+			s.ActiveMode = true
+			s.IdleTimeout = time.Second
+		})
+		// Far more than the socket buffers of both ends hold.
+		ts.writeHome(t, "big.bin", bytes.Repeat([]byte{1}, 64<<20))
+		c := dialFTP(t, ts.addr)
+		c.login()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		c.must(200, "EPRT |1|127.0.0.1|%d|", l.Addr().(*net.TCPAddr).Port)
+		require.NoError(t, c.text.PrintfLine("RETR big.bin"))
+		data, err := l.Accept()
+		require.NoError(t, err)
+		defer data.Close() // and never read
+		c.expect(150)
+		msg := c.expect(421)
+		require.Contains(t, msg, "No data moved for 1 seconds")
+		require.True(t, c.closed())
+	})
+}
