@@ -23,6 +23,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/ftpd/worker"
+	"github.com/jelastic/jelastic-ftp/internal/idlemem"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/users"
 )
@@ -79,7 +80,8 @@ type monitor struct {
 	wcfg     privsep.WorkerConfig
 	throttle *throttle
 	sem      chan struct{}
-	xferlog  *os.File // nil when no transfer log is configured
+	memory   *idlemem.Releaser // after bursts of password checks
+	xferlog  *os.File          // nil when no transfer log is configured
 	xmu      sync.Mutex
 
 	// For `ftpctl status`.
@@ -104,7 +106,7 @@ func newMonitor(opts ServeOptions) (*monitor, error) {
 	if len(opts.WorkerCommand) == 0 {
 		opts.WorkerCommand = []string{"/proc/self/exe", "worker"}
 	}
-	m := &monitor{opts: opts, log: opts.Logger, sem: make(chan struct{}, authConcurrency)}
+	m := &monitor{opts: opts, log: opts.Logger, sem: make(chan struct{}, authConcurrency), memory: idlemem.New(2*time.Second, nil)}
 	if err := m.load(); err != nil {
 		return nil, err
 	}
@@ -399,6 +401,7 @@ func (m *monitor) serveChannel(ch *privsep.Conn) {
 			defer func() { <-m.sem }()
 			reply := m.checkLogin(msg.Auth)
 			ch.Send(privsep.Message{Kind: privsep.KindAuthReply, ID: msg.ID, Reply: &reply})
+			m.memory.Done()
 		}()
 	}
 }

@@ -23,12 +23,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/jelastic/jelastic-ftp/internal/idlemem"
 )
 
 // ErrServerClosed is returned by Serve once Shutdown has been called. It
@@ -48,13 +49,12 @@ type Server struct {
 	sessions  map[uint64]*session
 	perIP     map[netip.Addr]int
 	running   sync.WaitGroup // sessions
-	release   *time.Timer    // memory release once no session is left
+	memory    *idlemem.Releaser
 }
 
 // idleRelease is how long the server stays without sessions before it
-// returns the memory they used to the kernel. The Go runtime would return
-// it only slowly, and a container host counts it against the container
-// meanwhile; a server that has sessions keeps its memory for them.
+// returns the memory they used to the kernel; a server that has sessions
+// keeps it for them.
 const idleRelease = 2 * time.Second
 
 // New checks the settings and returns a server that serves nothing until
@@ -73,6 +73,7 @@ func New(s Settings, auth Authenticator) (*Server, error) {
 		sessions:  map[uint64]*session{},
 		perIP:     map[netip.Addr]int{},
 	}
+	srv.memory = idlemem.New(idleRelease, srv.idle)
 	srv.conf.Store(conf)
 	return srv, nil
 }
@@ -178,24 +179,18 @@ func (srv *Server) admit(conn net.Conn) {
 		if srv.perIP[client.Addr()]--; srv.perIP[client.Addr()] <= 0 {
 			delete(srv.perIP, client.Addr())
 		}
-		if len(srv.sessions) == 0 {
-			if srv.release == nil {
-				srv.release = time.AfterFunc(idleRelease, srv.releaseMemory)
-			} else {
-				srv.release.Reset(idleRelease)
-			}
-		}
+		idle := len(srv.sessions) == 0
 		srv.mu.Unlock()
+		if idle {
+			srv.memory.Done()
+		}
 	}()
 }
 
-func (srv *Server) releaseMemory() {
+func (srv *Server) idle() bool {
 	srv.mu.Lock()
-	idle := len(srv.sessions) == 0
-	srv.mu.Unlock()
-	if idle {
-		debug.FreeOSMemory()
-	}
+	defer srv.mu.Unlock()
+	return len(srv.sessions) == 0
 }
 
 func refuse(conn net.Conn, msg string) {

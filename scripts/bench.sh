@@ -328,6 +328,7 @@ row list lower "5. LIST of $entries entries (ms)" —
 row mlsd lower "5. MLSD of $entries entries (ms)" —
 row procs1 - "6. server processes with $idle idle sessions" —
 row rssmib0 lower "6. server RSS, no session (5 s after the last one ended; MiB)" —
+row pssmib0 lower "6. server PSS, no session (shared pages split; MiB)" —
 row rssmib1 lower "6. server RSS, $idle idle sessions (MiB)" —
 row rssper lower "6. RSS per idle session (KiB)" —
 row pssper lower "6. PSS per idle session (KiB; shared pages split)" —
