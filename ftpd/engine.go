@@ -261,17 +261,20 @@ func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(c.Conn, r)
 }
 
-// WriteTo receives an upload in chunks, with a new deadline for each. The
+// WriteTo receives an upload in chunks (chunks.go), with a new deadline for each. The
 // chunks reach the file (trackedFile.ReadFrom) as the TCP connection itself
 // under an io.LimitedReader, which an *os.File takes with splice(2): the
 // data never passes through the worker's memory.
 func (c *dataConn) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	sizes := newChunks(c.timeout)
 	for {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-		n, err := io.Copy(w, &io.LimitedReader{R: c.Conn, N: transferChunk})
+		size := sizes.next()
+		n, err := io.Copy(w, &io.LimitedReader{R: c.Conn, N: size})
+		sizes.done()
 		total += n
-		if err != nil || n < transferChunk {
+		if err != nil || n < size {
 			return total, err
 		}
 	}

@@ -198,20 +198,12 @@ func (f *trackedFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// transferChunk is how much a transfer moves between two progress updates
-// (Sessions, ftpctl status) and two moves of the idle deadline: a client
-// must move a chunk per idle timeout (64 KiB in 300 s is 218 bytes/s).
-// Smaller chunks cost more system calls, larger ones cut slow links.
-const transferChunk = 64 << 10
-
-// WriteTo sends a download in chunks that a plain TCP data connection
-// writes with sendfile(2) (rootfs hands out the *os.File for that). At the
-// end it shuts the connection for writing at once: the client sees the end
-// of the file before the server has logged the transfer and closed up.
 func (f *trackedFile) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	sizes := newChunks(f.s.conf.IdleTimeout)
 	for {
-		n, err := io.CopyN(w, f.FileTransfer, transferChunk)
+		n, err := io.CopyN(w, f.FileTransfer, sizes.next())
+		sizes.done()
 		total += n
 		f.t.bytes.Add(n)
 		if errors.Is(err, io.EOF) {

@@ -393,7 +393,7 @@ func TestIdleTimeoutDuringTransfers(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, c.text.PrintfLine("STOR steady.bin"))
 		c.expect(150)
-		chunk := bytes.Repeat([]byte{3}, transferChunk)
+		chunk := bytes.Repeat([]byte{3}, minChunk)
 		tick := time.NewTicker(300 * time.Millisecond)
 		defer tick.Stop()
 		for range 8 { // 2.4 s at a chunk every 0.3 s
@@ -403,7 +403,7 @@ func TestIdleTimeoutDuringTransfers(t *testing.T) {
 		}
 		require.NoError(t, data.Close())
 		c.expect(226)
-		require.Len(t, ts.readHome(t, "steady.bin"), 8*transferChunk)
+		require.Len(t, ts.readHome(t, "steady.bin"), 8*minChunk)
 	})
 	t.Run("a stalled active download ends the session", func(t *testing.T) {
 		t.Parallel()

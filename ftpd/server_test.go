@@ -126,14 +126,14 @@ func TestShutdownLetsTransfersFinishAndClosesIdleSessions(t *testing.T) {
 	require.NoError(t, busy.text.PrintfLine("STOR up.bin"))
 	busy.expect(150)
 	// Progress shows chunk by chunk.
-	content := bytes.Repeat([]byte("0123456789"), 3*transferChunk/10)
-	_, err = data.Write(content[:transferChunk])
+	content := bytes.Repeat([]byte("0123456789"), 3*minChunk/10)
+	_, err = data.Write(content[:minChunk])
 	require.NoError(t, err)
 
 	var transfer *TransferInfo
 	waitFor(t, "the upload to show in Sessions", func() bool {
 		for _, s := range ts.srv.Sessions() {
-			if s.Transfer != nil && s.Transfer.Bytes == transferChunk {
+			if s.Transfer != nil && s.Transfer.Bytes == minChunk {
 				require.Equal(t, testUser, s.User)
 				require.True(t, s.Client.Addr().IsLoopback())
 				transfer = s.Transfer
@@ -157,7 +157,7 @@ func TestShutdownLetsTransfersFinishAndClosesIdleSessions(t *testing.T) {
 	_, err = net.DialTimeout("tcp", ts.addr, time.Second)
 	require.Error(t, err, "the listener must be closed")
 
-	_, err = data.Write(content[transferChunk:])
+	_, err = data.Write(content[minChunk:])
 	require.NoError(t, err)
 	require.NoError(t, data.Close())
 	busy.expect(226)
