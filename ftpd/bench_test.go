@@ -67,14 +67,7 @@ func BenchmarkUpload(b *testing.B) {
 	b.SetBytes(size)
 	b.ResetTimer()
 	for range b.N {
-		raw, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
-		require.NoError(b, err)
-		require.NoError(b, c.text.PrintfLine("STOR big.bin"))
-		c.expect(150)
-		_, err = raw.Write(data)
-		require.NoError(b, err)
-		require.NoError(b, raw.Close())
-		c.expect(226)
+		c.stor("big.bin", data)
 	}
 }
 
@@ -103,14 +96,7 @@ func BenchmarkSmallFile(b *testing.B) {
 	})
 	b.Run("upload", func(b *testing.B) {
 		for range b.N {
-			raw, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
-			require.NoError(b, err)
-			require.NoError(b, c.text.PrintfLine("STOR up.bin"))
-			c.expect(150)
-			_, err = raw.Write(data)
-			require.NoError(b, err)
-			raw.Close()
-			c.expect(226)
+			c.stor("up.bin", data)
 		}
 	})
 }

@@ -264,6 +264,27 @@ func (c *ftpConn) epsv(host string) string {
 	return net.JoinHostPort(host, msg[open+4:closing])
 }
 
+// startStor opens a passive data connection and starts STOR of name on it.
+func (c *ftpConn) startStor(name string) net.Conn {
+	c.t.Helper()
+	data, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+	require.NoError(c.t, err)
+	c.t.Cleanup(func() { data.Close() })
+	require.NoError(c.t, c.text.PrintfLine("STOR %s", name))
+	c.expect(150)
+	return data
+}
+
+// stor uploads content as name.
+func (c *ftpConn) stor(name string, content []byte) {
+	c.t.Helper()
+	data := c.startStor(name)
+	_, err := data.Write(content)
+	require.NoError(c.t, err)
+	require.NoError(c.t, data.Close())
+	c.expect(226)
+}
+
 // closed tells whether the server closed the connection, after at most a
 // few more reply lines.
 func (c *ftpConn) closed() bool {

@@ -121,13 +121,10 @@ func TestShutdownLetsTransfersFinishAndClosesIdleSessions(t *testing.T) {
 	idle.login()
 	busy := dialFTP(t, ts.addr)
 	busy.login()
-	data, err := net.DialTimeout("tcp", busy.epsv("127.0.0.1"), 5*time.Second)
-	require.NoError(t, err)
-	require.NoError(t, busy.text.PrintfLine("STOR up.bin"))
-	busy.expect(150)
+	data := busy.startStor("up.bin")
 	// Progress shows chunk by chunk.
 	content := bytes.Repeat([]byte("0123456789"), 3*minChunk/10)
-	_, err = data.Write(content[:minChunk])
+	_, err := data.Write(content[:minChunk])
 	require.NoError(t, err)
 
 	var transfer *TransferInfo
@@ -174,12 +171,8 @@ func TestShutdownCutsStalledTransfersAtTheDeadline(t *testing.T) {
 	ts.writeHome(t, "up.bin", []byte("previous version"))
 	busy := dialFTP(t, ts.addr)
 	busy.login()
-	data, err := net.DialTimeout("tcp", busy.epsv("127.0.0.1"), 5*time.Second)
-	require.NoError(t, err)
-	defer data.Close()
-	require.NoError(t, busy.text.PrintfLine("STOR up.bin"))
-	busy.expect(150)
-	_, err = data.Write([]byte("half of the new"))
+	data := busy.startStor("up.bin")
+	_, err := data.Write([]byte("half of the new"))
 	require.NoError(t, err)
 	waitFor(t, "the upload to start", func() bool {
 		sessions := ts.srv.Sessions()
