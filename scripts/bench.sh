@@ -10,7 +10,8 @@
 # BENCH_SESSIONS [400] logins by BENCH_WORKERS [4] clients at once, of BENCH_FILES [1000]
 # files of 4 KiB up and down, and of BENCH_LIST_REPS [5] listings (median) of a folder of
 # BENCH_ENTRIES [10000]; BENCH_IDLE [500] idle sessions; BENCH_PORT [25021] first of the
-# ports used (ours: +0..+400, vsftpd: +500..+900). Cells are medians over the rounds.
+# ports used (ours: +0..+400, vsftpd: +500..+900); BENCH_PIN [1] servers on CPU 0 and
+# clients on the last CPU (see below). Cells are medians over the rounds.
 # The table goes to stdout, progress and each round's figures to stderr; a row that
 # fails reads "error", the failures follow the table, and the exit status is 1.
 set -euo pipefail
@@ -47,7 +48,20 @@ rounds=${BENCH_ROUNDS:-3}
 idle=${BENCH_IDLE:-500}
 port=${BENCH_PORT:-25021}
 ours_port=$port vs_port=$((port + 500))
-client=(python3 "$PWD/scripts/bench/ftpbench.py")
+# The servers run on CPU 0 and the clients on the last CPU, each alone there. A client in
+# production is on another machine; here it shares two cores with the server, and where
+# the kernel places a server woken by its client's packets (often on the client's own,
+# busy core, until it moves it) would decide rows more than the servers do: vsftpd's
+# process per session gets a core from each fork, a long-lived process waits for the
+# load balancer. Pinned, each server has one core of its own. The Go runtime sees
+# that one core (GOMAXPROCS 1). BENCH_PIN=0 leaves everything free.
+pin=() server_pin=() client_cpu=""
+if [ "${BENCH_PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  client_cpu=$(($(nproc) - 1))
+  pin=(taskset -c "$client_cpu")
+  server_pin=(taskset -c 0)
+fi
+client=("${pin[@]}" python3 "$PWD/scripts/bench/ftpbench.py")
 # Bounds every client command, so that a hung server costs one row, not the run.
 limit=600
 
@@ -179,9 +193,9 @@ start_server() { # LOG COMMAND...: starts in the background, sets server_pid
   server_pid=$!
   pids+=("$server_pid")
 }
-start_server "$work/ours.log" "$work/ftpctl" serve
+start_server "$work/ours.log" "${server_pin[@]}" "$work/ftpctl" serve
 ours_pid=$server_pid
-start_server "$work/vsftpd/stderr.log" /usr/sbin/vsftpd "$work/vsftpd/vsftpd.conf"
+start_server "$work/vsftpd/stderr.log" "${server_pin[@]}" /usr/sbin/vsftpd "$work/vsftpd/vsftpd.conf"
 vs_pid=$server_pid
 "${client[@]}" wait --port "$ours_port" || die "ftpctl serve did not start: $(tail -n 5 "$work/ours.log")"
 "${client[@]}" wait --port "$vs_port" || die "vsftpd did not start: $(tail -n 5 "$work/vsftpd/stderr.log")"
@@ -199,11 +213,11 @@ transfer() { # PORT DIR TLS: DIR is down or up, TLS is "" or tls
   local url="ftp://127.0.0.1:$p" args=(-sS --netrc-file "$work/netrc" --max-time "$limit")
   [ -n "$tls" ] && args+=(--ssl-reqd -k)
   if [ "$dir" = down ]; then
-    out=$(curl "${args[@]}" -o /dev/null -w '%{size_download} %{speed_download}' "$url/big.bin" 2>&1) ||
+    out=$("${pin[@]}" curl "${args[@]}" -o /dev/null -w '%{size_download} %{speed_download}' "$url/big.bin" 2>&1) ||
       { echo "curl ${args[*]} $url/big.bin: $out"; return 1; }
   else
     rm -f "$root/up.bin"
-    out=$(curl "${args[@]}" -T "$root/big.bin" -w '%{size_upload} %{speed_upload}' "$url/up.bin" 2>&1) ||
+    out=$("${pin[@]}" curl "${args[@]}" -T "$root/big.bin" -w '%{size_upload} %{speed_upload}' "$url/up.bin" 2>&1) ||
       { echo "curl ${args[*]} -T big.bin $url/up.bin: $out"; return 1; }
     [ "$(stat -c %s "$root/up.bin" 2>/dev/null)" = "$want" ] ||
       { echo "curl -T: the server stored $(stat -c %s "$root/up.bin" 2>&1) bytes, want $want"; return 1; }
@@ -228,12 +242,22 @@ measure() { # SERVER "ROW..." COMMAND...: appends the command's figures, one per
 bench() { timeout "$limit" "${client[@]}" "$@"; }
 
 # The servers take turns within each round, so that a busy moment on the shared machine
-# weighs on both rather than on one; each cell is the median of its rounds.
+# weighs on both rather than on one, and the one that goes first alternates between
+# rounds, so that neither always follows the other's uploads (whose writeback runs on);
+# each cell is the median of its rounds.
+servers() { # ROUND: both servers, in this round's order
+  if [ $(($1 % 2)) -eq 1 ]; then
+    echo "ours $ours_port" && echo "vsftpd $vs_port"
+  else
+    echo "vsftpd $vs_port" && echo "ours $ours_port"
+  fi
+}
 for round in $(seq "$reps"); do
   echo "single-stream round $round of $reps ..." >&2
-  measure base sendfile bench sendfile "$root/big.bin"
-  for server in "ours $ours_port" "vsftpd $vs_port"; do
-    read -r name p <<<"$server"
+  # The sender runs where the servers do; its curl where the clients do.
+  measure base sendfile timeout "$limit" "${server_pin[@]}" python3 "$PWD/scripts/bench/ftpbench.py" sendfile \
+    ${client_cpu:+--client-cpu "$client_cpu"} "$root/big.bin"
+  while read -r name p <&3; do
     measure "$name" down transfer "$p" down ""
     # Row 2 pairs each download with the baseline of its own round.
     base=(${V[sendfile.base]}) down=(${V[down.$name]})
@@ -245,16 +269,15 @@ for round in $(seq "$reps"); do
     measure "$name" up transfer "$p" up ""
     measure "$name" down_tls transfer "$p" down tls
     measure "$name" up_tls transfer "$p" up tls
-  done
+  done 3< <(servers "$round")
 done
 for round in $(seq "$rounds"); do
   echo "sessions, small files and listings, round $round of $rounds ..." >&2
-  for server in "ours $ours_port" "vsftpd $vs_port"; do
-    read -r name p <<<"$server"
+  while read -r name p <&3; do
     measure "$name" sessions bench sessions --port "$p" --count "$sessions" --workers "$workers"
     measure "$name" "small_up small_down" bench smallfiles --port "$p" --local "$work/small" --remote "small-$name-$round"
     measure "$name" "list mlsd" bench listing --port "$p" --dir list --entries "$entries" --reps "$list_reps"
-  done
+  done 3< <(servers "$round")
 done
 echo "idle sessions ..." >&2
 measure ours "procs0 rss0 pss0 procs1 rss1 pss1" bench idle --port "$ours_port" --pid "$ours_pid" --count "$idle"
@@ -309,7 +332,8 @@ if [[ "${R[pct.ours]}" =~ ^[0-9]+ ]]; then
 fi
 
 echo
-echo "ftpctl serve vs vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null) on 127.0.0.1, $(nproc) cores, taking turns;"
+echo "ftpctl serve vs vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null) on 127.0.0.1, $(nproc) cores, taking turns (first in odd rounds: ours);"
+echo "servers on CPU ${server_pin[2]:-any}, clients on CPU ${client_cpu:-any} (BENCH_PIN)"
 echo "medians of $reps rounds (rows 1-2) and of $rounds rounds (rows 3-5; row 5: each round the median of $list_reps listings)"
 echo "FTPS as curl $(curl --version | awk 'NR==1 {print $2}') negotiated it: ours ${tls_ours:-unknown}, vsftpd ${tls_vs:-unknown}"
 echo "every ratio is written so that above 1 means ours is better; MB = 10^6 bytes"

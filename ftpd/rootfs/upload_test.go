@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -229,4 +230,35 @@ func TestTempNamesAreRefused(t *testing.T) {
 	}
 	require.Equal(t, "partial", readFile(t, filepath.Join(f.home, temp)))
 	require.Equal(t, "hello", readFile(t, filepath.Join(f.home, "file.txt")))
+}
+
+// BenchmarkUpload measures what opening, writing and publishing a 4 KiB
+// upload costs in the file system, atomic and in place.
+func BenchmarkUpload(b *testing.B) {
+	data := make([]byte, 4<<10)
+	for _, inPlace := range []bool{false, true} {
+		name := "atomic"
+		if inPlace {
+			name = "in place"
+		}
+		b.Run(name, func(b *testing.B) {
+			fsys, err := New(b.TempDir(), Options{InPlaceUploads: inPlace})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer fsys.Close()
+			for i := range b.N {
+				h, err := fsys.GetHandle(fmt.Sprintf("/f%d", i%1000), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := h.Write(data); err != nil {
+					b.Fatal(err)
+				}
+				if err := h.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

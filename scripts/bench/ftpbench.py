@@ -73,7 +73,7 @@ def cmd_sendfile(a):
     t.start()
     port = ln.getsockname()[1]
     curl = subprocess.run(
-        ["curl", "-sS", "--max-time", str(TIMEOUT * 10), "-o", "/dev/null",
+        a.pin + ["curl", "-sS", "--max-time", str(TIMEOUT * 10), "-o", "/dev/null",
          "-w", "%{size_download} %{speed_download}", f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, timeout=TIMEOUT * 11)
     t.join(TIMEOUT)
@@ -244,6 +244,7 @@ def main():
     s.add_argument("--seconds", type=float, default=20)
     s = sub.add_parser("sendfile")
     s.add_argument("file")
+    s.add_argument("--client-cpu", help="run curl on this CPU only, as bench.sh runs its clients")
     s.set_defaults(fn=cmd_sendfile)
     s = server("sessions", cmd_sessions)
     s.add_argument("--count", type=int, default=400)
@@ -260,6 +261,7 @@ def main():
     s.add_argument("--count", type=int, default=500)
     s.add_argument("--settle", type=float, default=5)
     a = p.parse_args()
+    a.pin = ["taskset", "-c", a.client_cpu] if getattr(a, "client_cpu", None) else []
     a.fn(a)
 
 
