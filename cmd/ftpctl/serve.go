@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -13,14 +14,15 @@ import (
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/ftpd/worker"
+	"github.com/jelastic/jelastic-ftp/internal/logbuf"
 )
 
-func newLogger(debug bool) *slog.Logger {
+func newLogger(out io.Writer, debug bool) *slog.Logger {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 }
 
 func newServeCmd() *cobra.Command {
@@ -41,7 +43,7 @@ chrooted into the FTP root and runs as UID 700 without capabilities.
 127.0.0.1:2121.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger := newLogger(debug)
+			logger := newLogger(os.Stderr, debug)
 			if demo {
 				ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 				defer stop()
@@ -63,7 +65,11 @@ func newWorkerCmd() *cobra.Command {
 		Hidden: true,
 		Args:   exactArgs(0, "no arguments"),
 		RunE: func(*cobra.Command, []string) error {
-			return worker.Run(newLogger(false))
+			// Log lines go out from a goroutine of their own, off the path of
+			// the replies they describe.
+			out := logbuf.New(os.Stderr)
+			defer out.Close()
+			return worker.Run(newLogger(out, false))
 		},
 	}
 }
