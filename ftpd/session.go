@@ -161,6 +161,9 @@ func (s *session) hangUp() {
 	s.mu.Lock()
 	cc := s.cc
 	s.mu.Unlock()
+	if cc == nil {
+		return // the engine never greeted: nothing to unstick
+	}
 	s.report(slog.LevelWarn, "closing a session stuck on a transfer", "user", s.userName())
 	_ = cc.Close()
 }
