@@ -426,3 +426,46 @@ func TestIdleTimeoutDuringTransfers(t *testing.T) {
 		require.True(t, c.closed())
 	})
 }
+
+// TestABOR cancels transfers as FileZilla's cancel button does: an aborted
+// upload publishes nothing and leaves no temporary file, and the session
+// goes on.
+func TestABOR(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.writeHome(t, "page.php", []byte("old"))
+	ts.writeHome(t, "big.bin", bytes.Repeat([]byte{5}, 64<<20))
+	c := dialFTP(t, ts.addr)
+	c.login()
+	transferOpen := func() bool {
+		sessions := ts.srv.Sessions()
+		return len(sessions) == 1 && sessions[0].Transfer != nil
+	}
+
+	data := c.startStor("page.php")
+	_, err := data.Write([]byte("<?php half"))
+	require.NoError(t, err)
+	waitFor(t, "the upload to start", transferOpen)
+	require.NoError(t, c.text.PrintfLine("ABOR"))
+	c.expect(426)
+	c.expect(226)
+	waitFor(t, "the upload to end", func() bool { return !transferOpen() })
+	require.Equal(t, "old", string(ts.readHome(t, "page.php")))
+	entries, err := os.ReadDir(ts.home)
+	require.NoError(t, err)
+	for _, e := range entries {
+		require.False(t, strings.Contains(e.Name(), ".ftpupload-"), "left behind: %s", e.Name())
+	}
+
+	// A download the client stops reading.
+	raw, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+	require.NoError(t, err)
+	defer raw.Close()
+	require.NoError(t, c.text.PrintfLine("RETR big.bin"))
+	c.expect(150)
+	waitFor(t, "the download to start", transferOpen)
+	require.NoError(t, c.text.PrintfLine("ABOR"))
+	c.expect(426)
+	c.expect(226)
+	c.must(200, "NOOP")
+}
