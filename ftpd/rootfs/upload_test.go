@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -261,4 +262,24 @@ func BenchmarkUpload(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestUploadErrorsNameTheClientPath: a failed write names the path the
+// client gave, never the temporary file or the host's FTP root.
+func TestUploadErrorsNameTheClientPath(t *testing.T) {
+	f := newFixture(t, Options{})
+	h, err := f.fsys.GetHandle("/dir/x.php", storFlags, 0)
+	require.NoError(t, err)
+	up, ok := h.(*atomicUpload)
+	require.True(t, ok, "an atomic upload")
+	require.NoError(t, up.File.Close()) // the file fails under the upload
+
+	_, err = h.Write([]byte("x"))
+	var pe *os.PathError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "/dir/x.php", pe.Path)
+	_, err = h.(io.ReaderFrom).ReadFrom(strings.NewReader("x"))
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "/dir/x.php", pe.Path)
+	assert.NotContains(t, err.Error(), f.home)
 }
