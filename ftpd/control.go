@@ -118,15 +118,8 @@ func (c *control) readFailed(err error) bool {
 		c.s.report(slog.LevelWarn, "command line too long; closing", "limit", c.s.conf.MaxCommandLength)
 		c.s.closeDraining(500, "Command line too long.")
 	case errors.As(err, &netErr) && netErr.Timeout():
-		switch c.s.transferState() {
-		case transferMoving:
+		if c.s.transferring() {
 			return true
-		case transferStalled:
-			// Passive data connections time out by themselves (dataConn); this
-			// ends active ones, which ftpserverlib dials without any deadline.
-			c.s.report(slog.LevelWarn, "transfer stalled; closing", "user", c.s.userName())
-			c.s.close(421, fmt.Sprintf("No data moved for %d seconds: closing control connection.", c.s.conf.idleSeconds))
-			return false
 		}
 		c.s.close(421, fmt.Sprintf("Timeout (%d seconds): closing control connection.", c.s.conf.idleSeconds))
 	}

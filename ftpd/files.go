@@ -124,6 +124,7 @@ type transfer struct {
 	path   string
 	start  time.Time
 	bytes  atomic.Int64
+	watch  *time.Timer // watchTransfer's
 }
 
 func (t *transfer) direction() string {
@@ -143,7 +144,28 @@ func (s *session) startTransfer(h ftpserver.FileTransfer, path string, upload bo
 	t := &transfer{upload: upload, path: path, start: time.Now()}
 	s.transfer = t
 	s.openFiles++
+	s.watchTransfer(t, -1)
 	return &trackedFile{FileTransfer: h, s: s, t: t}, nil
+}
+
+// watchTransfer ends the session when t has moved no byte for an idle
+// timeout: ftpserverlib dials active data connections without any deadline,
+// and a command the client sent meanwhile keeps the engine from reading,
+// so neither the data connection nor the control connection would notice.
+// Called with s.mu held.
+func (s *session) watchTransfer(t *transfer, last int64) {
+	t.watch = time.AfterFunc(s.conf.IdleTimeout, func() {
+		s.mu.Lock()
+		n, running, user := t.bytes.Load(), s.transfer == t, s.user
+		if running && n != last {
+			s.watchTransfer(t, n)
+		}
+		s.mu.Unlock()
+		if running && n == last {
+			s.report(slog.LevelWarn, "transfer stalled; closing", "user", user, "path", t.path)
+			s.close(421, fmt.Sprintf("No data moved for %d seconds: closing control connection.", s.conf.idleSeconds))
+		}
+	})
 }
 
 func (s *session) endTransfer(t *transfer, failed bool) {
@@ -165,6 +187,7 @@ func (s *session) endTransfer(t *transfer, failed bool) {
 		}
 	}
 	s.mu.Lock()
+	t.watch.Stop()
 	if s.transfer == t {
 		s.transfer = nil
 	}

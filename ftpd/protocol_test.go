@@ -402,29 +402,36 @@ func TestIdleTimeoutDuringTransfers(t *testing.T) {
 		c.expect(226)
 		require.Len(t, ts.readHome(t, "steady.bin"), 8*minChunk)
 	})
-	t.Run("a stalled active download ends the session", func(t *testing.T) {
-		t.Parallel()
-		ts := startServer(t, func(s *Settings) {
-			s.ActiveMode = true
-			s.IdleTimeout = time.Second
+	for _, pipelined := range []bool{false, true} {
+		t.Run(fmt.Sprintf("a stalled active download ends the session (a command sent meanwhile: %v)", pipelined), func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, func(s *Settings) {
+				s.ActiveMode = true
+				s.IdleTimeout = time.Second
+			})
+			// Far more than the socket buffers of both ends hold.
+			ts.writeHome(t, "big.bin", bytes.Repeat([]byte{1}, 64<<20))
+			c := dialFTP(t, ts.addr)
+			c.login()
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer l.Close()
+			c.must(200, "EPRT |1|127.0.0.1|%d|", l.Addr().(*net.TCPAddr).Port)
+			require.NoError(t, c.text.PrintfLine("RETR big.bin"))
+			data, err := l.Accept()
+			require.NoError(t, err)
+			defer data.Close() // and never read
+			c.expect(150)
+			if pipelined {
+				// ftpserverlib holds it back until the transfer ends, and reads
+				// nothing more meanwhile.
+				require.NoError(t, c.text.PrintfLine("NOOP"))
+			}
+			msg := c.expect(421)
+			require.Contains(t, msg, "No data moved for 1 seconds")
+			require.True(t, c.closed())
 		})
-		// Far more than the socket buffers of both ends hold.
-		ts.writeHome(t, "big.bin", bytes.Repeat([]byte{1}, 64<<20))
-		c := dialFTP(t, ts.addr)
-		c.login()
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close()
-		c.must(200, "EPRT |1|127.0.0.1|%d|", l.Addr().(*net.TCPAddr).Port)
-		require.NoError(t, c.text.PrintfLine("RETR big.bin"))
-		data, err := l.Accept()
-		require.NoError(t, err)
-		defer data.Close() // and never read
-		c.expect(150)
-		msg := c.expect(421)
-		require.Contains(t, msg, "No data moved for 1 seconds")
-		require.True(t, c.closed())
-	})
+	}
 }
 
 // TestABOR cancels transfers as FileZilla's cancel button does: an aborted

@@ -53,20 +53,18 @@ type session struct {
 	midReply bool   // part of a reply has been seen
 	dropped  bool   // the reply being gathered is dropped
 
-	mu           sync.Mutex
-	tlsOn        bool
-	user         string     // after login
-	handover     *sessionFS // prepared at PASS, taken by the engine's AuthUser
-	fs           *sessionFS // after login
-	cc           ftpserver.ClientContext
-	data         map[io.Closer]struct{} // passive data listeners and connections
-	transfer     *transfer              // the one in progress
-	watched      *transfer              // the transfer, and its bytes, at the last idle timeout
-	watchedBytes int64
-	openFiles    int       // transfers whose file is open
-	filesClosed  sync.Cond // on mu: openFiles went down
-	over         bool      // the client is gone: no new transfers
-	stopping     bool      // Shutdown waits for the transfer to end
+	mu          sync.Mutex
+	tlsOn       bool
+	user        string     // after login
+	handover    *sessionFS // prepared at PASS, taken by the engine's AuthUser
+	fs          *sessionFS // after login
+	cc          ftpserver.ClientContext
+	data        map[io.Closer]struct{} // passive data listeners and connections
+	transfer    *transfer              // the one in progress
+	openFiles   int                    // transfers whose file is open
+	filesClosed sync.Cond              // on mu: openFiles went down
+	over        bool                   // the client is gone: no new transfers
+	stopping    bool                   // Shutdown waits for the transfer to end
 
 	closeOnce sync.Once
 }
@@ -259,31 +257,13 @@ func (s *session) closeData() {
 	}
 }
 
-type transferState int
-
-const (
-	noTransfer transferState = iota
-	transferMoving
-	transferStalled
-)
-
-// transferState tells, at each idle timeout of the control connection,
-// whether a file transfer runs and whether it moved since the last timeout.
-// A moving transfer keeps a quiet control connection open.
-func (s *session) transferState() transferState {
+// transferring tells whether a file transfer runs: a quiet control
+// connection then does not count as idle (transfers watch themselves,
+// watchTransfer).
+func (s *session) transferring() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.transfer
-	if t == nil {
-		return noTransfer
-	}
-	n := t.bytes.Load()
-	stalled := t == s.watched && n == s.watchedBytes
-	s.watched, s.watchedBytes = t, n
-	if stalled {
-		return transferStalled
-	}
-	return transferMoving
+	return s.transfer != nil
 }
 
 func (s *session) userName() string {
