@@ -223,6 +223,7 @@ func (c *control) auth(arg string) bool {
 		c.s.report(slog.LevelInfo, "TLS handshake failed on the control connection", "err", err)
 		return false
 	}
+	quickAck(c.s.raw) // the client's first command may wait for it
 	c.conn = conn
 	c.in = bufio.NewReaderSize(conn, c.s.conf.MaxCommandLength+2)
 	c.s.mu.Lock()

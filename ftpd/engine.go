@@ -198,6 +198,8 @@ type dataConn struct {
 	// handshake waits for the peer's answer), before ReadFrom, and on Close.
 	mu   sync.Mutex
 	wbuf []byte
+
+	reads int // reads that returned data, up to handshakeReads
 }
 
 // dataWriteBuffer is how many bytes of small writes a data connection gathers.
@@ -211,12 +213,21 @@ func (c *dataConn) Close() error {
 	return errors.Join(err, c.Conn.Close())
 }
 
+// handshakeReads is how many reads of a data connection acknowledge at
+// once (quickAck): they cover a TLS handshake's.
+const handshakeReads = 3
+
 func (c *dataConn) Read(p []byte) (int, error) {
 	if err := c.flush(); err != nil {
 		return 0, err
 	}
 	_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.reads < handshakeReads {
+		c.reads++
+		quickAck(c.Conn)
+	}
+	return n, err
 }
 
 func (c *dataConn) Write(p []byte) (int, error) {

@@ -275,7 +275,9 @@ for round in $(seq "$rounds"); do
   echo "sessions, small files and listings, round $round of $rounds ..." >&2
   while read -r name p <&3; do
     measure "$name" sessions bench sessions --port "$p" --count "$sessions" --workers "$workers"
+    measure "$name" sessions_tls bench sessions --tls --port "$p" --count "$sessions" --workers "$workers"
     measure "$name" "small_up small_down" bench smallfiles --port "$p" --local "$work/small" --remote "small-$name-$round"
+    measure "$name" "small_up_tls small_down_tls" bench smallfiles --tls --port "$p" --local "$work/small" --remote "small-tls-$name-$round"
     measure "$name" "list mlsd" bench listing --port "$p" --dir list --entries "$entries" --reps "$list_reps"
   done 3< <(servers "$round")
 done
@@ -346,8 +348,11 @@ row down_tls higher "1. $size_label download, FTPS PROT P, curl (MB/s)" —
 row up_tls higher "1. $size_label upload, FTPS PROT P, curl (MB/s)" —
 row pct - "2. FTP download as % of loopback sendfile into curl, same round (median $sendfile MB/s)" "$goal_pct"
 row sessions higher "3. logins per second (USER/PASS/QUIT, $sessions sessions, $workers at once)" —
+row sessions_tls higher "3. FTPS logins per second (AUTH TLS, PBSZ, PROT, USER/PASS/QUIT, ftplib)" —
 row small_up higher "4. $files files of 4 KiB, upload over one session (files/s)" —
 row small_down higher "4. $files files of 4 KiB, download over one session (files/s)" —
+row small_up_tls higher "4. $files files of 4 KiB, upload over one FTPS session, PROT P, ftplib (files/s)" —
+row small_down_tls higher "4. $files files of 4 KiB, download over one FTPS session, PROT P, ftplib (files/s)" —
 row list lower "5. LIST of $entries entries (ms)" —
 row mlsd lower "5. MLSD of $entries entries (ms)" —
 row procs1 - "6. server processes with $idle idle sessions" —

@@ -11,6 +11,7 @@ import concurrent.futures
 import ftplib
 import os
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -20,10 +21,32 @@ import time
 TIMEOUT = 60  # seconds for any one socket operation
 
 
-def login(host, port, user):
-    ftp = ftplib.FTP(timeout=TIMEOUT)
+class ReusingFTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS that resumes the control connection's TLS session on each data
+    connection, as FileZilla, lftp and curl do, and as both servers require."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(
+                conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+
+def login(host, port, user, tls=False):
+    """A logged-in session; with tls, FTPS with PROT P (ftplib leaves Nagle's
+    algorithm on, as many clients do)."""
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # the benchmark's own self-signed certificate
+        ftp = ReusingFTP_TLS(context=ctx, timeout=TIMEOUT)
+    else:
+        ftp = ftplib.FTP(timeout=TIMEOUT)
     ftp.connect(host, port)
     ftp.login(user, os.environ["BENCH_PASS"])
+    if tls:
+        ftp.prot_p()
     return ftp
 
 
@@ -85,10 +108,11 @@ def cmd_sendfile(a):
 
 
 def cmd_sessions(a):
-    """Logins per second: connect, USER, PASS, QUIT, with a few sessions at once."""
+    """Logins per second: connect, (AUTH TLS, PBSZ, PROT,) USER, PASS, QUIT, with a
+    few sessions at once."""
 
     def one(_):
-        ftp = login(a.host, a.port, a.user)
+        ftp = login(a.host, a.port, a.user, a.tls)
         ftp.quit()
 
     start = time.monotonic()
@@ -105,7 +129,7 @@ def cmd_smallfiles(a):
     """Uploads every file of a local folder over one session, then downloads them
     all back; prints files per second for each direction."""
     names = sorted(os.listdir(a.local))
-    ftp = login(a.host, a.port, a.user)
+    ftp = login(a.host, a.port, a.user, a.tls)
     ftp.mkd(a.remote)
     ftp.cwd(a.remote)
     start = time.monotonic()
@@ -247,9 +271,11 @@ def main():
     s.add_argument("--client-cpu", help="run curl on this CPU only, as bench.sh runs its clients")
     s.set_defaults(fn=cmd_sendfile)
     s = server("sessions", cmd_sessions)
+    s.add_argument("--tls", action="store_true", help="FTPS")
     s.add_argument("--count", type=int, default=400)
     s.add_argument("--workers", type=int, default=4)
     s = server("smallfiles", cmd_smallfiles)
+    s.add_argument("--tls", action="store_true", help="FTPS with PROT P")
     s.add_argument("--local", required=True)
     s.add_argument("--remote", required=True)
     s = server("listing", cmd_listing)
