@@ -1,7 +1,6 @@
 package ftpd
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,8 +11,6 @@ import (
 	"time"
 	"unicode"
 )
-
-var errLineTooLong = errors.New("command line too long")
 
 // control is the proxy side of a session: the command filter in the
 // engine's reads. It reads the client's commands, answers those
@@ -29,7 +26,7 @@ var errLineTooLong = errors.New("command line too long")
 type control struct {
 	s        *session
 	conn     net.Conn // the client, plain or TLS
-	in       *bufio.Reader
+	in       *lineReader
 	pending  []byte // command lines for the engine
 	user     string // from USER, waiting for PASS
 	failures int
@@ -44,7 +41,7 @@ type control struct {
 }
 
 func newControl(s *session) *control {
-	return &control{s: s, conn: s.raw, in: bufio.NewReaderSize(s.raw, s.conf.MaxCommandLength+2)}
+	return &control{s: s, conn: s.raw, in: newLineReader(s.raw, s.conf.MaxCommandLength+2)}
 }
 
 // read gives the engine its next command lines, handling the client's
@@ -92,10 +89,7 @@ func splitCommand(line string) (verb, arg string) {
 
 func (c *control) readLine() (string, error) {
 	_ = c.conn.SetReadDeadline(time.Now().Add(c.s.conf.IdleTimeout))
-	line, err := c.in.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		return "", errLineTooLong
-	}
+	line, err := c.in.readLine()
 	if err != nil {
 		return "", err
 	}
@@ -211,7 +205,7 @@ func (c *control) auth(arg string) bool {
 	default:
 		return c.answer(504, "Only AUTH TLS is supported.")
 	}
-	if c.in.Buffered() > 0 {
+	if c.in.buffered() > 0 {
 		// Clear text sent behind AUTH would be taken as if it had come
 		// through TLS (command injection, as in CVE-2011-0411).
 		c.s.report(slog.LevelWarn, "commands pipelined after AUTH TLS; closing")
@@ -225,7 +219,7 @@ func (c *control) auth(arg string) bool {
 	}
 	quickAck(c.s.raw) // the client's first command may wait for it
 	c.conn = conn
-	c.in = bufio.NewReaderSize(conn, c.s.conf.MaxCommandLength+2)
+	c.in = newLineReader(conn, c.s.conf.MaxCommandLength+2)
 	c.s.mu.Lock()
 	c.s.tlsOn = true
 	c.s.mu.Unlock()
