@@ -8,7 +8,8 @@
 # Sizes and counts (environment, defaults in brackets): BENCH_SIZE_MB [1024] file for
 # the single-stream rows, BENCH_REPS [5] rounds of them; BENCH_ROUNDS [3] rounds of
 # BENCH_SESSIONS [400] logins by BENCH_WORKERS [4] clients at once, of BENCH_FILES [1000]
-# files of 4 KiB up and down, and of BENCH_LIST_REPS [5] listings (median) of a folder of
+# files of 4 KiB up and down (plain, then FTPS; lftp mirrors the first 100 up and back),
+# and of BENCH_LIST_REPS [5] listings (median) of a folder of
 # BENCH_ENTRIES [10000]; BENCH_IDLE [500] idle sessions; BENCH_PORT [25021] first of the
 # ports used (ours: +0..+400, vsftpd: +500..+900); BENCH_PIN [1] servers on CPU 0 and
 # clients on the last CPU (see below). Cells are medians over the rounds.
@@ -30,7 +31,11 @@ if [ -z "${JFTP_BENCH_NS:-}" ]; then
     fi
   fi
   [ -x /usr/sbin/vsftpd ] || die "vsftpd is missing: apt-get install vsftpd"
-  for tool in curl python3 go openssl unshare ss; do
+  if ! command -v lftp >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    echo "bench.sh: installing lftp" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lftp >/dev/null || true
+  fi
+  for tool in curl python3 go openssl unshare ss lftp taskset; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing; install it and run again"
   done
   export JFTP_BENCH_NS=1
@@ -241,6 +246,21 @@ measure() { # SERVER "ROW..." COMMAND...: appends the command's figures, one per
 }
 bench() { timeout "$limit" "${client[@]}" "$@"; }
 
+# lftp mirrors the first 100 small files up into a new folder and back, over FTPS with
+# PROT P: a site sync as an FTP client does it (FEAT, listings, one data connection per
+# file). Prints seconds.
+mirror() { # PORT NAME
+  local p=$1 dir="$work/mirror-$2-$RANDOM" t0 t1 out
+  mkdir -p "$dir/up" && cp "$work"/small/f000[0-9][0-9] "$dir/up/"
+  t0=$(date +%s.%N)
+  out=$(timeout "$limit" "${pin[@]}" lftp -u "bench,$BENCH_PASS" -p "$p" -e "set ssl:verify-certificate no; set ftp:ssl-force yes; set ftp:ssl-protect-data yes; mirror -R $dir/up ${dir##*/}; mirror ${dir##*/} $dir/back; bye" 127.0.0.1 2>&1) ||
+    { echo "lftp: $out"; return 1; }
+  t1=$(date +%s.%N)
+  diff -r "$dir/up" "$dir/back" >/dev/null || { echo "lftp mirror: the files came back different"; return 1; }
+  rm -rf "$dir"
+  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'
+}
+
 # The servers take turns within each round, so that a busy moment on the shared machine
 # weighs on both rather than on one, and the one that goes first alternates between
 # rounds, so that neither always follows the other's uploads (whose writeback runs on);
@@ -278,6 +298,7 @@ for round in $(seq "$rounds"); do
     measure "$name" sessions_tls bench sessions --tls --port "$p" --count "$sessions" --workers "$workers"
     measure "$name" "small_up small_down" bench smallfiles --port "$p" --local "$work/small" --remote "small-$name-$round"
     measure "$name" "small_up_tls small_down_tls" bench smallfiles --tls --port "$p" --local "$work/small" --remote "small-tls-$name-$round"
+    measure "$name" mirror mirror "$p" "$name"
     measure "$name" "list mlsd" bench listing --port "$p" --dir list --entries "$entries" --reps "$list_reps"
   done 3< <(servers "$round")
 done
@@ -353,6 +374,7 @@ row small_up higher "4. $files files of 4 KiB, upload over one session (files/s)
 row small_down higher "4. $files files of 4 KiB, download over one session (files/s)" —
 row small_up_tls higher "4. $files files of 4 KiB, upload over one FTPS session, PROT P, ftplib (files/s)" —
 row small_down_tls higher "4. $files files of 4 KiB, download over one FTPS session, PROT P, ftplib (files/s)" —
+row mirror lower "4. lftp mirror of 100 files of 4 KiB up and back, FTPS PROT P (s)" —
 row list lower "5. LIST of $entries entries (ms)" —
 row mlsd lower "5. MLSD of $entries entries (ms)" —
 row procs1 - "6. server processes with $idle idle sessions" —
