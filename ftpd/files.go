@@ -221,6 +221,11 @@ func (f *trackedFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo sends a download in chunks (chunks.go) that a plain TCP data
+// connection writes with sendfile(2) (rootfs hands out the *os.File for
+// that). At the end it shuts a plain connection for writing at once: the
+// client sees the end of the file before the server has logged the transfer
+// and closed up.
 func (f *trackedFile) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	sizes := newChunks(f.s.conf.IdleTimeout)
