@@ -106,7 +106,12 @@ func newMonitor(opts ServeOptions) (*monitor, error) {
 	if len(opts.WorkerCommand) == 0 {
 		opts.WorkerCommand = []string{"/proc/self/exe", "worker"}
 	}
-	m := &monitor{opts: opts, log: opts.Logger, sem: make(chan struct{}, authConcurrency), memory: idlemem.New(2*time.Second, nil)}
+	m := &monitor{
+		opts:   opts,
+		log:    opts.Logger,
+		sem:    make(chan struct{}, authConcurrency),
+		memory: idlemem.New(2*time.Second, nil),
+	}
 	if err := m.load(); err != nil {
 		return nil, err
 	}

@@ -8,12 +8,12 @@
 // The proxy owns the client's socket and TLS, reads and bounds every command
 // line, handles USER, PASS and AUTH itself (repeated attempts, delays, no
 // detail on failures), vets PORT and EPRT, and passes the rest to a private
-// ftpserverlib instance. It runs inside the engine's reads of its connection
-// (engineConn), so a command costs no hop between goroutines. Each session gets its own
-// ftpserverlib server, so the driver callbacks that receive no client
-// context (GetTLSConfig, WrapPassiveListener) still know their session
-// (engine.go); this is what binds TLS data connections to their control
-// connection (tls.go).
+// ftpserverlib instance. It runs inside the engine's reads of its
+// connection (engineConn), so a command costs no hop between goroutines.
+// Each session gets its own ftpserverlib server, so the driver callbacks
+// that receive no client context (GetTLSConfig, WrapPassiveListener) still
+// know their session (engine.go); this is what binds TLS data connections
+// to their control connection (tls.go).
 package ftpd
 
 import (
