@@ -4,9 +4,9 @@
 #   scripts/package.sh
 #
 # a static ftpctl, its manual pages, shell completions and example ftpd.toml
-# (`ftpctl gen-docs`), the systemd units and maintainer scripts from packaging/, put
-# together by nfpm into dist/, with dist/SHA256SUMS. The last lines of output are the
-# packages' paths.
+# (`go run -tags docs ./cmd/ftpctl gen-docs`), the systemd units and maintainer
+# scripts from packaging/, put together by nfpm into dist/, with dist/SHA256SUMS. The
+# last lines of output are the packages' paths.
 #
 # Environment:
 #   VERSION  package version (default: from `git describe --tags`, else 0.0.0-dev)
@@ -50,11 +50,9 @@ echo "== ftpctl $VERSION for linux/$GOARCH"
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags '-s -w' -o "$JFTP_BUILD/ftpctl" ./cmd/ftpctl
 
 echo "== manual pages, completions, example settings"
-if [ "$GOARCH" = "$(go env GOHOSTARCH)" ]; then
-  "$JFTP_BUILD/ftpctl" gen-docs "$JFTP_BUILD"
-else
-  GOARCH=$(go env GOHOSTARCH) go run ./cmd/ftpctl gen-docs "$JFTP_BUILD"
-fi
+# The generator is built for this machine with the docs tag; the packaged binary has
+# the same commands without it.
+GOARCH=$(go env GOHOSTARCH) go run -tags docs ./cmd/ftpctl gen-docs "$JFTP_BUILD"
 gzip -9n "$JFTP_BUILD"/man/*.1
 
 nfpm=${NFPM:-}

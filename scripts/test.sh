@@ -44,8 +44,11 @@ if [ -n "$unformatted" ]; then
 fi
 echo "== go vet"
 go vet ./...
+go vet -tags docs ./cmd/ftpctl
 echo "== unit tests"
 go test -race -count=1 ./...
+# The manual page generator is built only with the docs tag (scripts/package.sh).
+go test -race -count=1 -tags docs -run GenDocs ./cmd/ftpctl
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "== end-to-end tests skipped: they need root (run: sudo scripts/test.sh)"

@@ -1,3 +1,5 @@
+//go:build docs
+
 package main
 
 import (
@@ -14,7 +16,11 @@ import (
 )
 
 // newGenDocsCmd is a build step rather than a user command: scripts/package.sh runs it
-// so that the packages carry manual pages and completions that match the binary.
+// (go run -tags docs) so that the packages carry manual pages and completions that match
+// the binary. cobra/doc brings a Markdown parser and a YAML encoder, which the binary
+// that is installed does without.
+func init() { buildSteps = append(buildSteps, newGenDocsCmd) }
+
 func newGenDocsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:    "gen-docs DIR",

@@ -41,10 +41,18 @@ Files:
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd(), newInstallCmd(), newUninstallCmd(), newGenDocsCmd())
+	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd(), newInstallCmd(), newUninstallCmd())
+	for _, build := range buildSteps {
+		root.AddCommand(build())
+	}
 	requireSubcommand(root)
 	return root
 }
+
+// buildSteps are hidden commands that only build tags compile in (docs.go):
+// the installed binary carries none of their dependencies, which every
+// process of the service would load and initialise for nothing.
+var buildSteps []func() *cobra.Command
 
 // requireSubcommand makes every command group answer an unknown or missing subcommand
 // with a usage error (exit 2) instead of cobra's help text and exit 0, so scripts notice.
