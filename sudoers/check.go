@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 )
@@ -174,7 +173,7 @@ func dropInProblems(path string) []string {
 }
 
 // includeLine matches sudo's include directives; the old '#' spelling still works.
-var includeLine = regexp.MustCompile(`^[ \t]*[#@](include|includedir)[ \t]+(\S.*?)[ \t]*$`)
+var includeLine = lazyRegexp(`^[ \t]*[#@](include|includedir)[ \t]+(\S.*?)[ \t]*$`)
 
 // includes reports whether file reads target, directly or through @include/@includedir
 // directives. Only simple paths are followed: no %h escapes, no backslashes, no quotes
@@ -192,7 +191,7 @@ func includes(file, target string, depth int, seen map[string]bool) (bool, error
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		m := includeLine.FindStringSubmatch(sc.Text())
+		m := includeLine().FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}

@@ -15,22 +15,30 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
+
+// lazyRegexp compiles a pattern on first use. Every process of the service links this
+// package, and the counted repetitions make the rule pattern costly to compile (about
+// 100 KB of heap), which the FTP worker would pay at start for nothing.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}
 
 // namePattern is narrower than sudoers' WORD: no character of it is special to sudo
 // (upper case is excluded because an all-caps word is an alias, e.g. ALL).
-var namePattern = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+var namePattern = lazyRegexp(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 // commandPattern keeps the command free of spaces, commas, escapes and wildcards, any of
 // which would widen what the rule allows.
-var commandPattern = regexp.MustCompile(`^/[A-Za-z0-9/_.-]+$`)
+var commandPattern = lazyRegexp(`^/[A-Za-z0-9/_.-]+$`)
 
 // rulePattern recognises our rule lines; anything else in the file is someone else's.
-var rulePattern = regexp.MustCompile(`^([a-z_][a-z0-9_-]{0,31}) ALL = NOPASSWD: (/[A-Za-z0-9/_.-]+) ([a-z_][a-z0-9_-]{0,31})$`)
+var rulePattern = lazyRegexp(`^([a-z_][a-z0-9_-]{0,31}) ALL = NOPASSWD: (/[A-Za-z0-9/_.-]+) ([a-z_][a-z0-9_-]{0,31})$`)
 
 // ValidName reports why s cannot be an owner or FTP user name in a rule, or nil.
 func ValidName(s string) error {
-	if !namePattern.MatchString(s) {
+	if !namePattern().MatchString(s) {
 		return fmt.Errorf("%q cannot go into a sudoers rule: a name must be 1 to 32 characters among lower-case letters, digits, '_' and '-', starting with a letter or '_'", s)
 	}
 	return nil
@@ -40,7 +48,7 @@ func ValidName(s string) error {
 func ValidCommand(p string) error {
 	// "/" or a path ending in "/" would mean "any command in that directory" to sudo;
 	// Clean rejects both, and "." or ".." components too.
-	if !commandPattern.MatchString(p) || filepath.Clean(p) != p || p == "/" {
+	if !commandPattern().MatchString(p) || filepath.Clean(p) != p || p == "/" {
 		return fmt.Errorf("%q cannot be the command of a sudoers rule: it must be a clean absolute path of letters, digits, '/', '_', '.' and '-'", p)
 	}
 	return nil
@@ -95,7 +103,7 @@ func parse(content string) []line {
 }
 
 func parseRule(body string) (Grant, bool) {
-	m := rulePattern.FindStringSubmatch(body)
+	m := rulePattern().FindStringSubmatch(body)
 	if m == nil {
 		return Grant{}, false
 	}

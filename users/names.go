@@ -6,13 +6,15 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // nameRE is the intersection of the rules of every shadow-utils we meet (upstream,
 // Debian's relaxed patch, Fedora's goodname) and of sudoers' WORD grammar: a name that
 // passes is valid for useradd everywhere and safe to write into a sudoers rule. The
 // trailing '$' shadow-utils allows is for Samba machine accounts, never an FTP user.
-var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+// It is compiled on first use, not by every process that links the package.
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`) })
 
 // ValidateName reports why name cannot be an account name, or nil.
 func ValidateName(name string) error {
@@ -21,7 +23,7 @@ func ValidateName(name string) error {
 		return errors.New("the user name is empty")
 	case len(name) > 32:
 		return fmt.Errorf("user name %.40q is longer than 32 characters", name)
-	case !nameRE.MatchString(name):
+	case !nameRE().MatchString(name):
 		return fmt.Errorf("user name %q is not valid: use lower-case letters, digits, '_' and '-', starting with a letter or '_'", name)
 	}
 	return nil
