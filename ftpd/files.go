@@ -246,13 +246,21 @@ func (f *trackedFile) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// ReadFrom receives an upload; from a plain TCP data connection it comes in
-// chunks that the kernel splices into the file (dataConn.WriteTo).
+// ReadFrom receives an upload. From a plain passive data connection it
+// comes in chunks (dataConn.WriteTo) that the kernel splices into the file;
+// from TLS or an active connection, as a stream that is counted as it
+// comes, for the progress and the stall watch (watchTransfer).
 func (f *trackedFile) ReadFrom(r io.Reader) (int64, error) {
-	n, err := io.Copy(f.FileTransfer, r)
-	f.t.bytes.Add(n)
-	return n, err
+	if _, chunk := r.(*io.LimitedReader); chunk {
+		n, err := io.Copy(f.FileTransfer, r)
+		f.t.bytes.Add(n)
+		return n, err
+	}
+	return io.CopyBuffer(writeOnly{f}, r, make([]byte, 32<<10))
 }
+
+// writeOnly hides a writer's ReadFrom, so that io.Copy writes piece by piece.
+type writeOnly struct{ io.Writer }
 
 func (f *trackedFile) TransferError(err error) {
 	f.failed = true

@@ -384,24 +384,57 @@ func statMode(t *testing.T, ts *testServer, name string) string {
 // deadline of its own.
 func TestIdleTimeoutDuringTransfers(t *testing.T) {
 	t.Parallel()
-	t.Run("a steady upload outlasts the timeout", func(t *testing.T) {
-		t.Parallel()
-		ts := startServer(t, func(s *Settings) { s.IdleTimeout = time.Second })
-		c := dialFTP(t, ts.addr)
-		c.login()
-		data := c.startStor("steady.bin")
-		chunk := bytes.Repeat([]byte{3}, minChunk)
-		tick := time.NewTicker(300 * time.Millisecond)
-		defer tick.Stop()
-		for range 8 { // 2.4 s at a chunk every 0.3 s
-			<-tick.C
-			_, err := data.Write(chunk)
-			require.NoError(t, err)
-		}
-		require.NoError(t, data.Close())
-		c.expect(226)
-		require.Len(t, ts.readHome(t, "steady.bin"), 8*minChunk)
-	})
+	// Each mode reaches the file by another path: plain passive uploads are
+	// spliced in chunks, FTPS and active ones are copied.
+	for _, mode := range []string{"passive", "FTPS", "active"} {
+		t.Run("a steady upload outlasts the timeout, "+mode, func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, func(s *Settings) {
+				s.IdleTimeout = time.Second
+				s.ActiveMode = mode == "active"
+			})
+			c := dialFTP(t, ts.addr)
+			var data net.Conn
+			switch mode {
+			case "passive":
+				c.login()
+				data = c.startStor("steady.bin")
+			case "FTPS":
+				// One server name for both connections, so that the data connection resumes.
+				config := &tls.Config{InsecureSkipVerify: true, ServerName: "ftp", ClientSessionCache: tls.NewLRUClientSessionCache(2)}
+				c.startTLS(config)
+				c.login()
+				c.must(200, "PBSZ 0")
+				c.must(200, "PROT P")
+				raw, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+				require.NoError(t, err)
+				require.NoError(t, c.text.PrintfLine("STOR steady.bin"))
+				c.expect(150)
+				data = tls.Client(raw, config)
+			case "active":
+				c.login()
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				require.NoError(t, err)
+				defer l.Close()
+				c.must(200, "EPRT |1|127.0.0.1|%d|", l.Addr().(*net.TCPAddr).Port)
+				require.NoError(t, c.text.PrintfLine("STOR steady.bin"))
+				data, err = l.Accept()
+				require.NoError(t, err)
+				c.expect(150)
+			}
+			chunk := bytes.Repeat([]byte{3}, minChunk)
+			tick := time.NewTicker(300 * time.Millisecond)
+			defer tick.Stop()
+			for range 8 { // 2.4 s at a chunk every 0.3 s
+				<-tick.C
+				_, err := data.Write(chunk)
+				require.NoError(t, err)
+			}
+			require.NoError(t, data.Close())
+			c.expect(226)
+			require.Len(t, ts.readHome(t, "steady.bin"), 8*minChunk)
+		})
+	}
 	for _, pipelined := range []bool{false, true} {
 		t.Run(fmt.Sprintf("a stalled active download ends the session (a command sent meanwhile: %v)", pipelined), func(t *testing.T) {
 			t.Parallel()
