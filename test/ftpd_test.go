@@ -1668,6 +1668,32 @@ func TestFTPWorkerRestartSweepsUploads(t *testing.T) {
 	require.Equal(t, "old", string(got))
 }
 
+// TestFTPSlowUploadsOutlastTheIdleTimeout: lftp, held to 10 kB/s, uploads for longer
+// than two idle timeouts, plain, over FTPS and in active mode: an upload that moves keeps
+// its session, whatever path its bytes take through the server (spliced in chunks, or
+// copied from TLS or from a connection the server dialled).
+func TestFTPSlowUploadsOutlastTheIdleTimeout(t *testing.T) {
+	testtool.Require(t, "lftp")
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	s := startFTP(t, e, ftpConf{"idle_timeout": `"10s"`, "active_mode": "true"})
+	want := randomFile(t, t.TempDir(), "slow.bin", 240<<10) // 24 s at 10 kB/s
+	for _, tt := range []struct{ name, settings string }{
+		{"passive", lftpPlain},
+		{"FTPS", lftpTLS},
+		{"active", lftpPlain + "; set ftp:passive-mode no"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := s.lftp(t, "alice", ftpPassword, tt.settings+"; set net:limit-rate 0:10000",
+				fmt.Sprintf("put %s -o slow-%s.bin", want, tt.name))
+			require.Equal(t, 0, r.Code, "%s\n%s", r, s.Log())
+			requireSameFile(t, want, filepath.Join(home, "slow-"+tt.name+".bin"))
+			require.NotContains(t, s.Log(), "transfer stalled")
+		})
+	}
+}
+
 // TestFTPTLSSessionReuse runs FTPS with PROT P on TLS 1.2 and 1.3 with clients that
 // resume the control connection's TLS session on data connections (lftp, curl, ftplib
 // taught to), and ftplib as shipped, which does not and is refused while
