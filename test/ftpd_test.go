@@ -400,19 +400,10 @@ func ftpGID(t *testing.T, e *Env) int {
 
 // ---- clients ----
 
-// toolResult is what a client printed and returned.
-type toolResult struct {
-	Stdout, Stderr string
-	Code           int
-}
-
-func (r toolResult) String() string {
-	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
-}
-
+// Result is what a client printed and returned.
 // runTool runs a client on the host within clientTimeout. Clients need none of the
 // test's /etc.
-func runTool(t *testing.T, stdin, name string, args ...string) toolResult {
+func runTool(t *testing.T, stdin, name string, args ...string) Result {
 	t.Helper()
 	r, err := execTool(t.TempDir(), stdin, name, args...)
 	require.NoError(t, err)
@@ -420,29 +411,17 @@ func runTool(t *testing.T, stdin, name string, args ...string) toolResult {
 }
 
 // execTool is runTool for goroutines other than the test's, which must not fail it.
-func execTool(home, stdin, name string, args ...string) (toolResult, error) {
+func execTool(home, stdin, name string, args ...string) (Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
 	c := exec.CommandContext(ctx, name, args...)
 	// HOME keeps the clients away from any rc file of the machine's root.
 	c.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "HOME="+home)
-	var out, errb bytes.Buffer
-	c.Stdin = strings.NewReader(stdin)
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	r := toolResult{Stdout: out.String(), Stderr: errb.String()}
+	r, err := runCommand(c, stdin)
 	if ctx.Err() != nil {
 		return r, fmt.Errorf("%s %q did not finish within %s:\n%s", name, args, clientTimeout, r)
 	}
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		r.Code = exit.ExitCode()
-	default:
-		return r, fmt.Errorf("run %s: %w", name, err)
-	}
-	return r, nil
+	return r, err
 }
 
 // curlTLS are curl's options for explicit FTPS with PROT P and our self-signed
@@ -450,7 +429,7 @@ func execTool(home, stdin, name string, args ...string) (toolResult, error) {
 var curlTLS = []string{"--ssl-reqd", "-k"}
 
 // curl runs curl as user on path (relative to the login folder) with args.
-func (s *ftpServer) curl(t *testing.T, user, password, path string, args ...string) toolResult {
+func (s *ftpServer) curl(t *testing.T, user, password, path string, args ...string) Result {
 	t.Helper()
 	return runTool(t, "", "curl", s.curlArgs(user, password, path, args...)...)
 }
@@ -468,7 +447,7 @@ const (
 )
 
 // lftp logs in as user and runs commands with lftp's debug output on stderr.
-func (s *ftpServer) lftp(t *testing.T, user, password, settings, commands string) toolResult {
+func (s *ftpServer) lftp(t *testing.T, user, password, settings, commands string) Result {
 	t.Helper()
 	script := "set net:timeout 10; set net:max-retries 1; set net:reconnect-interval-base 1; " +
 		"set ssl:verify-certificate no; set cmd:fail-exit yes; set xfer:clobber yes; " +
@@ -1375,7 +1354,7 @@ func TestFTPBan(t *testing.T) {
 
 	// Twice as many wrong passwords as needed, from concurrent connections.
 	type outcome struct {
-		r   toolResult
+		r   Result
 		err error
 	}
 	var wg sync.WaitGroup
@@ -1617,7 +1596,7 @@ func TestFTPWorkerRestart(t *testing.T) {
 		require.NoError(t, syscall.Kill(first, syscall.SIGKILL))
 		second := s.requireWorker(first)
 		s.waitLog(mark, "worker stopped; starting a new one")
-		var r toolResult
+		var r Result
 		ok := waitFor(15*time.Second, func() bool {
 			r = s.curl(t, "alice", ftpPassword, "")
 			return r.Code == 0

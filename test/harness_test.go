@@ -96,6 +96,10 @@ type Result struct {
 	Code           int
 }
 
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+}
+
 // Run runs a command to completion with stdin, within cmdTimeout.
 func (e *Env) Run(stdin string, name string, args ...string) Result {
 	e.t.Helper()
@@ -107,6 +111,15 @@ func (e *Env) Run(stdin string, name string, args ...string) Result {
 // finish runs a prepared command to completion with stdin and collects its result.
 func (e *Env) finish(ctx context.Context, cmd *exec.Cmd, stdin string) Result {
 	e.t.Helper()
+	r, err := runCommand(cmd, stdin)
+	require.NoError(e.t, err)
+	require.NoError(e.t, ctx.Err(), "%v did not finish within %s", cmd.Args, cmdTimeout)
+	return r
+}
+
+// runCommand runs cmd to completion with stdin. A command that ran and exited, with
+// any status, is a Result; one that could not be started is an error.
+func runCommand(cmd *exec.Cmd, stdin string) (Result, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -118,10 +131,9 @@ func (e *Env) finish(ctx context.Context, cmd *exec.Cmd, stdin string) Result {
 	case errors.As(err, &exit):
 		r.Code = exit.ExitCode()
 	default:
-		e.t.Fatalf("run %v: %v", cmd.Args, err)
+		return r, fmt.Errorf("run %v: %w", cmd.Args, err)
 	}
-	require.NoError(e.t, ctx.Err(), "%v did not finish within %s", cmd.Args, cmdTimeout)
-	return r
+	return r, nil
 }
 
 // MustRun runs a command and fails the test unless it exits 0.

@@ -152,7 +152,7 @@ func isServeProcess(pid int) bool {
 
 // login lists the FTP root with curl, in clear or with explicit FTPS, and returns
 // curl's exit status: 0 logged in, 67 login refused.
-func (ie *installEnv) login(user, password string, useTLS bool) toolResult {
+func (ie *installEnv) login(user, password string, useTLS bool) Result {
 	ie.t.Helper()
 	args := []string{"-sS", "--connect-timeout", "5", "--max-time", "30", "-u", user + ":" + password}
 	if useTLS {
