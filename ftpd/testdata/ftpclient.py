@@ -18,17 +18,8 @@ import socket
 import ssl
 import sys
 
-
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    """FTP_TLS that resumes the control connection's TLS session on data
-    connections; plain ftplib starts a new session each time."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(
-                conn, server_hostname=self.host, session=self.sock.session)
-        return conn, size
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "testdata"))
+from ftp_steps import ReusingFTP_TLS  # noqa: E402  (the end-to-end tests' client)
 
 
 def connect(args):

@@ -21,16 +21,10 @@ import time
 TIMEOUT = 60  # seconds for any one socket operation
 
 
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    """FTP_TLS that resumes the control connection's TLS session on each data
-    connection, as FileZilla, lftp and curl do, and as both servers require."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(
-                conn, server_hostname=self.host, session=self.sock.session)
-        return conn, size
+# Resumes the control connection's TLS session on data connections, as both servers
+# require; shared with the end-to-end tests' client.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "testdata"))
+from ftp_steps import ReusingFTP_TLS  # noqa: E402
 
 
 def login(host, port, user, tls=False):

@@ -31,7 +31,8 @@ import sys
 class ReusingFTP_TLS(ftplib.FTP_TLS):
     """FTP_TLS that resumes the control connection's TLS session on each data
     connection, as FileZilla, lftp and curl do; ftplib itself starts a new
-    session every time."""
+    session every time. ftpd/testdata/ftpclient.py and scripts/bench/ftpbench.py
+    import it from here."""
 
     def ntransfercmd(self, cmd, rest=None):
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
