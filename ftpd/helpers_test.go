@@ -197,7 +197,13 @@ type ftpConn struct {
 
 func dialFTP(t testing.TB, addr string) *ftpConn {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return dialFTPFrom(t, &net.Dialer{Timeout: 5 * time.Second}, addr)
+}
+
+// dialFTPFrom is dialFTP through d, from an address of the test's choice.
+func dialFTPFrom(t testing.TB, d *net.Dialer, addr string) *ftpConn {
+	t.Helper()
+	conn, err := d.Dial("tcp", addr)
 	require.NoError(t, err)
 	require.NoError(t, conn.SetDeadline(time.Now().Add(clientTimeout)))
 	c := &ftpConn{t: t, conn: conn, text: textproto.NewConn(conn)}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -316,17 +315,6 @@ func TestSessionLimits(t *testing.T) {
 	first.must(221, "QUIT")
 	waitFor(t, "the session to end", func() bool { return len(ts.srv.Sessions()) == 2 })
 	dialFTPFrom(t, from(1), ts.addr)
-}
-
-func dialFTPFrom(t *testing.T, d *net.Dialer, addr string) *ftpConn {
-	t.Helper()
-	conn, err := d.Dial("tcp", addr)
-	require.NoError(t, err)
-	require.NoError(t, conn.SetDeadline(time.Now().Add(clientTimeout)))
-	c := &ftpConn{t: t, conn: conn, text: textproto.NewConn(conn)}
-	t.Cleanup(func() { c.text.Close() })
-	c.expect(220)
-	return c
 }
 
 func TestSiteCommands(t *testing.T) {
