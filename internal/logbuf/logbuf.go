@@ -79,14 +79,7 @@ func (w *Writer) run() {
 			_, _ = w.out.Write(batch)
 		}
 		if closed {
-			w.mu.Lock()
-			rest := w.queue
-			w.queue = nil
-			w.mu.Unlock()
-			if len(rest) > 0 {
-				_, _ = w.out.Write(rest)
-			}
-			return
+			return // writes after Close go straight to out: this batch was the last
 		}
 	}
 }
