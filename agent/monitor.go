@@ -262,7 +262,7 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	cmd.Env = []string{worker.EnvMarker + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startWithTimerSlack(cmd, workerTimerSlack); err != nil {
 		child.Close()
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -1228,6 +1228,16 @@ func TestFTPWorkerConfined(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, root, "the worker's root directory")
 
+	// Every thread of the worker, the Go runtime's own included, wakes from timed
+	// sleeps with the worker's timer slack (see agent.workerTimerSlack).
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", worker))
+	require.NoError(t, err)
+	for _, task := range tasks {
+		slack, err := os.ReadFile(filepath.Join("/proc", task.Name(), "timerslack_ns"))
+		require.NoError(t, err)
+		require.Equal(t, "1000000", strings.TrimSpace(string(slack)), "thread %s", task.Name())
+	}
+
 	// The monitor keeps root: it alone reads /etc/shadow.
 	status, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
 	require.NoError(t, err)
