@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -133,11 +134,12 @@ func (d *engineDriver) GetTLSConfig() (*tls.Config, error) {
 }
 
 func (d *engineDriver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
-	wrapped := &dataListener{Listener: l, s: d.s}
+	wrapped := &dataListener{Listener: l, s: d.s, ready: make(chan struct{})}
 	if !d.s.trackData(wrapped) {
 		_ = l.Close()
 		return nil, errSessionEnded
 	}
+	go wrapped.acceptEarly()
 	return wrapped, nil
 }
 
@@ -154,12 +156,50 @@ func (d *engineDriver) QuitMessage() string { return "Goodbye." }
 // come from the session's client. ftpserverlib's own IP check (IPMatchRequired)
 // fails the transfer when another host connects first; dropping such
 // connections here lets the real client still connect.
+//
+// It accepts as soon as the PASV reply is out rather than when ftpserverlib
+// asks, after the transfer command: clients connect first and then send the
+// command, and the connection's arrival wakes the worker anyway (Go watches
+// every socket), so the accept is done while the command is on its way.
+// (The listener stays open until the transfer ends: ftpserverlib sets its
+// deadline before calling Accept.)
 type dataListener struct {
 	net.Listener
-	s *session
+	s     *session
+	ready chan struct{} // closed once acceptEarly has its result
+
+	mu      sync.Mutex
+	early   accepted
+	claimed bool // by Accept, or by Close, which closes an unclaimed connection
 }
 
+type accepted struct {
+	conn net.Conn
+	err  error
+}
+
+func (l *dataListener) acceptEarly() {
+	conn, err := l.accept()
+	l.mu.Lock()
+	l.early = accepted{conn, err}
+	l.mu.Unlock()
+	close(l.ready)
+}
+
+// Accept returns the connection acceptEarly took. ftpserverlib calls it once
+// per PASV, from the transfer's goroutine.
 func (l *dataListener) Accept() (net.Conn, error) {
+	<-l.ready
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.claimed {
+		return nil, net.ErrClosed
+	}
+	l.claimed = true
+	return l.early.conn, l.early.err
+}
+
+func (l *dataListener) accept() (net.Conn, error) {
 	for range maxForeignDataConns {
 		conn, err := l.Listener.Accept()
 		if err != nil {
@@ -180,9 +220,23 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	return nil, errForeignData
 }
 
+// Close closes the listening socket from a goroutine of its own: ftpserverlib
+// closes it before it sends the transfer's 226, and nothing waits for it. A
+// connection that came in but was never asked for (PASV, then no transfer) is
+// closed with it.
 func (l *dataListener) Close() error {
 	l.s.untrackData(l)
-	return l.Listener.Close()
+	go func() {
+		_ = l.Listener.Close()
+		<-l.ready
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !l.claimed && l.early.conn != nil {
+			l.claimed = true
+			_ = l.early.conn.Close()
+		}
+	}()
+	return nil
 }
 
 // dataConn gives up on a data connection on which nothing moves for the
@@ -200,16 +254,28 @@ type dataConn struct {
 	wbuf []byte
 
 	reads int // reads that returned data, up to handshakeReads
+
+	// ended is set once TCP has nothing left to carry but the goodbye: an upload
+	// was read to the client's FIN, or a download was sent and followed by ours.
+	ended atomic.Bool
 }
 
 // dataWriteBuffer is how many bytes of small writes a data connection gathers.
 const dataWriteBuffer = 32 << 10
 
+// Close ends the data connection. ftpserverlib closes it before it sends the
+// transfer's 226; once the connection has ended (see dataConn.ended), closing
+// the socket only finishes TCP's goodbye, which the reply need not wait for,
+// so a goroutine of its own does it, after the reply has gone out.
 func (c *dataConn) Close() error {
 	c.mu.Lock()
 	err := c.flushLocked()
 	c.mu.Unlock()
 	c.s.untrackData(c)
+	if err == nil && c.ended.Load() {
+		go c.Conn.Close()
+		return nil
+	}
 	return errors.Join(err, c.Conn.Close())
 }
 
@@ -285,6 +351,9 @@ func (c *dataConn) WriteTo(w io.Writer) (int64, error) {
 		n, err := io.Copy(w, &io.LimitedReader{R: c.Conn, N: size})
 		sizes.done()
 		total += n
+		if err == nil && n < size {
+			c.ended.Store(true)
+		}
 		if err != nil || n < size {
 			return total, err
 		}
@@ -297,7 +366,9 @@ func (c *dataConn) CloseWrite() error {
 		return err
 	}
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
+		err := cw.CloseWrite()
+		c.ended.Store(err == nil)
+		return err
 	}
 	return nil
 }

@@ -209,6 +209,36 @@ func TestPassiveDataConnectionFromAnotherAddressIsDropped(t *testing.T) {
 	require.Contains(t, ts.logs.String(), `msg="passive data connection from another address refused" client=127.0.0.1 user=alice from=127.0.0.2:`)
 }
 
+// TestUnusedPassiveConnectionIsClosed: the server accepts a passive data
+// connection as soon as it comes (before the transfer command); one that no
+// transfer takes is closed with its listener when the next EPSV replaces it,
+// and the next transfer works.
+func TestUnusedPassiveConnectionIsClosed(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.writeHome(t, "a.txt", []byte("payload"))
+	c := dialFTP(t, ts.addr)
+	c.login()
+	unused, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+	require.NoError(t, err)
+	defer unused.Close()
+
+	data, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+	require.NoError(t, err)
+	defer data.Close()
+	require.NoError(t, unused.SetReadDeadline(time.Now().Add(5*time.Second)))
+	got, err := io.ReadAll(unused)
+	require.Empty(t, got)
+	require.NoError(t, err, "the server closes the unused connection (EOF), not the deadline")
+
+	require.NoError(t, c.text.PrintfLine("RETR a.txt"))
+	c.expect(150)
+	got, err = io.ReadAll(data)
+	require.NoError(t, err)
+	require.Equal(t, "payload", string(got))
+	c.expect(226)
+}
+
 // countingListener counts the bytes the server reads from its clients.
 type countingListener struct {
 	net.Listener

@@ -12,7 +12,9 @@
 # and of BENCH_LIST_REPS [5] listings (median) of a folder of
 # BENCH_ENTRIES [10000]; BENCH_IDLE [500] idle sessions; BENCH_PORT [25021] first of the
 # ports used (ours: +0..+400, vsftpd: +500..+900); BENCH_PIN [1] servers on CPU 0 and
-# clients on the last CPU (see below). Cells are medians over the rounds.
+# clients on the last CPU (see below); BENCH_FS [ext4] the FTP root on a fresh ext4 file
+# system in a loop-mounted image ("dir": a folder in the temporary one, on whatever file
+# system holds /tmp). Cells are medians over the rounds.
 # The table goes to stdout, progress and each round's figures to stderr; a row that
 # fails reads "error", the failures follow the table, and the exit status is 1.
 set -euo pipefail
@@ -104,6 +106,7 @@ cleanup() {
   local pid
   for pid in "${pids[@]}"; do stop "$pid"; done
   umount /etc 2>/dev/null || true
+  umount "$work/root" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -114,6 +117,23 @@ cp -a /etc "$work/etc"
 rm -rf "$work/etc/jelastic-ftp" "$work/etc/sudoers.d/jelastic"
 root="$work/root"
 mkdir -p "$root" "$work/etc/jelastic-ftp" "$work/tls" "$work/small"
+# A fresh file system with a journal, as a container's disk has, rather than whatever
+# holds /tmp, and one that earlier runs have not used: on an ext4 without a journal,
+# each new file's inode is found by stepping over every inode freed in the last minutes
+# (the kernel's recently_deleted), which made either server's small uploads twice as
+# slow, depending on what the run before had deleted.
+fs=${BENCH_FS:-ext4}
+if [ "$fs" = ext4 ]; then
+  command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 is missing: install e2fsprogs, or run with BENCH_FS=dir"
+  truncate -s $((size_mb * 3 / 1024 + 2))G "$work/fs.img"
+  mkfs.ext4 -q "$work/fs.img" || die "mkfs.ext4 failed"
+  mount -o loop "$work/fs.img" "$root" || die "cannot mount a loop device; run with BENCH_FS=dir"
+  fs="ext4 (a fresh loop-mounted image)"
+elif [ "$fs" = dir ]; then
+  fs="$(df --output=fstype "$root" | tail -n 1) (a folder under /tmp)"
+else
+  die "BENCH_FS must be ext4 or dir, not $fs"
+fi
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
   -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" 2>/dev/null
 cat >"$work/etc/jelastic-ftp/ftpd.toml" <<EOF
@@ -356,7 +376,7 @@ fi
 
 echo
 echo "ftpctl serve vs vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null) on 127.0.0.1, $(nproc) cores, taking turns (first in odd rounds: ours);"
-echo "servers on CPU ${server_pin[2]:-any}, clients on CPU ${client_cpu:-any} (BENCH_PIN)"
+echo "servers on CPU ${server_pin[2]:-any}, clients on CPU ${client_cpu:-any} (BENCH_PIN); FTP root on $fs (BENCH_FS)"
 echo "medians of $reps rounds (rows 1-2) and of $rounds rounds (rows 3-5; row 5: each round the median of $list_reps listings)"
 echo "FTPS as curl $(curl --version | awk 'NR==1 {print $2}') negotiated it: ours ${tls_ours:-unknown}, vsftpd ${tls_vs:-unknown}"
 echo "every ratio is written so that above 1 means ours is better; MB = 10^6 bytes"
