@@ -18,11 +18,15 @@ import (
 )
 
 func newLogger(out io.Writer, debug bool) *slog.Logger {
+	return slog.New(newLogHandler(out, debug))
+}
+
+func newLogHandler(out io.Writer, debug bool) slog.Handler {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	return slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})
 }
 
 func newServeCmd() *cobra.Command {
@@ -65,11 +69,11 @@ func newWorkerCmd() *cobra.Command {
 		Hidden: true,
 		Args:   exactArgs(0, "no arguments"),
 		RunE: func(*cobra.Command, []string) error {
-			// Log lines go out from a goroutine of their own, off the path of
-			// the replies they describe.
-			out := logbuf.New(os.Stderr)
-			defer out.Close()
-			return worker.Run(newLogger(out, false))
+			// Log lines are formatted and written by a goroutine of their
+			// own, off the path of the replies they describe.
+			h := logbuf.New(os.Stderr, func(w io.Writer) slog.Handler { return newLogHandler(w, false) })
+			defer h.Close()
+			return worker.Run(slog.New(h))
 		},
 	}
 }
