@@ -100,9 +100,17 @@ func randomHex(n int) (string, error) {
 // report logs one line about this session. The client address comes first so
 // that a fail2ban pattern can anchor on it before any client-chosen text.
 func (s *session) report(level slog.Level, msg string, args ...any) {
-	attrs := append([]any{"client", s.client.Addr()}, args...)
-	attrs = append(attrs, "session", s.id)
-	s.log.Log(context.Background(), level, msg, attrs...)
+	h := s.log.Handler()
+	if !h.Enabled(context.Background(), level) {
+		return
+	}
+	// A record made here rather than by Logger.Log, which would also walk the
+	// stack for the caller's PC that no log line shows.
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(slog.Any("client", s.client.Addr()))
+	r.Add(args...)
+	r.AddAttrs(slog.Uint64("session", s.id))
+	_ = h.Handle(context.Background(), r)
 }
 
 func (s *session) run() {

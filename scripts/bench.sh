@@ -6,7 +6,7 @@
 # machine's /etc is not touched, and everything else lives in one temporary folder.
 #   scripts/bench.sh
 # Sizes and counts (environment, defaults in brackets): BENCH_SIZE_MB [1024] file for
-# the single-stream rows, BENCH_REPS [5] rounds of them; BENCH_ROUNDS [3] rounds of
+# the single-stream rows, BENCH_REPS [5] rounds of them; BENCH_ROUNDS [5] rounds of
 # BENCH_SESSIONS [400] logins by BENCH_WORKERS [4] clients at once, of BENCH_FILES [1000]
 # files of 4 KiB up and down (plain, then FTPS; lftp mirrors the first 100 up and back),
 # and of BENCH_LIST_REPS [5] listings (median) of a folder of
@@ -51,7 +51,7 @@ workers=${BENCH_WORKERS:-4}
 files=${BENCH_FILES:-1000}
 entries=${BENCH_ENTRIES:-10000}
 list_reps=${BENCH_LIST_REPS:-5}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 idle=${BENCH_IDLE:-500}
 port=${BENCH_PORT:-25021}
 ours_port=$port vs_port=$((port + 500))
