@@ -3,6 +3,7 @@ package ftpd
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -116,5 +117,26 @@ func BenchmarkFTPSNagleLogin(b *testing.B) {
 		c.startTLS(config)
 		c.login()
 		c.must(221, "QUIT")
+	}
+}
+
+// BenchmarkList measures LIST of a folder of 10,000 files (bench.sh's row 5).
+func BenchmarkList(b *testing.B) {
+	ts := startServer(b)
+	for i := range 10000 {
+		ts.writeHome(b, fmt.Sprintf("list/entry-%05d.txt", i), nil)
+	}
+	c := dialFTP(b, ts.addr)
+	c.login()
+	for b.Loop() {
+		raw, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+		require.NoError(b, err)
+		require.NoError(b, c.text.PrintfLine("LIST list"))
+		c.expect(150)
+		n, err := io.Copy(io.Discard, raw)
+		require.NoError(b, err)
+		require.Greater(b, n, int64(10000*50))
+		raw.Close()
+		c.expect(226)
 	}
 }
