@@ -1,12 +1,12 @@
-// Command ftpctl manages the jelastic-ftp add-on: FTP accounts, the owner's sudo rule,
-// and the FTP/FTPS service itself.
-
 // Go 1.24 made listeners Multipath TCP by default. FTP clients speak plain TCP, so
 // an MPTCP listener only adds the kernel's MPTCP layer to every passive data
 // connection's socket, accept and close (2-3 % of the worker's CPU time per small
 // transfer in perf).
-//
+
 //go:debug multipathtcp=0
+
+// Command ftpctl manages the jelastic-ftp add-on: FTP accounts, the owner's sudo rule,
+// and the FTP/FTPS service itself.
 package main
 
 import (
