@@ -3,10 +3,11 @@ package ftpd
 import "time"
 
 // Transfers move in chunks: each moves the idle deadline on and updates the
-// progress that Sessions and `ftpctl status` show. A client must move a chunk
-// per idle timeout, so chunks start small (64 KiB in the default 300 s is
-// 218 bytes/s); while they go fast they grow, as every chunk costs system
-// calls (a 1 GiB download in 64 KiB chunks takes 16,384 sendfile calls).
+// progress that Sessions and `ftpctl status` show. Chunks start small and
+// grow while they go fast, as every chunk costs system calls (a 1 GiB
+// download in 64 KiB chunks takes 16,384 sendfile calls). A chunk may take
+// longer than the idle timeout: watchTransfer moves the deadline on while TCP
+// moves the chunk's bytes.
 const (
 	minChunk = 64 << 10
 	maxChunk = 4 << 20

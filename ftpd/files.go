@@ -1,10 +1,12 @@
 package ftpd
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"unicode"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
+	"golang.org/x/sys/unix"
 
 	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
 )
@@ -125,6 +128,10 @@ type transfer struct {
 	start  time.Time
 	bytes  atomic.Int64
 	watch  *time.Timer // watchTransfer's
+
+	// tcp is the data connection's TCP connection, once the transfer has
+	// started moving data through it (see trackedFile.noteConn).
+	tcp atomic.Pointer[net.TCPConn]
 }
 
 func (t *transfer) direction() string {
@@ -144,7 +151,7 @@ func (s *session) startTransfer(h ftpserver.FileTransfer, path string, upload bo
 	t := &transfer{upload: upload, path: path, start: time.Now()}
 	s.transfer = t
 	s.openFiles++
-	s.watchTransfer(t, -1)
+	s.watchTransfer(t, 0, t.start)
 	return &trackedFile{FileTransfer: h, s: s, t: t}, nil
 }
 
@@ -152,20 +159,76 @@ func (s *session) startTransfer(h ftpserver.FileTransfer, path string, upload bo
 // timeout: ftpserverlib dials active data connections without any deadline,
 // and a command the client sent meanwhile keeps the engine from reading,
 // so neither the data connection nor the control connection would notice.
+//
+// It looks every quarter of the idle timeout, at the bytes the transfer has
+// counted and at those TCP has moved on its data connection (tcpMoved), which
+// also grow in the middle of a sendfile or splice chunk; while they grow, it
+// moves the deadlines of a passive data connection on (ftpserverlib's active
+// ones have none; this watch alone ends them). A chunk that grew while the transfer
+// was fast thus outlives the timeout when the client slows down (a speed
+// limit set in the middle of a download), as long as bytes keep moving.
 // Called with s.mu held.
-func (s *session) watchTransfer(t *transfer, last int64) {
-	t.watch = time.AfterFunc(s.conf.IdleTimeout, func() {
+func (s *session) watchTransfer(t *transfer, last uint64, lastMoved time.Time) {
+	t.watch = time.AfterFunc(s.conf.IdleTimeout/4, func() {
 		s.mu.Lock()
-		n, running, user := t.bytes.Load(), s.transfer == t, s.user
-		if running && n != last {
-			s.watchTransfer(t, n)
-		}
+		running, user := s.transfer == t, s.user
 		s.mu.Unlock()
-		if running && n == last {
+		if !running {
+			return
+		}
+		now := time.Now()
+		tcp := t.tcp.Load()
+		moved := uint64(t.bytes.Load()) + tcpMoved(tcp)
+		if moved != last {
+			last, lastMoved = moved, now
+			if dc := s.passiveData(tcp); dc != nil {
+				_ = dc.SetDeadline(now.Add(s.conf.IdleTimeout))
+			}
+		} else if now.Sub(lastMoved) >= s.conf.IdleTimeout {
 			s.report(slog.LevelWarn, "transfer stalled; closing", "user", user, "path", t.path)
 			s.close(421, fmt.Sprintf("No data moved for %d seconds: closing control connection.", s.conf.idleSeconds))
+			return
+		}
+		s.mu.Lock()
+		if s.transfer == t {
+			s.watchTransfer(t, last, lastMoved)
+		}
+		s.mu.Unlock()
+	})
+}
+
+// passiveData returns the passive data connection over tcp, if tcp is one.
+func (s *session) passiveData(tcp *net.TCPConn) *dataConn {
+	if tcp == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.data {
+		if dc, ok := c.(*dataConn); ok && dc.Conn == net.Conn(tcp) {
+			return dc
+		}
+	}
+	return nil
+}
+
+// tcpMoved returns how many bytes TCP has carried on conn so far: those the
+// client acknowledged plus those received from it (TCP_INFO). 0 for nil.
+func tcpMoved(conn *net.TCPConn) uint64 {
+	if conn == nil {
+		return 0
+	}
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	_ = raw.Control(func(fd uintptr) {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			n = info.Bytes_acked + info.Bytes_received
 		}
 	})
+	return n
 }
 
 func (s *session) endTransfer(t *transfer, failed bool) {
@@ -227,6 +290,7 @@ func (f *trackedFile) Write(p []byte) (int, error) {
 // client sees the end of the file before the server has logged the transfer
 // and closed up.
 func (f *trackedFile) WriteTo(w io.Writer) (int64, error) {
+	f.noteConn(w)
 	var total int64
 	sizes := newChunks(f.s.conf.IdleTimeout)
 	for {
@@ -251,12 +315,34 @@ func (f *trackedFile) WriteTo(w io.Writer) (int64, error) {
 // from TLS or an active connection, as a stream that is counted as it
 // comes, for the progress and the stall watch (watchTransfer).
 func (f *trackedFile) ReadFrom(r io.Reader) (int64, error) {
+	f.noteConn(r)
 	if _, chunk := r.(*io.LimitedReader); chunk {
 		n, err := io.Copy(f.FileTransfer, r)
 		f.t.bytes.Add(n)
 		return n, err
 	}
 	return io.CopyBuffer(writeOnly{f}, r, make([]byte, 32<<10))
+}
+
+// noteConn finds the TCP connection under what the transfer reads from or
+// writes to (a passive data connection, TLS over one, a chunk of one, or
+// ftpserverlib's active connection), for watchTransfer.
+func (f *trackedFile) noteConn(rw any) {
+	for {
+		switch c := rw.(type) {
+		case *dataConn:
+			rw = c.Conn
+		case *tls.Conn:
+			rw = c.NetConn()
+		case *io.LimitedReader:
+			rw = c.R
+		case *net.TCPConn:
+			f.t.tcp.Store(c)
+			return
+		default:
+			return
+		}
+	}
 }
 
 // writeOnly hides a writer's ReadFrom, so that io.Copy writes piece by piece.

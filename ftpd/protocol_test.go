@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -488,6 +489,101 @@ func TestIdleTimeoutDuringTransfers(t *testing.T) {
 // TestABOR cancels transfers as FileZilla's cancel button does: an aborted
 // upload publishes nothing and leaves no temporary file, and the session
 // goes on.
+// TestTransfersThatSlowDownOutlastTheIdleTimeout: a transfer that went fast
+// (so its chunks grew to maxChunk) and then slows to a rate at which one chunk
+// takes longer than the idle timeout still moves, so it must not be cut: a
+// user may set a speed limit in the middle of a download.
+func TestTransfersThatSlowDownOutlastTheIdleTimeout(t *testing.T) {
+	t.Parallel()
+	const (
+		fast = 12 << 20 // enough for the chunks to grow to maxChunk
+		slow = 6 << 20  // more than the socket buffers hold
+		rate = 1 << 20  // a chunk of maxChunk takes 4 s: four times the timeout
+	)
+	// pace moves n bytes at about rate per second, a step every 50 ms.
+	pace := func(t *testing.T, n int, step func([]byte) (int, error)) {
+		buf := make([]byte, rate/20)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for n > 0 {
+			<-tick.C
+			got, err := step(buf[:min(len(buf), n)])
+			require.NoError(t, err)
+			n -= got
+		}
+	}
+	content := bytes.Repeat([]byte("0123456789abcdef"), (fast+slow)/16)
+	settings := func(s *Settings) { s.IdleTimeout = time.Second }
+
+	t.Run("download", func(t *testing.T) {
+		t.Parallel()
+		ts := startServer(t, settings)
+		ts.writeHome(t, "big.bin", content)
+		c := dialFTP(t, ts.addr)
+		c.login()
+		// A small receive buffer, so that what the client has not read stays
+		// on the server's side.
+		small := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, raw syscall.RawConn) error {
+			return raw.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10) })
+		}}
+		data, err := small.Dial("tcp", c.epsv("127.0.0.1"))
+		require.NoError(t, err)
+		defer data.Close()
+		require.NoError(t, c.text.PrintfLine("RETR big.bin"))
+		c.expect(150)
+		var got bytes.Buffer
+		_, err = io.CopyN(&got, data, fast)
+		require.NoError(t, err)
+		pace(t, slow, func(p []byte) (int, error) {
+			n, err := io.ReadFull(data, p)
+			got.Write(p[:n])
+			return n, err
+		})
+		rest, err := io.ReadAll(data)
+		require.NoError(t, err)
+		got.Write(rest)
+		require.True(t, bytes.Equal(content, got.Bytes()), "the download arrived whole")
+		c.expect(226)
+	})
+	t.Run("a passive download that stops moving still ends", func(t *testing.T) {
+		t.Parallel()
+		ts := startServer(t, settings)
+		ts.writeHome(t, "big.bin", content)
+		c := dialFTP(t, ts.addr)
+		c.login()
+		data, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+		require.NoError(t, err)
+		defer data.Close()
+		require.NoError(t, c.text.PrintfLine("RETR big.bin"))
+		c.expect(150)
+		_, err = io.CopyN(io.Discard, data, fast)
+		require.NoError(t, err)
+		// and nothing more is read
+		require.NoError(t, c.conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+		code, msg, err := c.text.ReadResponse(0)
+		require.NoError(t, err, "the server ends the transfer within the timeout and a bit")
+		require.GreaterOrEqual(t, code, 400, msg)
+	})
+	t.Run("upload", func(t *testing.T) {
+		t.Parallel()
+		ts := startServer(t, settings)
+		c := dialFTP(t, ts.addr)
+		c.login()
+		data := c.startStor("big.bin")
+		_, err := data.Write(content[:fast])
+		require.NoError(t, err)
+		rest := content[fast:]
+		pace(t, len(rest), func(p []byte) (int, error) {
+			n, err := data.Write(rest[:len(p)])
+			rest = rest[n:]
+			return n, err
+		})
+		require.NoError(t, data.Close())
+		c.expect(226)
+		require.True(t, bytes.Equal(content, ts.readHome(t, "big.bin")), "the upload arrived whole")
+	})
+}
+
 func TestABOR(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
