@@ -50,12 +50,13 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, err := listen(m.cfg.Listen)
+	ln, activated, err := listen(m.cfg.Listen)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	m.log.Info("listening", "addr", ln.Addr().String(), "root", m.cfg.Root)
+	m.activated = activated
+	m.log.Info("listening", "addr", ln.Addr().String(), "root", m.cfg.Root, "socket_activation", activated)
 	m.started, m.listenAddr = time.Now(), ln.Addr().String()
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
@@ -83,6 +84,8 @@ type monitor struct {
 	memory   *idlemem.Releaser // after bursts of password checks
 	xferlog  *os.File          // nil when no transfer log is configured
 	xmu      sync.Mutex
+
+	activated bool // systemd passed the listening socket: idle_exit applies
 
 	// For `ftpctl status`.
 	started    time.Time
@@ -198,24 +201,24 @@ func loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, err error) {
 }
 
 // listen takes the socket systemd passed (socket activation), else opens addr.
-func listen(addr string) (*net.TCPListener, error) {
+func listen(addr string) (ln *net.TCPListener, activated bool, err error) {
 	if os.Getenv("LISTEN_FDS") != "" {
 		ls, err := activation.Listeners()
 		if err != nil {
-			return nil, fmt.Errorf("socket activation: %w", err)
+			return nil, true, fmt.Errorf("socket activation: %w", err)
 		}
 		for _, l := range ls {
 			if tl, ok := l.(*net.TCPListener); ok {
-				return tl, nil
+				return tl, true, nil
 			}
 		}
-		return nil, errors.New("socket activation: systemd passed no TCP listening socket")
+		return nil, true, errors.New("socket activation: systemd passed no TCP listening socket")
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, false, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	return l.(*net.TCPListener), nil
+	return l.(*net.TCPListener), false, nil
 }
 
 // restartDelay grows while workers keep dying young, so a crash loop does not spin.
@@ -237,6 +240,10 @@ func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, hup
 		started := time.Now()
 		err := m.runWorker(ctx, lf, hup)
 		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errIdleExit) {
+			m.log.Info("no session for idle_exit; exiting until systemd starts the service again on the next connection", "idle_exit", m.config().IdleExit)
 			return nil
 		}
 		delay = restartDelay(delay, time.Since(started))
@@ -302,6 +309,26 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 		statusTick = t.C
 		go m.notifyStatus(ctx, ch)
 	}
+	// Only a socket-activated service may exit when idle: nothing would start
+	// another one. (Without idle_exit it looks once a minute, for a SIGHUP that
+	// sets one.)
+	var idle idleWatch
+	var idleCheckC <-chan time.Time
+	idleCheck := time.NewTimer(idleCheckEvery(m.config().IdleExit))
+	defer idleCheck.Stop()
+	if m.activated {
+		idleCheckC = idleCheck.C
+	}
+	stopWorker := func() {
+		notify(daemon.SdNotifyStopping)
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(worker.ShutdownGrace + 5*time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
 	for {
 		select {
 		case err := <-exited:
@@ -315,18 +342,28 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 			notify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
 			m.reload(ch)
 			notify(daemon.SdNotifyReady)
-		case <-ctx.Done():
-			notify(daemon.SdNotifyStopping)
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(worker.ShutdownGrace + 5*time.Second):
-				cmd.Process.Kill()
-				<-exited
+		case now := <-idleCheckC:
+			limit := m.config().IdleExit
+			idleCheck.Reset(idleCheckEvery(limit))
+			if limit == 0 {
+				continue
 			}
+			if l, err := m.queries.ask(ctx, ch); err == nil && idle.observe(l.Count, now, limit) {
+				stopWorker()
+				return errIdleExit
+			}
+		case <-ctx.Done():
+			stopWorker()
 			return ctx.Err()
 		}
 	}
+}
+
+// config returns the settings in force (SIGHUP may replace them).
+func (m *monitor) config() config.Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg
 }
 
 // statusEvery is how often `systemctl status` learns the number of sessions.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -118,7 +119,50 @@ func TestServiceNotifyProtocol(t *testing.T) {
 func TestServiceSocketActivation(t *testing.T) {
 	e := NewEnv(t)
 	addFTPUser(t, e, "alice", ftpPassword)
-	// systemd would hold this socket; the configured listen address stays unused.
+	s, activated := startActivatedFTP(t, e, nil)
+	r := runTool(t, "", "curl", "-sS", "--max-time", "20", "-u", "alice:"+ftpPassword, fmt.Sprintf("ftp://%s/", s.Addr))
+	require.Equal(t, 0, r.Code, r.String())
+	require.Contains(t, s.Log(), "addr="+activated)
+}
+
+// TestServiceSocketActivationIdleExit: with idle_exit, a socket-activated service
+// runs on while a session is open and exits (status 0, for systemd to start it
+// again on the next connection) once there has been none for idle_exit.
+func TestServiceSocketActivationIdleExit(t *testing.T) {
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	s, _ := startActivatedFTP(t, e, ftpConf{"idle_exit": `"10s"`, "idle_timeout": `"60s"`})
+	worker := s.workerPID()
+	session, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+	require.NoError(t, err)
+	defer session.Close()
+	banner := make([]byte, 3)
+	_, err = io.ReadFull(session, banner)
+	require.NoError(t, err)
+	require.Equal(t, "220", string(banner))
+
+	select {
+	case <-s.exited:
+		t.Fatalf("the service exited with a session open: %v\n%s", s.waitErr, s.Log())
+	case <-time.After(15 * time.Second): // idle_exit and half again
+	}
+	require.NoError(t, session.Close())
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the service did not exit without sessions:\n%s", s.Log())
+	}
+	s.stopped = true
+	require.NoError(t, s.waitErr, "exit status 0, so that systemd does not count a failure")
+	require.Contains(t, s.Log(), "no session for idle_exit; exiting until systemd starts the service again")
+	_, err = os.Stat(fmt.Sprintf("/proc/%d", worker))
+	require.ErrorIs(t, err, os.ErrNotExist, "the worker has ended and been reaped")
+}
+
+// startActivatedFTP starts `ftpctl serve` as systemd's socket activation would:
+// with a listening socket of its own (LISTEN_FDS), which it must use instead of
+// the configured address. It returns the socket's address.
+func startActivatedFTP(t *testing.T, e *Env, conf ftpConf) (*ftpServer, string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	activated := l.Addr().String()
@@ -127,7 +171,7 @@ func TestServiceSocketActivation(t *testing.T) {
 	l.Close()
 	t.Cleanup(func() { lf.Close() })
 
-	s := startFTPWith(t, e, nil, func(s *ftpServer) {
+	s := startFTPWith(t, e, conf, func(s *ftpServer) {
 		configured := s.Addr
 		// LISTEN_PID must be the service's own PID: the shell execs into ftpctl.
 		s.cmd = e.Command(context.Background(), "sh", "-c", `LISTEN_PID=$$ exec "$0" serve`, ftpctlBin)
@@ -144,7 +188,5 @@ func TestServiceSocketActivation(t *testing.T) {
 			}
 		})
 	})
-	r := runTool(t, "", "curl", "-sS", "--max-time", "20", "-u", "alice:"+ftpPassword, fmt.Sprintf("ftp://%s/", s.Addr))
-	require.Equal(t, 0, r.Code, r.String())
-	require.Contains(t, s.Log(), "addr="+activated)
+	return s, activated
 }

@@ -30,6 +30,7 @@ type Config struct {
 	PublicHost    string        // address announced in PASV replies; "" = detect
 	TLS           TLS           // FTPS settings
 	IdleTimeout   time.Duration // inactivity before a session is closed
+	IdleExit      time.Duration // socket-activated: exit after this long without a session; 0 = never
 	Limits        Limits        // session and brute-force limits
 	Umask         fs.FileMode   // permission bits removed from created files
 	AtomicUploads bool          // upload to a temporary name, rename when complete
@@ -136,6 +137,12 @@ func (c Config) Validate() error {
 		func() error { return checkPublicHost(c.PublicHost) },
 		c.TLS.validate,
 		func() error { return checkDuration("idle_timeout", c.IdleTimeout, 10*time.Second, 24*time.Hour) },
+		func() error {
+			if c.IdleExit == 0 {
+				return nil
+			}
+			return checkDuration("idle_exit", c.IdleExit, 10*time.Second, 24*time.Hour)
+		},
 		c.Limits.validate,
 		func() error { return checkUmask(c.Umask) },
 		func() error { return checkPath("transfer_log", c.TransferLog, true) },

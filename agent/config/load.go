@@ -91,6 +91,7 @@ func (c *Config) setters() map[string]func(any) error {
 		"passive_ports":                     into(&c.PassivePorts, asPortRange),
 		"public_host":                       into(&c.PublicHost, asString),
 		"idle_timeout":                      into(&c.IdleTimeout, asDuration),
+		"idle_exit":                         into(&c.IdleExit, asDuration),
 		"umask":                             into(&c.Umask, asUmask),
 		"atomic_uploads":                    into(&c.AtomicUploads, asBool),
 		"active_mode":                       into(&c.ActiveMode, asBool),

@@ -42,6 +42,11 @@ public_host = {{q .PublicHost}}
 # Inactivity after which a session is closed, from "10s" to "24h".
 idle_timeout = {{duration .IdleTimeout}}
 
+# With socket activation (jelastic-ftp.socket), how long the service runs on
+# without any session before it exits, from "10s" to "24h"; systemd starts it
+# again on the next connection. "0s": it never exits on its own.
+idle_exit = {{duration .IdleExit}}
+
 # Permission bits removed from uploaded files and new directories, in octal.
 # The first digit must be 0: all FTP users are one system user.
 umask = {{umask .Umask}}
