@@ -112,7 +112,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building ftpctl and preparing data in $work ..." >&2
-go build -o "$work/ftpctl" ./cmd/ftpctl
+# Built as scripts/package.sh builds the shipped binary: static, without symbols.
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/ftpctl" ./cmd/ftpctl
 cp -a /etc "$work/etc"
 rm -rf "$work/etc/jelastic-ftp" "$work/etc/sudoers.d/jelastic"
 root="$work/root"
