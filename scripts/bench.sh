@@ -6,7 +6,7 @@
 # machine's /etc is not touched, and everything else lives in one temporary folder.
 #   scripts/bench.sh
 # Sizes and counts (environment, defaults in brackets): BENCH_SIZE_MB [1024] file for
-# the single-stream rows, BENCH_REPS [5] rounds of them; BENCH_ROUNDS [5] rounds of
+# the single-stream rows, BENCH_REPS [9] rounds of them; BENCH_ROUNDS [5] rounds of
 # BENCH_SESSIONS [400] logins by BENCH_WORKERS [4] clients at once, of BENCH_FILES [1000]
 # files of 4 KiB up and down (plain, then FTPS; lftp mirrors the first 100 up and back),
 # and of BENCH_LIST_REPS [5] listings (median) of a folder of
@@ -45,7 +45,7 @@ if [ -z "${JFTP_BENCH_NS:-}" ]; then
 fi
 
 size_mb=${BENCH_SIZE_MB:-1024}
-reps=${BENCH_REPS:-5}
+reps=${BENCH_REPS:-9}
 sessions=${BENCH_SESSIONS:-400}
 workers=${BENCH_WORKERS:-4}
 files=${BENCH_FILES:-1000}
