@@ -348,7 +348,12 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 			if limit == 0 {
 				continue
 			}
-			if l, err := m.queries.ask(ctx, ch); err == nil && idle.observe(l.Count, now, limit) {
+			// Bounded, so that a wedged worker cannot stall this loop (and
+			// with it the watchdog pings that get it restarted).
+			askCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			l, err := m.queries.ask(askCtx, ch)
+			cancel()
+			if err == nil && idle.observe(l.Count, now, limit) {
 				stopWorker()
 				return errIdleExit
 			}
