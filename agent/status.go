@@ -16,6 +16,7 @@ type Report struct {
 	ConfigPath string         `json:"config"`
 	Running    bool           `json:"running"`
 	Systemd    string         `json:"systemd,omitempty"` // the unit's state where systemd runs
+	Socket     string         `json:"socket,omitempty"`  // jelastic-ftp.socket's; "active": systemd starts the service on a connection
 	Service    *ServiceStatus `json:"service,omitempty"`
 	Users      []UserInfo     `json:"users"`
 	Grants     []Grant        `json:"grants"`
@@ -54,8 +55,14 @@ func (a *Admin) Status() Report {
 	if cfgErr != nil {
 		r.Problems = append(r.Problems, cfgErr.Error())
 	}
+	if systemdRuns() {
+		r.Systemd = unitState(ServiceName + ".service")
+		r.Socket = unitState(ServiceName + ".socket")
+	}
 	if st, err := QueryStatus(3 * time.Second); err != nil {
-		r.Problems = append(r.Problems, "the FTP service is not running: "+err.Error())
+		if problem := notRunning(err, r.Socket); problem != "" {
+			r.Problems = append(r.Problems, problem)
+		}
 	} else {
 		r.Running, r.Service = true, &st
 		if left := time.Until(st.Certificate.NotAfter); left <= 0 {
@@ -63,10 +70,6 @@ func (a *Admin) Status() Report {
 		} else if left < certWarnAhead {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("the TLS certificate expires on %s", st.Certificate.NotAfter.Format(time.DateOnly)))
 		}
-	}
-	if systemdRuns() {
-		out, _ := exec.Command("systemctl", "is-active", "jelastic-ftp").Output()
-		r.Systemd = strings.TrimSpace(string(out))
 	}
 	if users, err := a.ListUsers(); err != nil {
 		r.Problems = append(r.Problems, err.Error())
@@ -84,6 +87,22 @@ func (a *Admin) Status() Report {
 		r.Warnings = append(r.Warnings, a.sudoCheck(cfg.Owner).Warnings...)
 	}
 	return r
+}
+
+// notRunning is the problem to report when the service does not answer, or ""
+// when that is as it should be: under socket activation with idle_exit the
+// service is stopped between connections while systemd holds the port.
+func notRunning(err error, socket string) string {
+	if socket == "active" {
+		return ""
+	}
+	return "the FTP service is not running: " + err.Error()
+}
+
+// unitState is `systemctl is-active UNIT`: "active", "inactive", "failed", ….
+func unitState(unit string) string {
+	out, _ := exec.Command("systemctl", "is-active", unit).Output()
+	return strings.TrimSpace(string(out))
 }
 
 // systemdRuns reports whether systemd is the init system, as sd_booted(3) decides.

@@ -42,12 +42,18 @@ something is broken (the reasons are listed), 0 otherwise.`,
 func printStatus(out io.Writer, r agent.Report) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	state := "not running"
+	if r.Socket == "active" {
+		state = "not running; jelastic-ftp.socket holds the port and starts it on the next connection"
+	}
 	if r.Running {
 		state = fmt.Sprintf("running (PID %d, worker PID %d, since %s)", r.Service.PID, r.Service.WorkerPID, r.Service.Started.Format(time.DateTime))
 	}
 	fmt.Fprintf(tw, "service:\t%s\n", state)
 	if r.Systemd != "" {
 		fmt.Fprintf(tw, "systemd unit:\t%s\n", r.Systemd)
+	}
+	if r.Socket != "" && r.Socket != "inactive" {
+		fmt.Fprintf(tw, "systemd socket:\t%s\n", r.Socket)
 	}
 	fmt.Fprintf(tw, "config:\t%s\n", r.ConfigPath)
 	if s := r.Service; s != nil {
