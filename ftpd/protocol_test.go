@@ -210,6 +210,21 @@ func TestPassiveDataConnectionFromAnotherAddressIsDropped(t *testing.T) {
 	require.Contains(t, ts.logs.String(), `msg="passive data connection from another address refused" client=127.0.0.1 user=alice from=127.0.0.2:`)
 }
 
+// TestErrorRepliesNameTheClientPath: a failed RETR says what the file system
+// said about the client's path, without ftpserverlib's "driver error: calling
+// GetHandle" in between.
+func TestErrorRepliesNameTheClientPath(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	c := dialFTP(t, ts.addr)
+	c.login()
+	data, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
+	require.NoError(t, err)
+	defer data.Close()
+	msg := c.must(550, "RETR missing.txt")
+	require.Equal(t, "Could not access file: open /missing.txt: no such file or directory", msg)
+}
+
 // TestUnusedPassiveConnectionIsClosed: the server accepts a passive data
 // connection as soon as it comes (before the transfer command); one that no
 // transfer takes is closed with its listener when the next EPSV replaces it,

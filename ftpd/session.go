@@ -325,6 +325,9 @@ func (s *session) relay(p []byte) {
 		if last && isEngineFEAT(s.reply) {
 			s.reply = rewriteFEAT(s.reply, s.conf.ActiveMode)
 		}
+		if last && (s.reply[0] == '4' || s.reply[0] == '5') {
+			s.reply = plainError(s.reply)
+		}
 		if last || len(s.reply) >= maxReply {
 			s.sendReply()
 		}
