@@ -42,6 +42,10 @@ func newServeCmd() *cobra.Command {
 account databases and the TLS key to itself and serves through a worker that is
 chrooted into the FTP root and runs as UID 700 without capabilities.
 
+Started by systemd's socket activation (jelastic-ftp.socket), it serves the socket
+systemd passes instead of "listen", and with "idle_exit" in ftpd.toml it exits after
+that long without a session, for systemd to start it again on the next connection.
+
 --demo needs no root and changes nothing in /etc: a temporary FTP root, one user
 "demo" with a password printed at start, a self-signed certificate in memory, on
 127.0.0.1:2121.`,
