@@ -162,29 +162,36 @@ func TestStopProcess(t *testing.T) {
 	require.False(t, isServe(pid))
 }
 
-// fakeSystemctl records the systemctl calls and answers is-active and is-enabled.
+// fakeSystemctl records the systemctl calls and answers is-active and is-enabled,
+// for the service and, apart, for its socket unit.
 type fakeSystemctl struct {
 	calls   []string
 	active  bool
 	enabled bool
+	// socket is jelastic-ftp.socket's state: active and enabled, or neither.
+	socket bool
 }
 
 func (f *fakeSystemctl) run(_ context.Context, args ...string) error {
 	call := strings.Join(args, " ")
 	f.calls = append(f.calls, call)
+	active, enabled := &f.active, &f.enabled
+	if strings.HasSuffix(call, ".socket") {
+		active, enabled = &f.socket, &f.socket
+	}
 	switch {
 	case strings.HasPrefix(call, "is-active"):
-		if !f.active {
+		if !*active {
 			return errors.New("inactive")
 		}
 	case strings.HasPrefix(call, "is-enabled"):
-		if !f.enabled {
+		if !*enabled {
 			return errors.New("disabled")
 		}
 	case strings.HasPrefix(call, "enable --now"):
-		f.active, f.enabled = true, true
+		*active, *enabled = true, true
 	case strings.HasPrefix(call, "disable --now"):
-		f.active, f.enabled = false, false
+		*active, *enabled = false, false
 	}
 	return nil
 }
@@ -279,20 +286,24 @@ func TestSystemdService(t *testing.T) {
 }
 
 func TestSystemdStop(t *testing.T) {
+	socketGone := []string{"is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp.socket"}
 	cases := []struct {
 		name      string
 		active    bool
+		socket    bool
 		ownUnit   bool
 		wantCalls []string
 		wantDone  int
 	}{
-		{"running with our unit", true, true, []string{"is-active --quiet jelastic-ftp", "is-enabled --quiet jelastic-ftp", "disable --now jelastic-ftp", "daemon-reload"}, 2},
-		{"already gone", false, false, nil, 0},
+		{"running with our unit", true, false, true, append(socketGone, "is-active --quiet jelastic-ftp", "is-enabled --quiet jelastic-ftp", "disable --now jelastic-ftp", "daemon-reload"), 2},
+		{"already gone", false, false, false, socketGone, 0},
+		{"socket-activated: the socket goes first", true, true, true, []string{"is-active --quiet jelastic-ftp.socket", "disable --now jelastic-ftp.socket", "is-active --quiet jelastic-ftp", "is-enabled --quiet jelastic-ftp", "disable --now jelastic-ftp", "daemon-reload"}, 3},
+		{"socket only, service stopped by idle_exit", false, true, true, []string{"is-active --quiet jelastic-ftp.socket", "disable --now jelastic-ftp.socket", "is-active --quiet jelastic-ftp", "is-enabled --quiet jelastic-ftp", "daemon-reload"}, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			l, fake := systemdLifecycle(t)
-			fake.active, fake.enabled = tc.active, tc.active
+			fake.active, fake.enabled, fake.socket = tc.active, tc.active, tc.socket
 			if tc.ownUnit {
 				unit, err := renderUnit("/usr/bin/ftpctl", config.DefaultPath)
 				require.NoError(t, err)

@@ -77,6 +77,15 @@ func (l *Lifecycle) Uninstall(ctx context.Context, purge bool) (UninstallResult,
 
 func (l *Lifecycle) stopService(ctx context.Context, done func(string, ...any)) error {
 	if l.Layout.Systemd() {
+		// First the socket, where socket activation is on (idle_exit): it would
+		// start the service again on the next connection.
+		socket := ServiceName + ".socket"
+		if l.Systemctl(ctx, "is-active", "--quiet", socket) == nil || l.Systemctl(ctx, "is-enabled", "--quiet", socket) == nil {
+			if err := l.Systemctl(ctx, "disable", "--now", socket); err != nil {
+				return err
+			}
+			done("stopped and disabled the systemd socket %s", socket)
+		}
 		_, errPkg := os.Stat(l.Layout.PackagedUnit)
 		_, errOwn := os.Stat(l.Layout.unitFile())
 		if errPkg == nil || errOwn == nil {
