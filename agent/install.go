@@ -67,6 +67,10 @@ type InstallRequest struct {
 	IdleTimeout  time.Duration
 	// NoStart leaves the service alone: nothing is started or restarted.
 	NoStart bool
+	// OnDemand has systemd hold the port and start the service on a connection
+	// (jelastic-ftp.socket), and the service stop after idle_exit without a
+	// session, instead of running all the time.
+	OnDemand bool
 	// ResetPassword gives an existing FTP user a new generated password.
 	ResetPassword bool
 }
@@ -139,6 +143,9 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 	}
 	if err := l.chooseRoot(req, &cfg, found, p); err != nil {
 		return nil, err
+	}
+	if req.OnDemand && !l.Layout.Systemd() {
+		return nil, badRequest("--on-demand needs systemd, which starts the service on a connection; this container has no systemd")
 	}
 	if err := applyFlags(req, &cfg); err != nil {
 		return nil, err
@@ -214,6 +221,9 @@ func applyFlags(req InstallRequest, cfg *config.Config) error {
 	}
 	if req.RequireTLS != nil {
 		cfg.TLS.RequireTLS = *req.RequireTLS
+	}
+	if req.OnDemand && cfg.IdleExit == 0 {
+		cfg.IdleExit = OnDemandIdleExit
 	}
 	return nil
 }

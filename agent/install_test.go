@@ -285,6 +285,129 @@ func TestSystemdService(t *testing.T) {
 	}
 }
 
+func TestSystemdOnDemand(t *testing.T) {
+	plan := &installPlan{exe: "/usr/local/bin/ftpctl", cfg: config.Config{Root: "/var/www/webroot", Listen: ":21"}}
+	cases := []struct {
+		name          string
+		service       bool // jelastic-ftp.service active and enabled, as a plain install leaves it
+		socket        bool
+		listen        string
+		configChanged bool
+		noStart       bool
+		packaged      bool // the package installed jelastic-ftp.socket
+		wantCalls     []string
+		wantMsg       string
+		wantStream    string // the listen drop-in's address; "" = no drop-in
+	}{
+		{
+			name:      "first install",
+			wantCalls: []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "enable --now jelastic-ftp.socket"},
+			wantMsg:   "enabled jelastic-ftp.socket",
+		},
+		{
+			name: "from a running service, which holds the port", service: true,
+			wantCalls: []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "disable --now jelastic-ftp", "enable --now jelastic-ftp.socket"},
+			wantMsg:   "its sessions ended",
+		},
+		{
+			name: "again, the service started by the socket", service: true, socket: true,
+			wantCalls: []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "disable jelastic-ftp", "enable --now jelastic-ftp.socket", "restart jelastic-ftp"},
+			wantMsg:   "restarted jelastic-ftp",
+		},
+		{
+			name: "another address", listen: "127.0.0.1:2121",
+			wantCalls:  []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "enable --now jelastic-ftp.socket"},
+			wantMsg:    "enabled jelastic-ftp.socket",
+			wantStream: "127.0.0.1:2121",
+		},
+		{
+			name: "another port on every address", listen: ":2121",
+			wantCalls:  []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "enable --now jelastic-ftp.socket"},
+			wantMsg:    "enabled jelastic-ftp.socket",
+			wantStream: "2121",
+		},
+		{
+			name: "no start", noStart: true,
+			wantCalls: []string{"daemon-reload"},
+			wantMsg:   "nothing was enabled or started",
+		},
+		{
+			name: "the package's socket unit", packaged: true,
+			wantCalls: []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "enable --now jelastic-ftp.socket"},
+			wantMsg:   "enabled jelastic-ftp.socket",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l, fake := systemdLifecycle(t)
+			fake.active, fake.enabled, fake.socket = tc.service, tc.service, tc.socket
+			if tc.packaged {
+				require.NoError(t, os.MkdirAll(filepath.Dir(l.Layout.packagedSocket()), 0o755))
+				require.NoError(t, os.WriteFile(l.Layout.packagedSocket(), packaging.Socket, 0o644))
+			}
+			p := *plan
+			if tc.listen != "" {
+				p.cfg.Listen = tc.listen
+			}
+			msg, err := l.ensureService(context.Background(), InstallRequest{OnDemand: true, NoStart: tc.noStart}, &p, tc.configChanged, false)
+			require.NoError(t, err)
+			require.Contains(t, msg, tc.wantMsg)
+			require.Equal(t, tc.wantCalls, fake.calls)
+			if tc.packaged {
+				require.NoFileExists(t, l.Layout.socketFile(), "the package's unit serves")
+			} else {
+				unit, err := os.ReadFile(l.Layout.socketFile())
+				require.NoError(t, err, "no package installed the socket unit: install writes it")
+				require.Contains(t, string(unit), "ListenStream=21")
+			}
+			dropIn, err := os.ReadFile(l.Layout.listenDropIn())
+			if tc.wantStream == "" {
+				require.ErrorIs(t, err, os.ErrNotExist)
+			} else {
+				require.NoError(t, err)
+				require.Contains(t, string(dropIn), "[Socket]\nListenStream=\nListenStream="+tc.wantStream+"\n")
+			}
+
+			// Uninstall takes all of it away.
+			require.NoError(t, l.stopService(context.Background(), func(string, ...any) {}))
+			for _, f := range []string{l.Layout.socketFile(), l.Layout.listenDropIn(), l.Layout.unitFile()} {
+				require.NoFileExists(t, f)
+			}
+			require.False(t, fake.socket, "the socket is stopped and disabled")
+		})
+	}
+}
+
+func TestOnDemandNeedsSystemd(t *testing.T) {
+	l, _ := systemdLifecycle(t)
+	require.NoError(t, os.RemoveAll(filepath.Join(l.Layout.RunDir, "systemd")))
+	l.Admin.ConfigPath = filepath.Join(t.TempDir(), "ftpd.toml")
+	_, err := l.plan(context.Background(), InstallRequest{OnDemand: true, Root: t.TempDir()})
+	require.ErrorIs(t, err, ErrInvalidRequest)
+	require.EqualError(t, err, "--on-demand needs systemd, which starts the service on a connection; this container has no systemd")
+	require.NoFileExists(t, l.Admin.ConfigPath, "nothing written")
+}
+
+func TestOnDemandSetsIdleExit(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		onDemand bool
+		before   time.Duration
+		want     time.Duration
+	}{
+		{"on demand, none set", true, 0, OnDemandIdleExit},
+		{"on demand, one set", true, time.Hour, time.Hour},
+		{"always running", false, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.IdleExit = tc.before
+			require.NoError(t, applyFlags(InstallRequest{OnDemand: tc.onDemand}, &cfg))
+			require.Equal(t, tc.want, cfg.IdleExit)
+		})
+	}
+}
+
 func TestSystemdStop(t *testing.T) {
 	socketGone := []string{"is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp.socket"}
 	cases := []struct {

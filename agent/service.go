@@ -146,13 +146,25 @@ func (l *Lifecycle) ensureSystemdService(ctx context.Context, req InstallRequest
 		}
 		unitChanged = unitChanged || changed
 	}
+	if req.OnDemand {
+		changed, err := l.ensureSocketUnits(p.cfg.Listen)
+		if err != nil {
+			return "", err
+		}
+		unitChanged = unitChanged || changed
+	}
 	if unitChanged {
 		if err := l.Systemctl(ctx, "daemon-reload"); err != nil {
 			return "", err
 		}
 	}
-	if req.NoStart {
+	switch {
+	case req.NoStart && req.OnDemand:
+		return "--no-start: the systemd units are in place but nothing was enabled or started; run `systemctl enable --now " + socketUnit + "`", nil
+	case req.NoStart:
 		return "--no-start: the systemd unit " + ServiceName + " is in place but was neither enabled nor started; run `systemctl enable --now " + ServiceName + "`", nil
+	case req.OnDemand:
+		return l.startOnDemand(ctx, configChanged || unitChanged, certChanged)
 	}
 	wasActive := l.Systemctl(ctx, "is-active", "--quiet", ServiceName) == nil
 	if err := l.Systemctl(ctx, "enable", "--now", ServiceName); err != nil {

@@ -99,7 +99,7 @@ func (l *Lifecycle) stopService(ctx context.Context, done func(string, ...any)) 
 			}
 		}
 		reload := false
-		for _, f := range []string{l.Layout.unitFile(), l.Layout.rootDropIn()} {
+		for _, f := range []string{l.Layout.unitFile(), l.Layout.rootDropIn(), l.Layout.socketFile(), l.Layout.listenDropIn()} {
 			removed, err := removeOwn(f)
 			if err != nil {
 				return err

@@ -10,6 +10,12 @@ import _ "embed"
 //go:embed jelastic-ftp.service
 var Unit []byte
 
+// Socket is jelastic-ftp.socket as the packages install it: socket activation of
+// the service, which ftpctl install --on-demand turns on.
+//
+//go:embed jelastic-ftp.socket
+var Socket []byte
+
 // UnitExecStart is the unit's command line, which ftpctl install adapts to where the
 // binary and the configuration really are.
 const UnitExecStart = "ExecStart=/usr/bin/ftpctl serve"

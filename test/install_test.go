@@ -331,6 +331,7 @@ func TestInstallRefusesBadRequests(t *testing.T) {
 		{"relative root", []string{"--root", "webroot"}, 2, "absolute"},
 		{"IPv6 public host", []string{"--public-host", "::1"}, 2, "public_host"},
 		{"an argument", []string{"now"}, 2, "no arguments"},
+		{"on demand without systemd", []string{"--on-demand"}, 2, "--on-demand needs systemd"},
 		{"missing root", []string{"--root", "/nonexistent/webroot"}, 1, "does not exist"},
 		{"cert and key not a pair", []string{"--tls-cert", junk, "--tls-key", junk}, 1, "do not form a pair"},
 		{"not an FTP account", []string{"--user", "root"}, 1, "not an FTP account"},

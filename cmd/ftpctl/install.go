@@ -102,6 +102,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 	f.BoolVar(&requireTLS, "require-tls", false, "refuse logins and transfers without TLS")
 	f.DurationVar(&req.IdleTimeout, "idle-timeout", 0, "close idle control connections after this long (default 5m)")
 	f.BoolVar(&req.NoStart, "no-start", false, "set everything up but neither start nor restart the service")
+	f.BoolVar(&req.OnDemand, "on-demand", false, "let systemd hold the port and start the service on a connection; it stops after idle_exit (default 15m) without a session")
 	f.BoolVar(&req.ResetPassword, "reset-password", false, "give the existing FTP user a new generated password")
 	f.BoolVar(&asJSON, "json", false, "print the connection details as one JSON object")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
