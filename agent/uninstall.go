@@ -77,14 +77,13 @@ func (l *Lifecycle) Uninstall(ctx context.Context, purge bool) (UninstallResult,
 
 func (l *Lifecycle) stopService(ctx context.Context, done func(string, ...any)) error {
 	if l.Layout.Systemd() {
-		// First the socket, where socket activation is on (idle_exit): it would
-		// start the service again on the next connection.
-		socket := ServiceName + ".socket"
-		if l.Systemctl(ctx, "is-active", "--quiet", socket) == nil || l.Systemctl(ctx, "is-enabled", "--quiet", socket) == nil {
-			if err := l.Systemctl(ctx, "disable", "--now", socket); err != nil {
+		// First the socket, where socket activation is on (install --on-demand):
+		// it would start the service again on the next connection.
+		if l.Systemctl(ctx, "is-active", "--quiet", socketUnit) == nil || l.Systemctl(ctx, "is-enabled", "--quiet", socketUnit) == nil {
+			if err := l.Systemctl(ctx, "disable", "--now", socketUnit); err != nil {
 				return err
 			}
-			done("stopped and disabled the systemd socket %s", socket)
+			done("stopped and disabled the systemd socket %s", socketUnit)
 		}
 		_, errPkg := os.Stat(l.Layout.PackagedUnit)
 		_, errOwn := os.Stat(l.Layout.unitFile())
