@@ -57,7 +57,7 @@ func (a *Admin) Status() Report {
 	}
 	if systemdRuns() {
 		r.Systemd = unitState(ServiceName + ".service")
-		r.Socket = unitState(ServiceName + ".socket")
+		r.Socket = unitState(socketUnit)
 	}
 	if st, err := QueryStatus(3 * time.Second); err != nil {
 		if problem := notRunning(err, r.Socket); problem != "" {
