@@ -26,6 +26,9 @@ import (
 // unitMarker identifies a unit file or drop-in install wrote, which uninstall may remove.
 const unitMarker = `# Written by "ftpctl install"`
 
+// ownHeader opens every unit file and drop-in install writes.
+const ownHeader = unitMarker + `; "ftpctl uninstall" removes it.` + "\n"
+
 // renderUnit is the packaged, hardened unit, run from where the binary really is.
 func renderUnit(exe, configPath string) ([]byte, error) {
 	for _, p := range []string{exe, configPath} {
@@ -38,7 +41,7 @@ func renderUnit(exe, configPath string) ([]byte, error) {
 	}
 	start := fmt.Sprintf("ExecStart=%s serve --config %s", exe, configPath)
 	unit := bytes.Replace(packaging.Unit, []byte(packaging.UnitExecStart), []byte(start), 1)
-	return append([]byte(unitMarker+`; "ftpctl uninstall" removes it.`+"\n"), unit...), nil
+	return append([]byte(ownHeader), unit...), nil
 }
 
 // unitPath escapes a path for a unit file the way systemd-escape --path would for
@@ -80,7 +83,7 @@ func rootDropIn(unit []byte, root string) []byte {
 	if users.Within(root, "/home") || users.Within(root, "/root") || users.Within(root, "/run/user") {
 		key = "BindPaths" // ProtectHome=tmpfs hides these; a bind mount brings the root back
 	}
-	return fmt.Appendf(nil, "%s; \"ftpctl uninstall\" removes it.\n[Service]\n%s=%s\n", unitMarker, key, unitPath(root))
+	return fmt.Appendf(nil, "%s[Service]\n%s=%s\n", ownHeader, key, unitPath(root))
 }
 
 func (l *Lifecycle) ensureService(ctx context.Context, req InstallRequest, p *installPlan, configChanged, certChanged bool) (string, error) {
