@@ -46,7 +46,7 @@ func listenStream(listen string) (string, error) {
 func (l *Lifecycle) ensureSocketUnits(listen string) (bool, error) {
 	changed := false
 	if _, err := os.Stat(l.Layout.packagedSocket()); err != nil {
-		unit := append([]byte(unitMarker+`; "ftpctl uninstall" removes it.`+"\n"), packaging.Socket...)
+		unit := append([]byte(ownHeader), packaging.Socket...)
 		c, err := writeIfChanged(l.Layout.socketFile(), unit)
 		if err != nil {
 			return false, err
@@ -61,7 +61,7 @@ func (l *Lifecycle) ensureSocketUnits(listen string) (bool, error) {
 	if stream == "21" {
 		c, err = removeOwn(l.Layout.listenDropIn())
 	} else {
-		dropIn := fmt.Sprintf("%s; \"ftpctl uninstall\" removes it.\n# The address of \"listen\" in ftpd.toml.\n[Socket]\nListenStream=\nListenStream=%s\n", unitMarker, stream)
+		dropIn := fmt.Sprintf("%s# The address of \"listen\" in ftpd.toml.\n[Socket]\nListenStream=\nListenStream=%s\n", ownHeader, stream)
 		c, err = writeIfChanged(l.Layout.listenDropIn(), []byte(dropIn))
 	}
 	return changed || c, err
@@ -73,21 +73,18 @@ func (l *Lifecycle) ensureSocketUnits(listen string) (bool, error) {
 func (l *Lifecycle) startOnDemand(ctx context.Context, restart, reload bool) (string, error) {
 	serviceActive := l.Systemctl(ctx, "is-active", "--quiet", ServiceName) == nil
 	socketActive := l.Systemctl(ctx, "is-active", "--quiet", socketUnit) == nil
-	var msg string
+	msg := "systemd: "
 	switch {
 	case serviceActive && !socketActive:
 		if err := l.Systemctl(ctx, "disable", "--now", ServiceName); err != nil {
 			return "", err
 		}
 		serviceActive = false
-		msg = "systemd: stopped " + ServiceName + " (its sessions ended) and "
+		msg += "stopped " + ServiceName + " (its sessions ended) and "
 	case l.Systemctl(ctx, "is-enabled", "--quiet", ServiceName) == nil:
 		if err := l.Systemctl(ctx, "disable", ServiceName); err != nil {
 			return "", err
 		}
-		msg = "systemd: "
-	default:
-		msg = "systemd: "
 	}
 	if err := l.Systemctl(ctx, "enable", "--now", socketUnit); err != nil {
 		return "", err
