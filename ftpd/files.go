@@ -218,13 +218,9 @@ func tcpMoved(conn *net.TCPConn) uint64 {
 	if conn == nil {
 		return 0
 	}
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return 0
-	}
 	var n uint64
-	_ = raw.Control(func(fd uintptr) {
-		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+	onSocket(conn, func(fd int) {
+		if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
 			n = info.Bytes_acked + info.Bytes_received
 		}
 	})

@@ -16,6 +16,13 @@ import (
 // first data back until that acknowledgement comes: 40 ms per FTPS upload,
 // and before the first command of an FTPS session.
 func quickAck(conn net.Conn) {
+	onSocket(conn, func(fd int) {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
+	})
+}
+
+// onSocket runs f on conn's socket, if conn has one.
+func onSocket(conn any, f func(fd int)) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return
@@ -24,7 +31,5 @@ func quickAck(conn net.Conn) {
 	if err != nil {
 		return
 	}
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
-	})
+	_ = rc.Control(func(fd uintptr) { f(int(fd)) })
 }
