@@ -59,8 +59,8 @@ type Settings struct {
 	// ActiveMode allows PORT and EPRT, only towards the client's own
 	// address and to ports from 1024 up.
 	ActiveMode bool
-	// AtomicUploads makes a STOR that replaces a file write a hidden
-	// temporary file that is renamed over the target once complete.
+	// AtomicUploads makes a STOR write beside its target and publish the
+	// file under the target's name only once complete (rootfs.Options).
 	AtomicUploads bool
 	// MaxCommandLength is the longest command line accepted, CRLF excluded;
 	// a longer one closes the connection. At most 4094.

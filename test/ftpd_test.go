@@ -594,6 +594,16 @@ func (c *rawFTP) waitClosed(within time.Duration) string {
 }
 
 // pasvPort parses "227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)".
+// passive sends PASV and opens the data connection, which the test's end closes.
+func (c *rawFTP) passive() net.Conn {
+	c.t.Helper()
+	port := pasvPort(c.t, c.expect(227, "PASV"))
+	data, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
+	require.NoError(c.t, err)
+	c.t.Cleanup(func() { data.Close() })
+	return data
+}
+
 func pasvPort(t *testing.T, msg string) int {
 	t.Helper()
 	m := regexp.MustCompile(`\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)`).FindStringSubmatch(msg)
@@ -1629,10 +1639,7 @@ func TestFTPWorkerRestartSweepsUploads(t *testing.T) {
 	s := startFTP(t, e, nil)
 	c := dialRaw(t, s.Addr, "")
 	c.login("alice", ftpPassword)
-	port := pasvPort(t, c.expect(227, "PASV"))
-	data, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
-	require.NoError(t, err)
-	defer data.Close()
+	data := c.passive()
 	require.NoError(t, c.tp.PrintfLine("STOR index.php"))
 	code, msg, err := c.read(10 * time.Second)
 	require.NoError(t, err)
@@ -1655,6 +1662,60 @@ func TestFTPWorkerRestartSweepsUploads(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(home, "index.php"))
 	require.NoError(t, err)
 	require.Equal(t, "old", string(got))
+}
+
+// TestFTPAtomicUploadsAsTheWorker: the confined worker (UID 700, threads that each
+// carry their own credentials after the drop) publishes many new files from sessions
+// running at once, each byte-exact and with nothing left beside it, replaces files in
+// place of the old ones, and refuses an upload into a folder it cannot write before
+// it answers 150, leaving the folder as it was.
+func TestFTPAtomicUploadsAsTheWorker(t *testing.T) {
+	requireClients(t)
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	locked := filepath.Join(home, "locked")
+	require.NoError(t, os.Mkdir(locked, 0o755)) // root's: the worker cannot write here
+	s := startFTP(t, e, nil)
+	local := t.TempDir()
+	const sessions, files = 4, 150
+	var wg sync.WaitGroup
+	results := make([][]pyResult, sessions)
+	for i := range sessions {
+		src := randomFile(t, local, fmt.Sprintf("src%d.bin", i), 1000+i)
+		steps := []pyStep{pyLogin("alice", ftpPassword), pyCmd(fmt.Sprintf("MKD s%d", i))}
+		for j := range files {
+			steps = append(steps, pyStor(fmt.Sprintf("s%d/f%03d.bin", i, j), src))
+		}
+		steps = append(steps, pyStor(fmt.Sprintf("s%d/f000.bin", i), filepath.Join(local, "src0.bin")))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.ftplib(t, pyConn{}, steps...)
+		}()
+	}
+	wg.Wait()
+	for i, rs := range results {
+		for j := range rs {
+			pyOK(t, rs, j)
+		}
+		entries, err := os.ReadDir(filepath.Join(home, fmt.Sprintf("s%d", i)))
+		require.NoError(t, err)
+		require.Len(t, entries, files, "session %d: only the uploaded files", i)
+		for j := 1; j < files; j++ {
+			requireSameFile(t, filepath.Join(local, fmt.Sprintf("src%d.bin", i)), filepath.Join(home, fmt.Sprintf("s%d/f%03d.bin", i, j)))
+		}
+		// The last upload replaced the first file.
+		requireSameFile(t, filepath.Join(local, "src0.bin"), filepath.Join(home, fmt.Sprintf("s%d/f000.bin", i)))
+	}
+
+	c := dialRaw(t, s.Addr, "")
+	c.login("alice", ftpPassword)
+	c.passive()
+	msg := c.expect(550, "STOR locked/x.bin")
+	require.Contains(t, msg, "permission denied")
+	entries, err := os.ReadDir(locked)
+	require.NoError(t, err)
+	require.Empty(t, entries)
 }
 
 // TestFTPSlowUploadsOutlastTheIdleTimeout: lftp, held to 10 kB/s, uploads for longer

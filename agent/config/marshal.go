@@ -51,8 +51,8 @@ idle_exit = {{duration .IdleExit}}
 # The first digit must be 0: all FTP users are one system user.
 umask = {{umask .Umask}}
 
-# Upload to a temporary name and rename once complete, so that an interrupted
-# upload never replaces a good file.
+# Publish an upload under its name only once complete, so that an interrupted
+# upload never replaces a good file (false: write into the target directly).
 atomic_uploads = {{.AtomicUploads}}
 
 # Allow active-mode data connections (PORT/EPRT), where the server connects

@@ -8,10 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
+	"golang.org/x/sys/unix"
 )
 
 // A temporary upload file is named ".NAME" + uploadMarker + 16 hex digits.
@@ -65,9 +68,25 @@ func (fsys *FS) openRegular(rel, shown string, flags int) (ftpserver.FileTransfe
 	return detached, nil
 }
 
-// atomicUpload writes a STOR to a hidden file beside its target and
-// publishes it by rename(2) on Close, unless the server reported a failed
-// transfer first.
+// atomicUpload writes a STOR beside its target and publishes it on Close,
+// unless the server reported a failed transfer first: nobody ever sees a
+// half-written file under the target's name, and an aborted upload leaves
+// the old file as it was.
+//
+// The file is created when the first byte is to be written, not when the
+// upload is opened: ftpserverlib opens the handle before it answers 150, so
+// the client's wait for that answer does not include the file system's
+// work. What can be checked cheaply (the target, and write access to its
+// directory) is checked when it is opened, so that almost every refusal
+// still comes before 150.
+//
+// A new file is written unnamed (O_TMPFILE) and linked under its name when
+// complete, where the kernel lets an unprivileged process do that
+// (flinkWorks): no temporary name shows in the directory, and an upload cut
+// by a crash leaves nothing behind. A file that replaces another, or on a
+// kernel or file system without it, is written under a hidden temporary name
+// and renamed over the target; SweepUploads removes those a killed worker
+// leaves.
 //
 // ftpserverlib v0.32.0 calls TransferError before Close when the data
 // connection fails to open, breaks, or is aborted (ABOR), and when copying
@@ -75,16 +94,164 @@ func (fsys *FS) openRegular(rel, shown string, flags int) (ftpserver.FileTransfe
 // the middle of a file cannot be told from one that finished: FTP sends no
 // length (ftpserverlib#635).
 //
-// The rename makes the new content appear at once for readers; it is not
-// fsynced, so a host crash right after an upload may lose it.
+// The new content is not fsynced, so a host crash right after an upload
+// may lose it. ext4 writes a file renamed over another before the rename
+// itself (auto_da_alloc), so a replaced file is never left empty.
 type atomicUpload struct {
-	*os.File          // the temporary file, named after the client path
-	dir      *os.Root // the target's directory, independent of FS.Close
-	tempName string
-	name     string
-	shown    string
-	failure  error
-	closed   bool
+	dir      *os.File    // the target's directory, independent of FS.Close
+	name     string      // the target's name in dir: one path element
+	shown    string      // the client's path, in errors
+	replaces bool        // the target is a file already
+	mode     fs.FileMode // its permissions, which the new content keeps
+
+	file      *os.File // the new content, once created
+	tempName  string   // its name in dir; "" while it is unnamed
+	createErr error    // why it could not be created
+	locked    bool     // to the thread that opened the unnamed file
+	failure   error
+	closed    bool
+}
+
+// startUpload opens an atomic upload to rel, or an in-place one where rel is
+// a symlink.
+func (fsys *FS) startUpload(rel, shown string, flags int) (ftpserver.FileTransfer, error) {
+	name := path.Base(rel)
+	if name == "." || name == ".." || name == "/" {
+		return nil, &os.PathError{Op: "open", Path: shown, Err: syscall.EISDIR}
+	}
+	// The directory is held open so that the file lands where the upload
+	// started even if the directory is moved meanwhile; every later call
+	// names one element inside it.
+	dir, err := fsys.root.Open(path.Dir(rel))
+	if err != nil {
+		return nil, pathError("open", shown, err)
+	}
+	u := &atomicUpload{dir: dir, name: name, shown: shown}
+	err = u.check()
+	if errors.Is(err, errThroughSymlink) {
+		dir.Close()
+		// Renaming over a symlink would turn it into a plain file behind
+		// the back of whoever made it; write through it instead.
+		return fsys.openRegular(rel, shown, flags)
+	}
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	return u, nil
+}
+
+var errThroughSymlink = errors.New("the target is a symlink")
+
+// check looks at the target and at the directory before the upload starts.
+func (u *atomicUpload) check() error {
+	dirfd := int(u.dir.Fd())
+	var st unix.Stat_t
+	err := unix.Fstatat(dirfd, u.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		// a new file: the umask sets its permissions
+	case err != nil:
+		return pathError("open", u.shown, err)
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return errThroughSymlink
+	case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		return &os.PathError{Op: "open", Path: u.shown, Err: syscall.EISDIR}
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return &os.PathError{Op: "open", Path: u.shown, Err: ErrNotRegular}
+	default:
+		// rename(2) only needs write access to the directory; opening the
+		// target for writing keeps the file's own permissions in force,
+		// as an in-place upload would.
+		fd, err := unix.Openat(dirfd, u.name, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return pathError("open", u.shown, err)
+		}
+		unix.Close(fd)
+		u.replaces, u.mode = true, fs.FileMode(st.Mode).Perm()
+	}
+	// Creating the file needs write and search access to the directory.
+	if err := unix.Faccessat(dirfd, ".", unix.W_OK|unix.X_OK, 0); err != nil {
+		return pathError("open", u.shown, err)
+	}
+	return nil
+}
+
+// Linking an unnamed file by its descriptor (linkat with AT_EMPTY_PATH)
+// needed CAP_DAC_READ_SEARCH before Linux relaxed it for the credentials
+// that opened the file; the first new-file upload finds out and every later
+// one follows.
+const (
+	flinkUnknown int32 = iota
+	flinkWorks
+	flinkMissing
+)
+
+var flink atomic.Int32
+
+// create makes the file the upload writes to, once.
+func (u *atomicUpload) create() error {
+	if u.file == nil && u.createErr == nil {
+		u.createErr = u.open()
+	}
+	return u.createErr
+}
+
+func (u *atomicUpload) open() error {
+	dirfd := int(u.dir.Fd())
+	if !u.replaces && flink.Load() != flinkMissing {
+		// The kernel compares the credentials of the thread that links with
+		// those that opened, and after Go's setuid, which each thread makes
+		// for itself, no two threads share them: the goroutine keeps its
+		// thread until Close has linked the file.
+		runtime.LockOSThread()
+		if fd, temp, ok := openUnnamed(dirfd, u.name); ok {
+			u.file, u.tempName, u.locked = os.NewFile(uintptr(fd), u.shown), temp, true
+			return nil
+		}
+		runtime.UnlockOSThread()
+	}
+	temp := uploadTempName(u.name)
+	fd, err := unix.Openat(dirfd, temp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o666)
+	if err != nil {
+		return pathError("open", u.shown, err)
+	}
+	if u.replaces {
+		// The new content keeps the permissions of the file it replaces.
+		if err := unix.Fchmod(fd, uint32(u.mode)); err != nil {
+			unix.Close(fd)
+			_ = unix.Unlinkat(dirfd, temp, 0)
+			return pathError("open", u.shown, err)
+		}
+	}
+	u.file, u.tempName = os.NewFile(uintptr(fd), u.shown), temp
+	return nil
+}
+
+// openUnnamed opens an unnamed file in dirfd that can be linked by its
+// descriptor. The first call links it under a temporary name to find out
+// whether the kernel allows that, and returns the name: a file once linked
+// cannot be linked again after its last name is removed. ok false: use a
+// named file (the file system has no O_TMPFILE, the kernel does not link
+// by descriptor, or creating fails, in which case the named file says why).
+func openUnnamed(dirfd int, name string) (fd int, tempName string, ok bool) {
+	fd, err := unix.Openat(dirfd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o666)
+	if err != nil {
+		return -1, "", false
+	}
+	if flink.Load() != flinkUnknown {
+		return fd, "", true
+	}
+	probe := uploadTempName(name)
+	if err := unix.Linkat(fd, "", dirfd, probe, unix.AT_EMPTY_PATH); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPERM) {
+			flink.Store(flinkMissing) // what a kernel that does not allow it says
+		}
+		return -1, "", false
+	}
+	flink.Store(flinkWorks)
+	return fd, probe, true
 }
 
 // TransferError records that the transfer did not complete. The server
@@ -101,109 +268,93 @@ func (u *atomicUpload) Close() error {
 	}
 	u.closed = true
 	defer u.dir.Close()
-
-	err := u.File.Close()
-	if err == nil && u.failure == nil {
-		if err = u.dir.Rename(u.tempName, u.name); err == nil {
-			return nil
+	defer func() {
+		if u.locked {
+			runtime.UnlockOSThread()
 		}
-		err = pathError("rename", u.shown, err)
+	}()
+	if u.failure != nil && u.file == nil {
+		return nil
 	}
-	if errRemove := u.dir.Remove(u.tempName); errRemove != nil && err == nil {
-		err = pathError("remove", u.shown, errRemove)
+	err := u.create() // a transfer of no bytes makes an empty file
+	if err == nil && u.failure == nil {
+		err = u.publish()
+	}
+	if u.file != nil {
+		if errClose := u.file.Close(); errClose != nil && err == nil {
+			err = errClose
+		}
+	}
+	if u.tempName != "" {
+		if errRemove := unix.Unlinkat(int(u.dir.Fd()), u.tempName, 0); errRemove != nil && err == nil {
+			err = pathError("remove", u.shown, errRemove)
+		}
 	}
 	return err
 }
 
-// startUpload creates the temporary file of an atomic upload to rel.
-func (fsys *FS) startUpload(rel, shown string, flags int) (ftpserver.FileTransfer, error) {
-	// The directory is held open so that the rename lands where the
-	// temporary file is even if the directory is moved meanwhile.
-	dir, err := fsys.root.OpenRoot(path.Dir(rel))
-	if err != nil {
-		return nil, pathError("open", shown, err)
-	}
-	upload, err := newUpload(dir, path.Base(rel), shown)
-	if errors.Is(err, errThroughSymlink) {
-		dir.Close()
-		// Renaming over a symlink would turn it into a plain file behind
-		// the back of whoever made it; write through it instead.
-		return fsys.openRegular(rel, shown, flags)
-	}
-	if err != nil {
-		dir.Close()
-		return nil, err
-	}
-	return upload, nil
-}
-
-var errThroughSymlink = errors.New("the target is a symlink")
-
-func newUpload(dir *os.Root, name, shown string) (*atomicUpload, error) {
-	old, err := dir.Lstat(name)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// a new file: the umask sets its permissions
-	case err != nil:
-		return nil, pathError("open", shown, err)
-	case old.Mode()&fs.ModeSymlink != 0:
-		return nil, errThroughSymlink
-	case old.IsDir():
-		return nil, &os.PathError{Op: "open", Path: shown, Err: syscall.EISDIR}
-	case !old.Mode().IsRegular():
-		return nil, &os.PathError{Op: "open", Path: shown, Err: ErrNotRegular}
-	default:
-		// rename(2) only needs write access to the directory; opening the
-		// target for writing keeps the file's own permissions in force,
-		// as an in-place upload would.
-		probe, err := dir.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+// publish puts the content under the target's name. It leaves tempName
+// set only to a name that Close must remove.
+func (u *atomicUpload) publish() error {
+	dirfd := int(u.dir.Fd())
+	if u.tempName != "" {
+		// Closed first: an error on close (a failed write-back, on NFS)
+		// keeps the upload from being published.
+		err := u.file.Close()
+		u.file = nil
 		if err != nil {
-			return nil, pathError("open", shown, err)
+			return err
 		}
-		probe.Close()
-	}
-
-	tempName := uploadTempName(name)
-	// O_NONBLOCK, which a regular file ignores, spares the four fcntl calls
-	// with which os tries to put a file into non-blocking mode for its poller
-	// and takes it out again when the poller refuses a regular file.
-	temp, err := dir.OpenFile(tempName, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NONBLOCK, 0o666)
-	if err != nil {
-		return nil, pathError("open", shown, err)
-	}
-	if old != nil {
-		// The new content keeps the permissions of the file it replaces.
-		if err := temp.Chmod(old.Mode().Perm()); err != nil {
-			temp.Close()
-			dir.Remove(tempName)
-			return nil, pathError("open", shown, err)
+	} else {
+		err := unix.Linkat(int(u.file.Fd()), "", dirfd, u.name, unix.AT_EMPTY_PATH)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, unix.EEXIST):
+			return pathError("link", u.shown, err)
 		}
+		// The name was taken during the upload: the upload replaces it,
+		// as it would have, had it been there at the start.
+		temp := uploadTempName(u.name)
+		if err := unix.Linkat(int(u.file.Fd()), "", dirfd, temp, unix.AT_EMPTY_PATH); err != nil {
+			return pathError("link", u.shown, err)
+		}
+		u.tempName = temp
 	}
-	return &atomicUpload{File: temp, dir: dir, tempName: tempName, name: name, shown: shown}, nil
+	if err := unix.Renameat(dirfd, u.tempName, dirfd, u.name); err != nil {
+		return pathError("rename", u.shown, err)
+	}
+	u.tempName = ""
+	return nil
 }
 
-// The temporary file is written as opened through os.Root, which puts its
-// path under the root in every error; the errors name the client's path
-// instead. (Files for other transfers are re-opened by detach for that, at
-// five more system calls, which uploads save.)
+// The file is named after the client's path (os.NewFile), which every
+// error of a write names.
 
 func (u *atomicUpload) Write(p []byte) (int, error) {
-	n, err := u.File.Write(p)
-	return n, u.shownError(err)
+	if err := u.create(); err != nil {
+		return 0, err
+	}
+	return u.file.Write(p)
 }
 
 // ReadFrom keeps *os.File's splice(2) from a TCP connection.
 func (u *atomicUpload) ReadFrom(r io.Reader) (int64, error) {
-	n, err := u.File.ReadFrom(r)
-	return n, u.shownError(err)
+	if err := u.create(); err != nil {
+		return 0, err
+	}
+	return u.file.ReadFrom(r)
 }
 
-func (u *atomicUpload) shownError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return &fs.PathError{Op: pe.Op, Path: u.shown, Err: pe.Err}
+func (u *atomicUpload) Seek(offset int64, whence int) (int64, error) {
+	if err := u.create(); err != nil {
+		return 0, err
 	}
-	return err
+	return u.file.Seek(offset, whence)
+}
+
+func (u *atomicUpload) Read([]byte) (int, error) {
+	return 0, &os.PathError{Op: "read", Path: u.shown, Err: syscall.EBADF}
 }
 
 func uploadTempName(name string) string {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -31,20 +32,35 @@ func tempFiles(t *testing.T, dir string) []string {
 	return temps
 }
 
+// withFlink pretends, for one test, that the kernel does or does not link
+// files by descriptor.
+func withFlink(t *testing.T, state int32) {
+	t.Helper()
+	saved := flink.Load()
+	flink.Store(state)
+	t.Cleanup(func() { flink.Store(saved) })
+}
+
 func TestAtomicUpload(t *testing.T) {
 	tests := []struct {
 		name     string
+		flink    int32
 		existing bool
 		failure  error
 		want     string // "" means no file
+		// visible is how many temporary files the directory shows mid-upload.
+		visible int
 	}{
-		{"complete over an existing file", true, nil, "new content"},
-		{"aborted over an existing file", true, errConnectionReset, "old"},
-		{"complete new file", false, nil, "new content"},
-		{"aborted new file", false, errConnectionReset, ""},
+		{"complete over an existing file", flinkWorks, true, nil, "new content", 1},
+		{"aborted over an existing file", flinkWorks, true, errConnectionReset, "old", 1},
+		{"complete new file", flinkWorks, false, nil, "new content", 0},
+		{"aborted new file", flinkWorks, false, errConnectionReset, "", 0},
+		{"complete new file, no linking by descriptor", flinkMissing, false, nil, "new content", 1},
+		{"aborted new file, no linking by descriptor", flinkMissing, false, errConnectionReset, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			withFlink(t, tt.flink)
 			f := newFixture(t, Options{})
 			target := filepath.Join(f.home, "dir", "x.php")
 			if tt.existing {
@@ -53,16 +69,17 @@ func TestAtomicUpload(t *testing.T) {
 
 			h, err := f.fsys.GetHandle("/dir/x.php", storFlags, 0)
 			require.NoError(t, err)
+			require.Empty(t, tempFiles(t, filepath.Join(f.home, "dir")), "created before the first byte")
 			_, err = io.Copy(h, strings.NewReader("new content"))
 			require.NoError(t, err)
 
-			// Mid-upload: the target is untouched, the temp is hidden.
+			// Mid-upload: the target is untouched, a temporary file hidden.
 			if tt.existing {
 				require.Equal(t, "old", readFile(t, target))
 			} else {
 				require.NoFileExists(t, target)
 			}
-			require.Len(t, tempFiles(t, filepath.Join(f.home, "dir")), 1)
+			require.Len(t, tempFiles(t, filepath.Join(f.home, "dir")), tt.visible)
 			listed, err := f.fsys.ReadDir("dir")
 			require.NoError(t, err)
 			for _, fi := range listed {
@@ -89,6 +106,115 @@ func TestAtomicUpload(t *testing.T) {
 			require.Equal(t, wantMode, fi.Mode().Perm())
 		})
 	}
+}
+
+// TestAtomicUploadFindsOutAboutLinking: the first new-file upload learns
+// whether the kernel links by descriptor, and leaves no trace of asking.
+func TestAtomicUploadFindsOutAboutLinking(t *testing.T) {
+	withFlink(t, flinkUnknown)
+	f := newFixture(t, Options{})
+	h, err := f.fsys.GetHandle("/a.txt", storFlags, 0)
+	require.NoError(t, err)
+	_, err = io.WriteString(h, "a")
+	require.NoError(t, err)
+	learned := flink.Load()
+	require.NotEqual(t, flinkUnknown, learned)
+	t.Logf("linking by descriptor: %v", learned == flinkWorks)
+	require.Len(t, tempFiles(t, f.home), 1, "the first upload has a name either way")
+	require.NoError(t, h.Close())
+	require.Equal(t, "a", readFile(t, filepath.Join(f.home, "a.txt")))
+	require.Empty(t, tempFiles(t, f.home))
+
+	// The next upload goes by what the first learned.
+	h, err = f.fsys.GetHandle("/b.txt", storFlags, 0)
+	require.NoError(t, err)
+	_, err = io.WriteString(h, "b")
+	require.NoError(t, err)
+	if learned == flinkWorks {
+		require.Empty(t, tempFiles(t, f.home), "an unnamed file")
+	} else {
+		require.Len(t, tempFiles(t, f.home), 1)
+	}
+	require.NoError(t, h.Close())
+	require.Equal(t, "b", readFile(t, filepath.Join(f.home, "b.txt")))
+}
+
+// takeName writes part of an upload to x.txt, then makes x.txt behind its back.
+func takeName(t *testing.T, f *fixture, h ftpserver.FileTransfer) {
+	_, err := io.WriteString(h, "mine")
+	require.NoError(t, err)
+	writeFile(t, filepath.Join(f.home, "x.txt"), "theirs", 0o644)
+}
+
+// TestAtomicUploadEdges: uploads without content, without a data
+// connection, and races with whoever else writes the directory.
+func TestAtomicUploadEdges(t *testing.T) {
+	tests := []struct {
+		name  string
+		flink int32
+		run   func(t *testing.T, f *fixture, h ftpserver.FileTransfer)
+		want  string // the target's content after Close; "" means no file
+	}{
+		{"no bytes make an empty file", flinkWorks, func(*testing.T, *fixture, ftpserver.FileTransfer) {}, "\x00empty"},
+		{"no bytes make an empty file, named", flinkMissing, func(*testing.T, *fixture, ftpserver.FileTransfer) {}, "\x00empty"},
+		{"no data connection makes nothing", flinkWorks, func(_ *testing.T, _ *fixture, h ftpserver.FileTransfer) {
+			h.(ftpserver.FileTransferError).TransferError(errConnectionReset)
+		}, ""},
+		{"the name taken meanwhile is replaced", flinkWorks, takeName, "mine"},
+		{"the name taken meanwhile is replaced, named", flinkMissing, takeName, "mine"},
+		{"a directory made meanwhile stays", flinkWorks, func(t *testing.T, f *fixture, h ftpserver.FileTransfer) {
+			_, err := io.WriteString(h, "mine")
+			require.NoError(t, err)
+			require.NoError(t, os.Mkdir(filepath.Join(f.home, "x.txt"), 0o755))
+		}, "\x00dir"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			withFlink(t, tt.flink)
+			f := newFixture(t, Options{})
+			h, err := f.fsys.GetHandle("/x.txt", storFlags, 0)
+			require.NoError(t, err)
+			tt.run(t, f, h)
+			err = h.Close()
+			require.Empty(t, tempFiles(t, f.home))
+			target := filepath.Join(f.home, "x.txt")
+			switch tt.want {
+			case "":
+				require.NoError(t, err)
+				require.NoFileExists(t, target)
+			case "\x00dir":
+				require.Error(t, err)
+				require.DirExists(t, target)
+			case "\x00empty":
+				require.NoError(t, err)
+				require.Empty(t, readFile(t, target))
+			default:
+				require.NoError(t, err)
+				require.Equal(t, tt.want, readFile(t, target))
+			}
+		})
+	}
+}
+
+// TestAtomicUploadRefusesBeforeTheFirstByte: what can be refused is refused
+// when the upload is opened, before the server answers 150.
+func TestAtomicUploadRefusesBeforeTheFirstByte(t *testing.T) {
+	f := newFixture(t, Options{})
+	require.NoError(t, os.Mkdir(filepath.Join(f.home, "sub"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(f.home, "plain"), nil, 0o644))
+	for _, tc := range []struct {
+		path string
+		want error
+	}{
+		{"/sub", syscall.EISDIR},
+		{"/", syscall.EISDIR},
+		{"/missing/x.txt", fs.ErrNotExist},
+		{"/plain/x.txt", syscall.ENOTDIR},
+	} {
+		_, err := f.fsys.GetHandle(tc.path, storFlags, 0)
+		require.ErrorIs(t, err, tc.want, tc.path)
+	}
+	require.Empty(t, tempFiles(t, f.home))
 }
 
 func TestAtomicUploadSurvivesClose(t *testing.T) {
@@ -272,7 +398,9 @@ func TestUploadErrorsNameTheClientPath(t *testing.T) {
 	require.NoError(t, err)
 	up, ok := h.(*atomicUpload)
 	require.True(t, ok, "an atomic upload")
-	require.NoError(t, up.File.Close()) // the file fails under the upload
+	_, err = h.Write([]byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, up.file.Close()) // the file fails under the upload
 
 	_, err = h.Write([]byte("x"))
 	var pe *os.PathError
