@@ -14,7 +14,8 @@
 # ports used (ours: +0..+400, vsftpd: +500..+900); BENCH_PIN [1] servers on CPU 0 and
 # clients on the last CPU (see below); BENCH_FS [ext4] the FTP root on a fresh ext4 file
 # system in a loop-mounted image ("dir": a folder in the temporary one, on whatever file
-# system holds /tmp). Cells are medians over the rounds.
+# system holds /tmp). Cells are medians over the rounds;
+# "rounds ours better" counts the rounds (each runs both servers) in which ours did better.
 # The table goes to stdout, progress and each round's figures to stderr; a row that
 # fails reads "error", the failures follow the table, and the exit status is 1.
 set -euo pipefail
@@ -360,15 +361,30 @@ size_label=$([ "$size_mb" -eq 1024 ] && echo "1 GiB" || echo "$size_mb MiB")
 # ratio is written so that above 1 means ours is better: HIGHER rows divide ours by
 # vsftpd, LOWER rows vsftpd by ours.
 row() { # KEY BETTER LABEL GOAL
-  local key=$1 better=$2 label=$3 goal=$4 a=${R[$1.ours]} b=${R[$1.vsftpd]} ratio=—
+  local key=$1 better=$2 label=$3 goal=$4 a=${R[$1.ours]} b=${R[$1.vsftpd]} ratio=— rounds=—
   if [[ "$a" =~ ^[0-9.]+$ && "$b" =~ ^[0-9.]+$ ]] && [ "$better" != - ]; then
     if [ "$better" = higher ]; then
       ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f ours/vsftpd", a / b}')
     else
       ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f vsftpd/ours", b / a}')
     fi
+    rounds=$(wins "$better" "${V[$key.ours]}" "${V[$key.vsftpd]}")
   fi
-  printf '| %s | %s | %s | %s | %s |\n' "$label" "$a" "$b" "$ratio" "$goal"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$a" "$b" "$ratio" "$rounds" "$goal"
+}
+# wins BETTER "OURS..." "VSFTPD...": in how many rounds ours did better, of those both
+# completed. Both servers run in every round, so a round compares them on the machine
+# as it was then; the medians alone hide which way the rounds went.
+wins() {
+  awk -v better="$1" -v a="$2" -v b="$3" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= n; i++) {
+      if (x[i] !~ /^[0-9.]+$/ || y[i] !~ /^[0-9.]+$/) continue
+      both++
+      if ((better == "higher" && x[i] + 0 > y[i] + 0) || (better == "lower" && x[i] + 0 < y[i] + 0)) won++
+    }
+    if (both > 1) printf "%d of %d", won, both; else print "—"
+  }'
 }
 goal_pct=—
 if [[ "${R[pct.ours]}" =~ ^[0-9]+ ]]; then
@@ -382,8 +398,8 @@ echo "medians of $reps rounds (rows 1-2) and of $rounds rounds (rows 3-5; row 5:
 echo "FTPS as curl $(curl --version | awk 'NR==1 {print $2}') negotiated it: ours ${tls_ours:-unknown}, vsftpd ${tls_vs:-unknown}"
 echo "every ratio is written so that above 1 means ours is better; MB = 10^6 bytes"
 echo
-echo "| row | ours | vsftpd | ratio | goal |"
-echo "|---|---|---|---|---|"
+echo "| row | ours | vsftpd | ratio | rounds ours better | goal |"
+echo "|---|---|---|---|---|---|"
 row down higher "1. $size_label download, FTP, curl (MB/s)" —
 row up higher "1. $size_label upload, FTP, curl (MB/s)" —
 row down_tls higher "1. $size_label download, FTPS PROT P, curl (MB/s)" —
