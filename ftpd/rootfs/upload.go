@@ -189,6 +189,13 @@ const (
 
 var flink atomic.Int32
 
+// maxUnnamed bounds the uploads written unnamed at once: each keeps its OS
+// thread until it ends, and a Go program stops at 10,000 threads. Beyond it,
+// uploads take a temporary name.
+var maxUnnamed int32 = 512
+
+var unnamed atomic.Int32
+
 // create makes the file the upload writes to, once.
 func (u *atomicUpload) create() error {
 	if u.file == nil && u.createErr == nil {
@@ -200,16 +207,19 @@ func (u *atomicUpload) create() error {
 func (u *atomicUpload) open() error {
 	dirfd := int(u.dir.Fd())
 	if !u.replaces && flink.Load() != flinkMissing {
-		// The kernel compares the credentials of the thread that links with
-		// those that opened, and after Go's setuid, which each thread makes
-		// for itself, no two threads share them: the goroutine keeps its
-		// thread until Close has linked the file.
-		runtime.LockOSThread()
-		if fd, temp, ok := openUnnamed(dirfd, u.name); ok {
-			u.file, u.tempName, u.locked = os.NewFile(uintptr(fd), u.shown), temp, true
-			return nil
+		if unnamed.Add(1) <= maxUnnamed {
+			// The kernel compares the credentials of the thread that links
+			// with those that opened, and after Go's setuid, which each thread
+			// makes for itself, no two threads share them: the goroutine
+			// keeps its thread until Close has linked the file.
+			runtime.LockOSThread()
+			if fd, temp, ok := openUnnamed(dirfd, u.name); ok {
+				u.file, u.tempName, u.locked = os.NewFile(uintptr(fd), u.shown), temp, true
+				return nil
+			}
+			runtime.UnlockOSThread()
 		}
-		runtime.UnlockOSThread()
+		unnamed.Add(-1)
 	}
 	temp := uploadTempName(u.name)
 	fd, err := unix.Openat(dirfd, temp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o666)
@@ -271,6 +281,7 @@ func (u *atomicUpload) Close() error {
 	defer func() {
 		if u.locked {
 			runtime.UnlockOSThread()
+			unnamed.Add(-1)
 		}
 	}()
 	if u.failure != nil && u.file == nil {

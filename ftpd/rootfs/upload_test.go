@@ -146,6 +146,38 @@ func takeName(t *testing.T, f *fixture, h ftpserver.FileTransfer) {
 	writeFile(t, filepath.Join(f.home, "x.txt"), "theirs", 0o644)
 }
 
+// TestUnnamedUploadsAreBounded: past maxUnnamed uploads at once, each of
+// which keeps a thread, the next takes a temporary name; the count goes back
+// when they end.
+func TestUnnamedUploadsAreBounded(t *testing.T) {
+	withFlink(t, flinkWorks)
+	saved, before := maxUnnamed, unnamed.Load()
+	maxUnnamed = before + 1
+	t.Cleanup(func() { maxUnnamed = saved })
+	f := newFixture(t, Options{})
+	start := func(name string) ftpserver.FileTransfer {
+		h, err := f.fsys.GetHandle(name, storFlags, 0)
+		require.NoError(t, err)
+		_, err = io.WriteString(h, name)
+		require.NoError(t, err)
+		return h
+	}
+	first := start("/a.txt")
+	require.Empty(t, tempFiles(t, f.home))
+	second := start("/b.txt")
+	require.Len(t, tempFiles(t, f.home), 1, "the second upload is past the bound")
+	require.NoError(t, second.Close())
+	require.NoError(t, first.Close())
+	require.Equal(t, before, unnamed.Load())
+	third := start("/c.txt")
+	require.Empty(t, tempFiles(t, f.home), "the bound is free again")
+	require.NoError(t, third.Close())
+	for _, name := range []string{"a.txt", "b.txt", "c.txt"} {
+		require.Equal(t, "/"+name, readFile(t, filepath.Join(f.home, name)))
+	}
+	require.Equal(t, before, unnamed.Load())
+}
+
 // TestAtomicUploadEdges: uploads without content, without a data
 // connection, and races with whoever else writes the directory.
 func TestAtomicUploadEdges(t *testing.T) {
@@ -410,4 +442,7 @@ func TestUploadErrorsNameTheClientPath(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "/dir/x.php", pe.Path)
 	assert.NotContains(t, err.Error(), f.home)
+	h.(ftpserver.FileTransferError).TransferError(err)
+	_ = h.Close() // reports the file closed under it
+	require.NoFileExists(t, filepath.Join(f.home, "dir", "x.php"))
 }
