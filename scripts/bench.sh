@@ -368,7 +368,7 @@ row() { # KEY BETTER LABEL GOAL
     else
       ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f vsftpd/ours", b / a}')
     fi
-    rounds=$(wins "$better" "${V[$key.ours]}" "${V[$key.vsftpd]}")
+    rounds=$(wins "$better" "${V[$key.ours]:-}" "${V[$key.vsftpd]:-}")
   fi
   printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$a" "$b" "$ratio" "$rounds" "$goal"
 }
