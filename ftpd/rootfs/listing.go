@@ -25,9 +25,9 @@ func (fsys *FS) ReadDir(name string) ([]os.FileInfo, error) {
 		return nil, pathError("readdir", shown, err)
 	}
 	defer dir.Close()
-	// A directory opened through os.Root lstats its entries relative to
-	// its own descriptor: one fstatat per entry, no path walk.
-	infos, err := dir.Readdir(-1)
+	// One fstatat per entry, relative to the directory's descriptor: no
+	// path walk.
+	infos, err := readEntries(dir)
 	if err != nil {
 		return nil, pathError("readdir", shown, err)
 	}
