@@ -122,7 +122,8 @@ func (fsys *FS) startUpload(rel, shown string, flags int) (ftpserver.FileTransfe
 	// The directory is held open so that the file lands where the upload
 	// started even if the directory is moved meanwhile; every later call
 	// names one element inside it.
-	dir, err := fsys.root.Open(path.Dir(rel))
+	// O_DIRECTORY: a FIFO in the way fails instead of waiting for a writer.
+	dir, err := fsys.root.OpenFile(path.Dir(rel), os.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err != nil {
 		return nil, pathError("open", shown, err)
 	}

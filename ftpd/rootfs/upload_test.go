@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/stretchr/testify/assert"
@@ -234,6 +235,7 @@ func TestAtomicUploadRefusesBeforeTheFirstByte(t *testing.T) {
 	f := newFixture(t, Options{})
 	require.NoError(t, os.Mkdir(filepath.Join(f.home, "sub"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(f.home, "plain"), nil, 0o644))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(f.home, "fifo"), 0o600))
 	for _, tc := range []struct {
 		path string
 		want error
@@ -242,9 +244,21 @@ func TestAtomicUploadRefusesBeforeTheFirstByte(t *testing.T) {
 		{"/", syscall.EISDIR},
 		{"/missing/x.txt", fs.ErrNotExist},
 		{"/plain/x.txt", syscall.ENOTDIR},
+		{"/fifo/x.txt", syscall.ENOTDIR}, // at once, not when a writer comes
 	} {
-		_, err := f.fsys.GetHandle(tc.path, storFlags, 0)
-		require.ErrorIs(t, err, tc.want, tc.path)
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.fsys.GetHandle(tc.path, storFlags, 0)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			require.ErrorIs(t, err, tc.want, tc.path)
+		case <-time.After(5 * time.Second):
+			w, _ := os.OpenFile(filepath.Join(f.home, "fifo"), os.O_WRONLY, 0) // lets it go
+			defer w.Close()
+			t.Fatalf("GetHandle(%q) waited", tc.path)
+		}
 	}
 	require.Empty(t, tempFiles(t, f.home))
 }
