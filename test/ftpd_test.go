@@ -593,7 +593,6 @@ func (c *rawFTP) waitClosed(within time.Duration) string {
 	return string(got)
 }
 
-// pasvPort parses "227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)".
 // passive sends PASV and opens the data connection, which the test's end closes.
 func (c *rawFTP) passive() net.Conn {
 	c.t.Helper()
@@ -604,6 +603,7 @@ func (c *rawFTP) passive() net.Conn {
 	return data
 }
 
+// pasvPort parses "227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)".
 func pasvPort(t *testing.T, msg string) int {
 	t.Helper()
 	m := regexp.MustCompile(`\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)`).FindStringSubmatch(msg)
