@@ -15,6 +15,7 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 var errConnectionReset = errors.New("connection reset by peer")
@@ -34,9 +35,17 @@ func tempFiles(t *testing.T, dir string) []string {
 }
 
 // withFlink pretends, for one test, that the kernel does or does not link
-// files by descriptor.
+// files by descriptor. Tests of unnamed files skip where the file system
+// under t.TempDir has no O_TMPFILE.
 func withFlink(t *testing.T, state int32) {
 	t.Helper()
+	if state != flinkMissing {
+		fd, err := unix.Open(t.TempDir(), unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			t.Skipf("no O_TMPFILE in the temporary folder: %v", err)
+		}
+		unix.Close(fd)
+	}
 	saved := flink.Load()
 	flink.Store(state)
 	t.Cleanup(func() { flink.Store(saved) })
