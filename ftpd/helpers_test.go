@@ -270,13 +270,30 @@ func (c *ftpConn) epsv(host string) string {
 	return net.JoinHostPort(host, msg[open+4:closing])
 }
 
-// startStor opens a passive data connection and starts STOR of name on it.
-func (c *ftpConn) startStor(name string) net.Conn {
+// passive opens a passive data connection (EPSV), which the test's end
+// closes.
+func (c *ftpConn) passive() net.Conn {
 	c.t.Helper()
 	data, err := net.DialTimeout("tcp", c.epsv("127.0.0.1"), 5*time.Second)
 	require.NoError(c.t, err)
 	c.t.Cleanup(func() { data.Close() })
-	require.NoError(c.t, c.text.PrintfLine("STOR %s", name))
+	return data
+}
+
+// startStor opens a passive data connection and starts STOR of name on it.
+func (c *ftpConn) startStor(name string) net.Conn {
+	return c.start("STOR", name)
+}
+
+// startRetr opens a passive data connection and starts RETR of name on it.
+func (c *ftpConn) startRetr(name string) net.Conn {
+	return c.start("RETR", name)
+}
+
+func (c *ftpConn) start(verb, name string) net.Conn {
+	c.t.Helper()
+	data := c.passive()
+	require.NoError(c.t, c.text.PrintfLine("%s %s", verb, name))
 	c.expect(150)
 	return data
 }
