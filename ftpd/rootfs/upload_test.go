@@ -272,6 +272,29 @@ func TestAtomicUploadRefusesBeforeTheFirstByte(t *testing.T) {
 	require.Empty(t, tempFiles(t, f.home))
 }
 
+// TestAtomicUploadCannotCreate: when the file cannot be made at the first
+// byte (here its folder was removed after the upload opened), every write and
+// Close say so, and nothing is published.
+func TestAtomicUploadCannotCreate(t *testing.T) {
+	for name, state := range map[string]int32{"unnamed": flinkWorks, "named": flinkMissing} {
+		t.Run(name, func(t *testing.T) {
+			withFlink(t, state)
+			f := newFixture(t, Options{})
+			dir := filepath.Join(f.home, "gone")
+			require.NoError(t, os.Mkdir(dir, 0o755))
+			h, err := f.fsys.GetHandle("/gone/x.txt", storFlags, 0)
+			require.NoError(t, err)
+			require.NoError(t, os.Remove(dir))
+			for range 2 {
+				_, err = io.WriteString(h, "x")
+				require.ErrorIs(t, err, fs.ErrNotExist)
+			}
+			require.ErrorIs(t, h.Close(), fs.ErrNotExist)
+			require.NoDirExists(t, dir)
+		})
+	}
+}
+
 func TestAtomicUploadSurvivesClose(t *testing.T) {
 	f := newFixture(t, Options{})
 	h, err := f.fsys.GetHandle("file.txt", storFlags, 0)
