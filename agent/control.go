@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/users"
 )
 
 // RunDirEnv overrides RunDir, for tests and unusual layouts.
@@ -42,6 +43,8 @@ type ServiceStatus struct {
 	WorkerPID    int                  `json:"worker_pid"`
 	Workers      int                  `json:"workers_started"`
 	Sessions     *privsep.SessionList `json:"sessions"`
+	// PasswordChecks counts the hashes computed to decide logins since the start.
+	PasswordChecks uint64 `json:"password_checks"`
 }
 
 // CertificateInfo summarises the certificate the service presents.
@@ -153,6 +156,7 @@ func (m *monitor) status(ctx context.Context) ServiceStatus {
 		PID: os.Getpid(), Started: m.started, Listen: m.listenAddr, Root: cfg.Root,
 		PassivePorts: cfg.PassivePorts.String(), PublicHost: cfg.PublicHost,
 		WorkerPID: workerPID, Workers: int(m.workers.Load()),
+		PasswordChecks: users.PasswordChecks(),
 	}
 	st.Certificate, _ = certificateInfo(w.CertPEM)
 	if ch != nil {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/jelastic/jelastic-ftp/agent/config"
 )
 
 // Where the add-on keeps what is not configuration, and what its service is called.
 const (
-	DefaultStateDir = "/var/lib/jelastic-ftp" // the self-signed certificate
+	DefaultStateDir = config.DefaultStateDir  // the self-signed certificate
 	DefaultLogDir   = "/var/log/jelastic-ftp" // the service's log when systemd does not run it
 	DefaultRunDir   = "/run"                  // the PID file; systemd's marker lives below it
 	ServiceName     = "jelastic-ftp"

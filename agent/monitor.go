@@ -26,6 +26,7 @@ import (
 	"github.com/jelastic/jelastic-ftp/internal/idlemem"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/users"
+	"github.com/jelastic/jelastic-ftp/users/lastlogin"
 )
 
 // ServeOptions locate what the monitor reads; the zero value means the real system.
@@ -481,7 +482,7 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 		m.log.Warn("login refused: client banned", "user", req.User, "client", client.String())
 		return privsep.AuthReply{Failure: "banned"}
 	}
-	acc, err := users.Authenticate(m.opts.Etc, req.User, req.Password, now)
+	acc, err := users.Authenticate(m.opts.Etc, req.User, req.Password, client, config.UsersBeside(m.opts.ConfigPath), now)
 	if err != nil {
 		if !errors.Is(err, users.ErrBadLogin) {
 			m.log.Error("cannot check passwords", "err", err)
@@ -506,5 +507,6 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 		m.log.Error("cannot read per-user options", "err", err)
 		return privsep.AuthReply{Failure: "error"}
 	}
-	return privsep.AuthReply{OK: true, Home: rel, ReadOnly: store[acc.Name].ReadOnly}
+	lastlogin.Record(acc.Name, client, "ftp", now)
+	return privsep.AuthReply{OK: true, Home: rel, ReadOnly: store[acc.Name].ReadOnly(), Permissions: store[acc.Name].Permissions, MaxSessions: store[acc.Name].MaxSessions}
 }

@@ -8,14 +8,20 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/users/lastlogin"
 	"github.com/jelastic/jelastic-ftp/users/passhash"
+	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
 // loginWorld is an /etc with three FTP accounts and a configuration, in temp dirs.
 func loginWorld(t *testing.T) *monitor {
 	t.Helper()
 	dir := t.TempDir()
+	// Logins are recorded in a state directory of the test's, written before it goes.
+	t.Setenv(config.StateDirEnv, filepath.Join(dir, "state"))
+	t.Cleanup(func() { require.NoError(t, lastlogin.Flush()) })
 	etc, root := filepath.Join(dir, "etc"), filepath.Join(dir, "webroot")
 	require.NoError(t, os.MkdirAll(filepath.Join(etc, "jelastic-ftp"), 0o755))
 	require.NoError(t, os.MkdirAll(root, 0o755))
@@ -46,7 +52,7 @@ func TestCheckLogin(t *testing.T) {
 		want                   privsep.AuthReply
 	}{
 		{"alice", "Right-Pass-1", "127.0.0.1", privsep.AuthReply{OK: true, Home: "site1"}},
-		{"ro", "Right-Pass-1", "::ffff:127.0.0.1", privsep.AuthReply{OK: true, Home: ".", ReadOnly: true}},
+		{"ro", "Right-Pass-1", "::ffff:127.0.0.1", privsep.AuthReply{OK: true, Home: ".", ReadOnly: true, Permissions: perm.ReadOnly}},
 		{"alice", "wrong", "10.0.0.1", privsep.AuthReply{Failure: "bad-login"}},
 		{"root", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: "bad-login"}},
 		{"away", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: "bad-login"}},
@@ -71,4 +77,16 @@ func TestCheckLoginBans(t *testing.T) {
 	require.Equal(t, "banned", m.checkLogin(good).Failure, "the right password does not lift a ban")
 	other := &privsep.AuthRequest{User: "alice", Password: "Right-Pass-1", Client: "203.0.113.10"}
 	require.True(t, m.checkLogin(other).OK, "other addresses are not banned")
+}
+
+func TestCheckLoginRecordsLastLogin(t *testing.T) {
+	m := loginWorld(t)
+	require.True(t, m.checkLogin(&privsep.AuthRequest{User: "ro", Password: "Right-Pass-1", Client: "::ffff:127.0.0.2"}).OK)
+	require.Equal(t, "bad-login", m.checkLogin(&privsep.AuthRequest{User: "alice", Password: "wrong", Client: "127.0.0.3"}).Failure)
+	require.NoError(t, lastlogin.Flush())
+	got, err := lastlogin.Read(lastlogin.Path())
+	require.NoError(t, err)
+	require.Len(t, got, 1, "only successful logins are recorded")
+	require.Equal(t, "127.0.0.2", got["ro"].Address)
+	require.Equal(t, "ftp", got["ro"].Protocol)
 }

@@ -19,9 +19,35 @@ type Report struct {
 	Socket     string         `json:"socket,omitempty"`  // jelastic-ftp.socket's; "active": systemd starts the service on a connection
 	Service    *ServiceStatus `json:"service,omitempty"`
 	Users      []UserInfo     `json:"users"`
+	Accounts   AccountCounts  `json:"accounts"`
 	Grants     []Grant        `json:"grants"`
 	Warnings   []string       `json:"warnings"`
 	Problems   []string       `json:"problems"`
+}
+
+// AccountCounts sums up the FTP accounts by what keeps them from logging in.
+type AccountCounts struct {
+	Total           int `json:"total"`
+	Disabled        int `json:"disabled"`
+	Expired         int `json:"expired"`
+	PasswordAgedOut int `json:"password_aged_out"`
+}
+
+// countAccounts counts list at now; an account can be in several counts.
+func countAccounts(list []UserInfo, now time.Time) AccountCounts {
+	c := AccountCounts{Total: len(list)}
+	for _, u := range list {
+		if u.Disabled {
+			c.Disabled++
+		}
+		if u.Expired(now) {
+			c.Expired++
+		}
+		if u.PasswordAgedOut(now) {
+			c.PasswordAgedOut++
+		}
+	}
+	return c
 }
 
 // Grant is one sudo rule of ours: Owner may run Command (with its argument).
@@ -76,7 +102,7 @@ func (a *Admin) Status() Report {
 	} else if len(users) == 0 {
 		r.Problems = append(r.Problems, "there is no FTP account; create one with ftpctl user add")
 	} else {
-		r.Users = users
+		r.Users, r.Accounts = users, countAccounts(users, a.Now())
 	}
 	if grants, err := Grants(a.Sudoers); err != nil {
 		r.Problems = append(r.Problems, err.Error())

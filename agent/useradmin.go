@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,7 +17,10 @@ import (
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
 	"github.com/jelastic/jelastic-ftp/sudoers"
 	"github.com/jelastic/jelastic-ftp/users"
+	"github.com/jelastic/jelastic-ftp/users/allowfrom"
+	"github.com/jelastic/jelastic-ftp/users/lastlogin"
 	"github.com/jelastic/jelastic-ftp/users/passhash"
+	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
 // lockWait bounds how long we wait for useradd, passwd or PAM to release the account
@@ -31,6 +35,7 @@ type Admin struct {
 	Etc        string // directory of passwd, shadow, group, gshadow
 	ConfigPath string // ftpd.toml
 	UsersPath  string // per-user options
+	LastLogins string // the service's record of last logins
 	Sudoers    sudoers.DropIn
 	Now        func() time.Time
 }
@@ -41,23 +46,66 @@ func NewAdmin() *Admin {
 		Etc:        "/etc",
 		ConfigPath: config.DefaultPath,
 		UsersPath:  config.DefaultUsersPath,
+		LastLogins: lastlogin.Path(),
 		Sudoers:    sudoers.Default(),
 		Now:        time.Now,
 	}
 }
 
-// UserInfo is an FTP account with its add-on options, as `ftpctl user list` shows it.
+// UserInfo is an FTP account with its add-on options and last login, as `ftpctl user
+// list` shows it.
 type UserInfo struct {
 	users.Account
-	ReadOnly bool
+	config.UserOptions
+	LastLogin *lastlogin.Login // nil: no login recorded
+}
+
+// LastUsed is when the account was last used: its last login, else the last change of
+// its password, which is also the day it was created; zero when neither is known.
+func (u UserInfo) LastUsed() time.Time {
+	if u.LastLogin != nil {
+		return u.LastLogin.Time
+	}
+	return u.PasswordChanged
+}
+
+// UserSettings are what `ftpctl user add` and `user mod` set; nil fields are left
+// as they are (on add: the defaults). Values arrive parsed; what depends on the
+// system (the home against the FTP root) is checked here.
+type UserSettings struct {
+	Home            *string
+	Description     *string
+	Permissions     *perm.Set
+	Disabled        *bool
+	Expires         *time.Time // the zero time: never
+	PasswordMaxDays *int       // -1: never
+	AllowFrom       *allowfrom.List
+	MaxSessions     *int // 0: no limit of the user's own
+}
+
+// change is the part of s that lives in passwd and shadow.
+func (s UserSettings) change() users.Change {
+	return users.Change{Home: s.Home, Description: s.Description, Disabled: s.Disabled, Expires: s.Expires, PasswordMaxDays: s.PasswordMaxDays}
+}
+
+// apply sets the part of s that lives in users.toml.
+func (s UserSettings) apply(opts *config.UserOptions) {
+	if s.Permissions != nil {
+		opts.Permissions = *s.Permissions
+	}
+	if s.AllowFrom != nil {
+		opts.AllowFrom = *s.AllowFrom
+	}
+	if s.MaxSessions != nil {
+		opts.MaxSessions = *s.MaxSessions
+	}
 }
 
 // AddUserRequest describes a new FTP account.
 type AddUserRequest struct {
 	Name     string
-	Home     string // "" = the FTP root
 	Password string
-	ReadOnly bool
+	UserSettings
 	// GrantOwner adds the sudo rule that lets the container owner change the password.
 	GrantOwner bool
 }
@@ -81,12 +129,12 @@ func (a *Admin) AddUser(ctx context.Context, req AddUserRequest) (Warnings, erro
 	if err != nil {
 		return nil, err
 	}
-	home := req.Home
-	if home == "" {
-		home = cfg.Root
+	home := cfg.Root
+	if req.Home != nil && *req.Home != "" {
+		home = *req.Home
 	}
 	if err := users.ValidateHome(home, cfg.Root); err != nil {
-		return nil, err
+		return nil, badRequest("%v", err)
 	}
 	hash, err := hashPassword(req.Password)
 	if err != nil {
@@ -98,6 +146,11 @@ func (a *Admin) AddUser(ctx context.Context, req AddUserRequest) (Warnings, erro
 	}
 	defer tx.Close()
 	if err := tx.Add(req.Name, home, hash, a.Now()); err != nil {
+		return nil, err
+	}
+	change := req.change()
+	change.Home = nil
+	if err := tx.Modify(req.Name, change); err != nil {
 		return nil, err
 	}
 	gid, err := tx.EnsureGroup()
@@ -113,7 +166,9 @@ func (a *Admin) AddUser(ctx context.Context, req AddUserRequest) (Warnings, erro
 			os.Remove(created[i])
 		}
 	}
-	restoreOpts, err := a.setOptions(req.Name, &config.UserOptions{ReadOnly: req.ReadOnly})
+	var opts config.UserOptions
+	req.apply(&opts)
+	restoreOpts, err := a.setOptions(req.Name, &opts)
 	if err != nil {
 		undoHome()
 		return nil, err
@@ -127,6 +182,70 @@ func (a *Admin) AddUser(ctx context.Context, req AddUserRequest) (Warnings, erro
 		warn = a.grant(cfg.Owner, req.Name)
 	}
 	return warn, nil
+}
+
+// ErrNothingToChange is returned by ModifyUser when given no setting.
+var ErrNothingToChange = requestError{"nothing to change: give at least one option (see ftpctl user mod --help)"}
+
+// ModifyUser changes an FTP account's settings in one transaction: passwd, shadow and
+// users.toml change together or not at all. A new home is checked as on add and made
+// when missing; the files in the old one stay where they are.
+func (a *Admin) ModifyUser(ctx context.Context, name string, s UserSettings) error {
+	if err := users.ValidateName(name); err != nil {
+		return err
+	}
+	if s == (UserSettings{}) {
+		return ErrNothingToChange
+	}
+	cfg, err := config.Load(a.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if s.Home != nil {
+		if err := users.ValidateHome(*s.Home, cfg.Root); err != nil {
+			return badRequest("%v", err)
+		}
+	}
+	tx, err := a.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Close()
+	if err := tx.Modify(name, s.change()); err != nil {
+		return err
+	}
+	var created []string
+	if s.Home != nil {
+		gid, err := tx.EnsureGroup()
+		if err != nil {
+			return err
+		}
+		if created, err = makeHome(cfg.Root, *s.Home, gid); err != nil {
+			return err
+		}
+	}
+	undoHome := func() {
+		for i := len(created) - 1; i >= 0; i-- {
+			os.Remove(created[i])
+		}
+	}
+	store, err := config.LoadUsers(a.UsersPath)
+	if err != nil {
+		undoHome()
+		return err
+	}
+	opts := store[name]
+	s.apply(&opts)
+	restoreOpts, err := a.setOptions(name, &opts)
+	if err != nil {
+		undoHome()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		undoHome()
+		return errors.Join(err, restoreOpts())
+	}
+	return nil
 }
 
 // hashPassword checks a new password and hashes it.
@@ -312,6 +431,9 @@ func (a *Admin) DeleteUser(ctx context.Context, name string) (Warnings, error) {
 	if _, err := a.Sudoers.RevokeUser(name); err != nil && !errors.Is(err, sudoers.ErrNotValidated) {
 		warn = append(warn, fmt.Sprintf("the sudo rule for %s may remain: %v", name, err))
 	}
+	if err := lastlogin.Forget(a.LastLogins, name); err != nil {
+		warn = append(warn, fmt.Sprintf("the last login of %s may remain: %v", name, err))
+	}
 	return warn, nil
 }
 
@@ -325,9 +447,17 @@ func (a *Admin) ListUsers() ([]UserInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	logins, err := lastlogin.Read(a.LastLogins)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]UserInfo, 0, len(accounts))
 	for _, acc := range accounts {
-		out = append(out, UserInfo{Account: acc, ReadOnly: store[acc.Name].ReadOnly})
+		u := UserInfo{Account: acc, UserOptions: store[acc.Name]}
+		if l, ok := logins[acc.Name]; ok {
+			u.LastLogin = &l
+		}
+		out = append(out, u)
 	}
 	return out, nil
 }
@@ -348,3 +478,58 @@ func (a *Admin) GetUser(name string) (UserInfo, error) {
 	}
 	return UserInfo{}, fmt.Errorf("%s is not an FTP account", name)
 }
+
+// UserJSON is an account as `ftpctl user list --json`, `user show --json` and
+// `status --json` print it. Dates are YYYY-MM-DD (shadow keeps days), times RFC 3339;
+// null means never, none or unknown.
+type UserJSON struct {
+	Name               string           `json:"name"`
+	Home               string           `json:"home"`
+	Description        string           `json:"description"`
+	Permissions        perm.Set         `json:"permissions"`
+	ReadOnly           bool             `json:"read_only"`
+	Disabled           bool             `json:"disabled"`
+	Locked             bool             `json:"locked"`
+	Expires            *string          `json:"expires"`
+	Expired            bool             `json:"expired"`
+	LastPasswordChange *string          `json:"last_password_change"`
+	PasswordMaxDays    *int             `json:"password_max_days"`
+	PasswordExpires    *string          `json:"password_expires"`
+	PasswordAgedOut    bool             `json:"password_aged_out"`
+	AllowFrom          []string         `json:"allow_from"`
+	MaxSessions        *int             `json:"max_sessions"`
+	LastLogin          *lastlogin.Login `json:"last_login"`
+}
+
+// JSON returns u's JSON form at now.
+func (u UserInfo) JSON(now time.Time) UserJSON {
+	date := func(t time.Time) *string {
+		if t.IsZero() {
+			return nil
+		}
+		d := t.Format(time.DateOnly)
+		return &d
+	}
+	out := UserJSON{
+		Name: u.Name, Home: u.Home, Description: u.Description, Permissions: u.Permissions,
+		ReadOnly: u.ReadOnly(), Disabled: u.Disabled, Locked: u.Locked,
+		Expires: date(u.Expires), Expired: u.Expired(now),
+		LastPasswordChange: date(u.PasswordChanged),
+		PasswordExpires:    date(u.PasswordExpires()), PasswordAgedOut: u.PasswordAgedOut(now),
+		LastLogin: u.LastLogin,
+	}
+	if u.PasswordMaxDays >= 0 {
+		out.PasswordMaxDays = &u.PasswordMaxDays
+	}
+	if u.AllowFrom != nil {
+		out.AllowFrom = u.AllowFrom.Strings()
+	}
+	if u.MaxSessions > 0 {
+		out.MaxSessions = &u.MaxSessions
+	}
+	return out
+}
+
+// MarshalJSON writes the JSON form, so that reports embedding accounts print them
+// the same way.
+func (u UserInfo) MarshalJSON() ([]byte, error) { return json.Marshal(u.JSON(time.Now())) }

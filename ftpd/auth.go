@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+
+	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
 // Account is what a successful login grants: a session for Name, confined
 // to the directory Home.
 type Account struct {
-	Name     string
-	Home     string
-	ReadOnly bool
+	Name        string
+	Home        string
+	ReadOnly    bool
+	Permissions perm.Set // the zero value holds every permission
+	MaxSessions int      // sessions of this user at once; 0: no limit of its own
 }
 
 // ErrBadLogin is the error an Authenticator returns for an unknown user or

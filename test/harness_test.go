@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jelastic/jelastic-ftp/agent"
+	"github.com/jelastic/jelastic-ftp/agent/config"
 
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
@@ -59,6 +60,8 @@ type Env struct {
 	Root string
 	// RunDir replaces /run/jelastic-ftp (the service's control socket) for this test.
 	RunDir string
+	// StateDir replaces /var/lib/jelastic-ftp (the last logins) for this test.
+	StateDir string
 }
 
 // cmdTimeout bounds every command a test runs, so a hung tool fails the test instead of CI.
@@ -68,7 +71,7 @@ const cmdTimeout = 2 * time.Minute
 func NewEnv(t *testing.T) *Env {
 	t.Helper()
 	base := t.TempDir()
-	e := &Env{t: t, Etc: filepath.Join(base, "etc"), Root: filepath.Join(base, "webroot"), RunDir: filepath.Join(base, "run")}
+	e := &Env{t: t, Etc: filepath.Join(base, "etc"), Root: filepath.Join(base, "webroot"), RunDir: filepath.Join(base, "run"), StateDir: filepath.Join(base, "state")}
 	require.NoError(t, os.MkdirAll(e.Root, 0o755))
 	out, err := exec.Command("cp", "-a", "/etc", e.Etc).CombinedOutput()
 	require.NoError(t, err, "copy /etc: %s", out)
@@ -86,7 +89,7 @@ func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cm
 	script := `mount --bind "$0" /etc && exec "$@"`
 	full := append([]string{"--mount", "--propagation", "private", "--", "sh", "-c", script, e.Etc, name}, args...)
 	cmd := exec.CommandContext(ctx, "unshare", full...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C", agent.RunDirEnv+"="+e.RunDir)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", agent.RunDirEnv+"="+e.RunDir, config.StateDirEnv+"="+e.StateDir)
 	return cmd
 }
 

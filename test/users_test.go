@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/etcdb"
@@ -27,7 +29,8 @@ func (e *Env) addUser(name string, args ...string) Result {
 }
 
 func (e *Env) authenticate(name, password string) error {
-	_, err := users.Authenticate(e.Etc, name, password, time.Now())
+	gate := config.UsersBeside(filepath.Join(e.Etc, "jelastic-ftp", "ftpd.toml"))
+	_, err := users.Authenticate(e.Etc, name, password, netip.MustParseAddr("127.0.0.1"), gate, time.Now())
 	return err
 }
 
@@ -173,9 +176,9 @@ func TestUserListAndShow(t *testing.T) {
 	require.ErrorIs(t, e.authenticate("erin", goodPassword), users.ErrBadLogin, "a locked account never logs in")
 
 	table := e.Ftpctl("", "user", "list").Stdout
-	require.Regexp(t, `(?m)^frank\s+\S+/f\s+yes\s+no\s`, table)
+	require.Regexp(t, `(?m)^frank\s+\S+/f\s+list,download\s+active\s`, table)
 	show := e.Ftpctl("", "user", "show", "frank").Stdout
-	require.Contains(t, show, "read-only:         yes")
+	require.Regexp(t, `(?m)^read-only:\s+yes$`, show)
 	r = e.Ftpctl("", "user", "show", "root")
 	require.Equal(t, 1, r.Code)
 }
@@ -196,11 +199,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"leading dash", goodPassword, []string{"user", "add", "--password-stdin", "--", "-x"}, 1},
 		{"too long", goodPassword, []string{"user", "add", strings.Repeat("a", 33), "--password-stdin"}, 1},
 		{"empty name", goodPassword, []string{"user", "add", "", "--password-stdin"}, 1},
-		{"home outside root", goodPassword, []string{"user", "add", "h1", "--home", outside, "--password-stdin"}, 1},
-		{"home escaping by ..", goodPassword, []string{"user", "add", "h2", "--home", e.Root + "/../x", "--password-stdin"}, 1},
-		{"relative home", goodPassword, []string{"user", "add", "h3", "--home", "site", "--password-stdin"}, 1},
-		{"colon in home", goodPassword, []string{"user", "add", "h4", "--home", e.Root + "/a:b", "--password-stdin"}, 1},
-		{"newline in home", goodPassword, []string{"user", "add", "h5", "--home", e.Root + "/a\nb", "--password-stdin"}, 1},
+		{"home outside root", goodPassword, []string{"user", "add", "h1", "--home", outside, "--password-stdin"}, 2},
+		{"home escaping by ..", goodPassword, []string{"user", "add", "h2", "--home", e.Root + "/../x", "--password-stdin"}, 2},
+		{"relative home", goodPassword, []string{"user", "add", "h3", "--home", "site", "--password-stdin"}, 2},
+		{"colon in home", goodPassword, []string{"user", "add", "h4", "--home", e.Root + "/a:b", "--password-stdin"}, 2},
+		{"newline in home", goodPassword, []string{"user", "add", "h5", "--home", e.Root + "/a\nb", "--password-stdin"}, 2},
 		{"newline inside password", "Good-Pass\nword-1", []string{"user", "passwd", "keeper", "--password-stdin"}, 0},
 		{"short password", "short", []string{"user", "add", "h6", "--password-stdin"}, 1},
 		{"empty password", "", []string{"user", "add", "h7", "--password-stdin"}, 1},

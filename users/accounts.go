@@ -4,8 +4,10 @@
 package users
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -22,8 +24,11 @@ const (
 	UID = 700
 	// GroupName is the primary group of every FTP account.
 	GroupName = "jelastic-ftp"
-	// GECOS marks an account as ours for people reading /etc/passwd.
+	// GECOS marks an account as ours for people reading /etc/passwd, when it has
+	// no description of its own.
 	GECOS = "jelastic-ftp account"
+	// lockPrefix is what `usermod -L` puts before a hash to disable the account.
+	lockPrefix = "!"
 	// preferredGID is used for a new group when free, matching the UID for readability.
 	preferredGID = 700
 )
@@ -39,11 +44,41 @@ type Account struct {
 	Name  string
 	Home  string
 	Shell string
+	// Description is the GECOS field, "" when it holds only our marker.
+	Description string
 	// Locked is true when the password cannot authenticate: locked with '!' or '*',
 	// empty, or with no shadow entry at all.
 	Locked bool
+	// Disabled is true when the hash carries shadow's lock prefix '!', as
+	// `usermod -L`, `passwd -l` and `ftpctl user mod --disable` set it.
+	Disabled bool
 	// PasswordChanged is the day of the last password change; zero when unknown.
 	PasswordChanged time.Time
+	// Expires is the day from which the account is refused (shadow's expiry, as
+	// `chage -E` sets it); zero when it never expires.
+	Expires time.Time
+	// PasswordMaxDays is the maximum password age (`chage -M`); -1 when none.
+	PasswordMaxDays int
+}
+
+// PasswordExpires is the last day the password logs in, as `chage -l` shows it
+// ("Password expires"); zero when it never ages out or its last change is unknown.
+func (a Account) PasswordExpires() time.Time {
+	if a.PasswordMaxDays < 0 || a.PasswordChanged.IsZero() {
+		return time.Time{}
+	}
+	return a.PasswordChanged.AddDate(0, 0, a.PasswordMaxDays)
+}
+
+// Expired reports whether the account is past its expiry date at now.
+func (a Account) Expired(now time.Time) bool {
+	return !a.Expires.IsZero() && day(now) >= day(a.Expires)
+}
+
+// PasswordAgedOut reports whether the password is past its maximum age at now.
+func (a Account) PasswordAgedOut(now time.Time) bool {
+	last := a.PasswordExpires()
+	return !last.IsZero() && day(now) > day(last)
 }
 
 // Shell returns the login shell for new accounts: nologin where the system has it (the
@@ -180,7 +215,7 @@ func (tx *Tx) ftpEntry(name string) (etcdb.Entry, error) {
 }
 
 // SetPassword replaces the password hash of an FTP account, records today as the day of
-// the change and keeps the aging fields; a missing shadow line is created.
+// the change and keeps the aging fields and the lock; a missing shadow line is created.
 func (tx *Tx) SetPassword(name, hash string, now time.Time) error {
 	if _, err := tx.ftpEntry(name); err != nil {
 		return err
@@ -197,6 +232,9 @@ func (tx *Tx) SetPassword(name, hash string, now time.Time) error {
 		return err
 	}
 	sh = slices.Clone(sh)
+	if strings.HasPrefix(sh[1], lockPrefix) {
+		hash = lockPrefix + hash // a disabled account stays disabled until enabled
+	}
 	sh[1], sh[2] = hash, today
 	return tx.Shadow.Replace(sh)
 }
@@ -268,15 +306,109 @@ func (tx *Tx) Get(name string) (Account, error) {
 }
 
 func (tx *Tx) account(pw etcdb.Entry) Account {
-	a := Account{Name: pw[0], Home: pw[5], Shell: pw[6], Locked: true}
+	a := Account{Name: pw[0], Home: pw[5], Shell: pw[6], Locked: true, PasswordMaxDays: -1}
+	if pw[4] != GECOS {
+		a.Description = pw[4]
+	}
 	sh, err := tx.Shadow.Lookup(pw[0])
 	if err != nil {
 		return a
 	}
 	scheme := passhash.Scheme(sh[1])
 	a.Locked = scheme == "locked" || scheme == "none" || scheme == "unknown"
-	if d, err := strconv.ParseInt(sh[2], 10, 64); err == nil && d > 0 {
-		a.PasswordChanged = time.Unix(d*86400, 0).UTC()
+	a.Disabled = strings.HasPrefix(sh[1], lockPrefix)
+	if d, ok := shadowDays(sh, 2); ok && d > 0 {
+		a.PasswordChanged = fromDay(d)
+	}
+	if d, ok := shadowDays(sh, 7); ok {
+		a.Expires = fromDay(d)
+	}
+	if d, ok := shadowDays(sh, 4); ok {
+		a.PasswordMaxDays = int(min(d, math.MaxInt32))
 	}
 	return a
+}
+
+// shadowDays reads a numeric field of a shadow entry; ok is false when it is empty
+// or not a number (both mean "no value" to shadow-utils), or negative.
+func shadowDays(sh etcdb.Entry, i int) (int64, bool) {
+	n, err := strconv.ParseInt(sh[i], 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// fromDay is the midnight UTC that starts day d since the epoch.
+func fromDay(d int64) time.Time { return time.Unix(d*86400, 0).UTC() }
+
+// Change lists the system-file settings of an account to change; nil fields stay.
+type Change struct {
+	Home        *string
+	Description *string // "" puts our marker back
+	Disabled    *bool
+	Expires     *time.Time // the zero time: never
+	// PasswordMaxDays is the maximum password age in days; -1: none.
+	PasswordMaxDays *int
+}
+
+// ErrNothingToEnable is returned when enabling an account whose only password is the
+// lock itself: removing it would leave a login without a password.
+var ErrNothingToEnable = errors.New("the account has no password to enable; set one with ftpctl user passwd")
+
+// Modify applies c to an FTP account's passwd and shadow entries. Values are checked
+// again here, so that no caller can write a field separator into the files.
+func (tx *Tx) Modify(name string, c Change) error {
+	pw, err := tx.ftpEntry(name)
+	if err != nil {
+		return err
+	}
+	pw = slices.Clone(pw)
+	if c.Home != nil {
+		if strings.ContainsAny(*c.Home, ":\n\r\x00") {
+			return fmt.Errorf("home %q contains ':', a newline or NUL", *c.Home)
+		}
+		pw[5] = *c.Home
+	}
+	if c.Description != nil {
+		if err := ValidateDescription(*c.Description); err != nil {
+			return err
+		}
+		pw[4] = cmp.Or(*c.Description, GECOS)
+	}
+	if err := tx.Passwd.Replace(pw); err != nil {
+		return fmt.Errorf("change %s in passwd: %w", name, err)
+	}
+	if c.Disabled == nil && c.Expires == nil && c.PasswordMaxDays == nil {
+		return nil
+	}
+	sh, err := tx.Shadow.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("user %s has no shadow entry to change: %w", name, err)
+	}
+	sh = slices.Clone(sh)
+	if c.Disabled != nil {
+		locked := strings.HasPrefix(sh[1], lockPrefix)
+		switch {
+		case *c.Disabled && !locked:
+			sh[1] = lockPrefix + sh[1]
+		case !*c.Disabled && locked:
+			// usermod -U takes one '!' away; passwd -l may have added several.
+			hash := strings.TrimLeft(sh[1], lockPrefix)
+			if checkHash(hash) != nil || passhash.Scheme(hash) == "locked" {
+				return ErrNothingToEnable
+			}
+			sh[1] = hash
+		}
+	}
+	if c.Expires != nil {
+		sh[7] = ""
+		if !c.Expires.IsZero() {
+			sh[7] = strconv.FormatInt(day(*c.Expires), 10)
+		}
+	}
+	if c.PasswordMaxDays != nil {
+		sh[4] = ""
+		if *c.PasswordMaxDays >= 0 {
+			sh[4] = strconv.Itoa(*c.PasswordMaxDays)
+		}
+	}
+	return tx.Shadow.Replace(sh)
 }

@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +24,20 @@ const (
 )
 
 var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// anyAddress is the Gate of an account without allow_from.
+type anyAddress struct{}
+
+func (anyAddress) Admits(string, netip.Addr) (bool, error) { return true, nil }
+
+// onlyFrom admits every user from one address.
+type onlyFrom netip.Addr
+
+func (o onlyFrom) Admits(_ string, client netip.Addr) (bool, error) {
+	return client == netip.Addr(o), nil
+}
 
 func newEtc(t *testing.T) string {
 	t.Helper()
@@ -73,7 +88,7 @@ func TestAddKeepsUnrelatedLines(t *testing.T) {
 	require.Contains(t, read(t, dir, "gshadow"), "\njelastic-ftp:!::\n")
 	require.Regexp(t, `\nalice:\$6\$[^:]+:20778::::::\n$`, read(t, dir, "shadow"))
 
-	acc, err := Authenticate(dir, "alice", "pw-alice-1", now)
+	acc, err := Authenticate(dir, "alice", "pw-alice-1", loopback, anyAddress{}, now)
 	require.NoError(t, err)
 	require.Equal(t, "/var/ftp/webroot", acc.Home)
 }
@@ -93,7 +108,7 @@ func TestRefusesNonFTPAccounts(t *testing.T) {
 	for _, name := range []string{"root", "nobody", "ghost"} {
 		require.Error(t, change(t, dir, func(tx *Tx) error { return tx.Delete(name) }), name)
 		require.Error(t, change(t, dir, func(tx *Tx) error { return tx.SetPassword(name, hash(t, "x-1234567"), now) }), name)
-		_, err := Authenticate(dir, name, "anything", now)
+		_, err := Authenticate(dir, name, "anything", loopback, anyAddress{}, now)
 		require.ErrorIs(t, err, ErrBadLogin)
 	}
 	require.Equal(t, before, read(t, dir, "passwd")+read(t, dir, "shadow"))
@@ -118,9 +133,9 @@ func TestSetPassword(t *testing.T) {
 	later := now.AddDate(0, 0, 10)
 	require.NoError(t, change(t, dir, func(tx *Tx) error { return tx.SetPassword("carol", hash(t, "second-pass-2"), later) }))
 	require.Regexp(t, `\ncarol:\$6\$[^:]+:20788:0:90:7:::\n$`, read(t, dir, "shadow"))
-	_, err := Authenticate(dir, "carol", "second-pass-2", later)
+	_, err := Authenticate(dir, "carol", "second-pass-2", loopback, anyAddress{}, later)
 	require.NoError(t, err)
-	_, err = Authenticate(dir, "carol", "first-pass-1", later)
+	_, err = Authenticate(dir, "carol", "first-pass-1", loopback, anyAddress{}, later)
 	require.ErrorIs(t, err, ErrBadLogin)
 }
 
@@ -150,7 +165,7 @@ func TestAuthenticateAging(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "passwd"), []byte(basePasswd+"\nu:x:700:700::/srv:/bin/false\n"), 0o644))
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "group"), []byte(baseGroup+"jelastic-ftp:x:700:\n"), 0o644))
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "shadow"), []byte(baseShadow+tt.shadow+"\n"), 0o640))
-			_, err := Authenticate(dir, "u", "right-pass-1", now)
+			_, err := Authenticate(dir, "u", "right-pass-1", loopback, anyAddress{}, now)
 			if tt.ok {
 				require.NoError(t, err)
 			} else {

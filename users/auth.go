@@ -3,8 +3,11 @@ package users
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/users/etcdb"
@@ -26,18 +29,42 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
-// Authenticate checks an FTP login against passwd and shadow in dir (normally /etc).
-// Like getspnam it reads without locking: every writer replaces the files by rename, so
-// a read sees one whole version. Only FTP accounts can log in, and only with a password
-// that is set, unlocked, not expired and not aged out. The reason for a refusal is in
-// the error for the log; the client must only be told ErrBadLogin.
-func Authenticate(dir, name, password string, now time.Time) (Account, error) {
+// Gate decides whether a user may try to log in from an address, before any
+// password is checked.
+type Gate interface {
+	Admits(name string, client netip.Addr) (bool, error)
+}
+
+// passwordChecks counts the hashes Authenticate computes, real or dummy.
+var passwordChecks atomic.Uint64
+
+// PasswordChecks is how many password hashes this process has computed to decide
+// logins: each costs tens of milliseconds, and the count shows which refusals cost none.
+func PasswordChecks() uint64 { return passwordChecks.Load() }
+
+func verify(hash, password string) bool {
+	passwordChecks.Add(1)
+	return passhash.Verify(hash, password)
+}
+
+// Authenticate checks an FTP login from client against passwd and shadow in dir
+// (normally /etc). Like getspnam it reads without locking: every writer replaces the
+// files by rename, so a read sees one whole version. Only FTP accounts can log in,
+// from an address gate admits, and only with a password that is set, unlocked, not
+// expired and not aged out. An address the gate refuses costs no hash. The reason for
+// a refusal is in the error for the log; the client must only be told ErrBadLogin.
+func Authenticate(dir, name, password string, client netip.Addr, gate Gate, now time.Time) (Account, error) {
 	fail := func(reason string) (Account, error) {
 		return Account{}, fmt.Errorf("%w: %s", ErrBadLogin, reason)
 	}
 	if ValidateName(name) != nil {
-		passhash.Verify(dummyHash(), password)
+		verify(dummyHash(), password)
 		return fail("invalid user name")
+	}
+	if ok, err := gate.Admits(name, client); err != nil {
+		return Account{}, err
+	} else if !ok {
+		return fail("address " + client.String() + " is not in the account's allow_from")
 	}
 	tx, err := snapshot(dir)
 	if err != nil {
@@ -45,15 +72,18 @@ func Authenticate(dir, name, password string, now time.Time) (Account, error) {
 	}
 	pw, err := tx.ftpEntry(name)
 	if err != nil {
-		passhash.Verify(dummyHash(), password)
+		verify(dummyHash(), password)
 		return fail(err.Error())
 	}
 	sh, err := tx.Shadow.Lookup(name)
 	if err != nil {
-		passhash.Verify(dummyHash(), password)
+		verify(dummyHash(), password)
 		return fail("no usable shadow entry: " + err.Error())
 	}
-	if !passhash.Verify(sh[1], password) {
+	if !verify(sh[1], password) {
+		if strings.HasPrefix(sh[1], lockPrefix) {
+			return fail("account disabled")
+		}
 		return fail("wrong password")
 	}
 	if reason := aging(sh, day(now)); reason != "" {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 // nameRE is the intersection of the rules of every shadow-utils we meet (upstream,
@@ -53,4 +55,24 @@ func Within(p, root string) bool {
 		return strings.HasPrefix(p, "/")
 	}
 	return p == root || strings.HasPrefix(p, root+"/")
+}
+
+// maxDescription bounds a description: passwd lines stay short enough for every tool.
+const maxDescription = 128
+
+// ValidateDescription reports why text cannot be an account's description (the GECOS
+// field), or nil. Besides passwd's ':' and line breaks it refuses ',' and '=', which
+// split GECOS into subfields for chfn and finger, and every control character.
+func ValidateDescription(text string) error {
+	switch {
+	case len(text) > maxDescription:
+		return fmt.Errorf("the description is longer than %d bytes", maxDescription)
+	case !utf8.ValidString(text):
+		return errors.New("the description is not valid UTF-8")
+	case strings.ContainsAny(text, ":,="):
+		return fmt.Errorf("the description %q contains ':', ',' or '=', which /etc/passwd uses as separators", text)
+	case strings.ContainsFunc(text, unicode.IsControl):
+		return fmt.Errorf("the description %q contains a line break or another control character", text)
+	}
+	return nil
 }

@@ -271,10 +271,10 @@ func (t TLS) validate() error {
 }
 
 func (l Limits) validate() error {
-	if err := checkInt("limits.max_sessions", l.MaxSessions, 1, 100000); err != nil {
+	if err := checkInt("limits.max_sessions", l.MaxSessions, 1, MaxSessionsCeiling); err != nil {
 		return err
 	}
-	if err := checkInt("limits.max_sessions_per_ip", l.MaxSessionsPerIP, 1, 100000); err != nil {
+	if err := checkInt("limits.max_sessions_per_ip", l.MaxSessionsPerIP, 1, MaxSessionsCeiling); err != nil {
 		return err
 	}
 	if l.MaxSessionsPerIP > l.MaxSessions {

@@ -15,6 +15,7 @@ import (
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/ftpd/worker"
 	"github.com/jelastic/jelastic-ftp/internal/logbuf"
+	"github.com/jelastic/jelastic-ftp/users/lastlogin"
 )
 
 func newLogger(out io.Writer, debug bool) *slog.Logger {
@@ -57,6 +58,12 @@ that long without a session, for systemd to start it again on the next connectio
 				defer stop()
 				return ftpd.Demo(ctx, logger, cmd.OutOrStdout())
 			}
+			// Logins recorded in the last seconds are written out on the way out.
+			defer func() {
+				if err := lastlogin.Flush(); err != nil {
+					logger.Error("write the last logins", "err", err)
+				}
+			}()
 			return agent.Serve(context.Background(), agent.ServeOptions{ConfigPath: cfgPath, Logger: logger})
 		},
 	}

@@ -66,11 +66,12 @@ func printStatus(out io.Writer, r agent.Report) {
 	}
 	tw.Flush()
 
-	fmt.Fprintln(out, "\nFTP users:")
+	c := r.Accounts
+	fmt.Fprintf(out, "\nFTP users: %d (%d disabled, %d expired, %d with an aged-out password)\n", c.Total, c.Disabled, c.Expired, c.PasswordAgedOut)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  USER\tHOME\tREAD-ONLY\tLOCKED")
 	for _, u := range r.Users {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", u.Name, u.Home, yesNo(u.ReadOnly), yesNo(u.Locked))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", u.Name, u.Home, yesNo(u.ReadOnly()), yesNo(u.Locked))
 	}
 	tw.Flush()
 

@@ -3,19 +3,27 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/jelastic/jelastic-ftp/agent"
+	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/users"
+	"github.com/jelastic/jelastic-ftp/users/allowfrom"
 	"github.com/jelastic/jelastic-ftp/users/passhash"
+	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
 func newUserCmd() *cobra.Command {
@@ -23,7 +31,7 @@ func newUserCmd() *cobra.Command {
 		Use:   "user",
 		Short: "Manage FTP accounts (system accounts with UID 700 in group jelastic-ftp)",
 	}
-	cmd.AddCommand(newUserAddCmd(), newUserPasswdCmd(), newUserDelCmd(), newUserListCmd(), newUserShowCmd())
+	cmd.AddCommand(newUserAddCmd(), newUserModCmd(), newUserPasswdCmd(), newUserDelCmd(), newUserListCmd(), newUserShowCmd())
 	return cmd
 }
 
@@ -120,18 +128,23 @@ func printJSON(cmd *cobra.Command, v any) error {
 
 func newUserAddCmd() *cobra.Command {
 	var (
-		req     agent.AddUserRequest
-		pw      passwordSource
-		asJSON  bool
-		noOwner bool
+		req      agent.AddUserRequest
+		settings settingFlags
+		pw       passwordSource
+		asJSON   bool
+		noOwner  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "add NAME [--home PATH] [--password-stdin | --generate] [--read-only] [--json]",
+		Use:   "add NAME [--home PATH] [--password-stdin | --generate] [account options] [--json]",
 		Short: "Create an FTP account confined to a home inside the FTP root",
 		Args:  exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name = args[0]
 			req.GrantOwner = !noOwner
+			var err error
+			if req.UserSettings, err = settings.parse(cmd); err != nil {
+				return err
+			}
 			password, generated, err := pw.read(cmd)
 			if err != nil {
 				return err
@@ -140,7 +153,7 @@ func newUserAddCmd() *cobra.Command {
 			admin := agent.NewAdmin()
 			warn, err := admin.AddUser(context.Background(), req)
 			if err != nil {
-				return err
+				return requestError(err)
 			}
 			printWarnings(cmd, warn)
 			info, err := admin.GetUser(req.Name)
@@ -148,7 +161,7 @@ func newUserAddCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				out := userJSON(info)
+				out := addOut{UserJSON: info.JSON(time.Now())}
 				if generated {
 					out.Password = password
 				}
@@ -161,12 +174,131 @@ func newUserAddCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&req.Home, "home", "", "home folder inside the FTP root (default: the FTP root)")
-	cmd.Flags().BoolVar(&req.ReadOnly, "read-only", false, "the user may download and list but not change anything")
+	settings.register(cmd, false)
 	cmd.Flags().BoolVar(&noOwner, "no-owner-passwd", false, "do not let the container owner change this password with sudo")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	pw.flags(cmd)
 	return cmd
+}
+
+// addOut is the JSON answer of `user add`; the password only when generated.
+type addOut struct {
+	agent.UserJSON
+	Password string `json:"password,omitempty"`
+}
+
+func newUserModCmd() *cobra.Command {
+	var (
+		settings settingFlags
+		asJSON   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "mod NAME [account options] [--json]",
+		Short: "Change an FTP account's home, permissions, status, expiry, addresses or description",
+		Long: `Change an FTP account. Every option given is changed in one transaction under
+the locks of passwd and shadow; a bad value changes nothing (exit status 2).
+
+--disable and --enable use shadow's lock ('!' before the hash), as usermod -L/-U and
+passwd -l/-u do, so each tool sees the other's change and the password survives.
+--expires and --password-max-days are shadow's fields, as chage -E and chage -M set
+them. --permissions, --allow-from and --max-sessions live in users.toml.`,
+		Args: exactArgs(1, "the user name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := settings.parse(cmd)
+			if err != nil {
+				return err
+			}
+			admin := agent.NewAdmin()
+			if err := admin.ModifyUser(context.Background(), args[0], s); err != nil {
+				return requestError(err)
+			}
+			info, err := admin.GetUser(args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd, info.JSON(time.Now()))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "changed FTP user %s\n", info.Name)
+			return nil
+		},
+	}
+	settings.register(cmd, true)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the changed account as JSON")
+	return cmd
+}
+
+// settingFlags are the account options `user add` and `user mod` share, kept as
+// typed so that each is parsed, and refused with exit status 2, before anything
+// changes.
+type settingFlags struct {
+	home, description, permissions, expires, maxDays, allowFrom, maxSessions string
+	readOnly, readWrite, disable, enable                                     bool
+}
+
+func (f *settingFlags) register(cmd *cobra.Command, mod bool) {
+	fl := cmd.Flags()
+	home := "home folder inside the FTP root (default: the FTP root)"
+	if mod {
+		home = "new home folder inside the FTP root, made when missing; files in the old one stay"
+	}
+	fl.StringVar(&f.home, "home", "", home)
+	fl.BoolVar(&f.readOnly, "read-only", false, "may list and download only (--permissions list,download)")
+	fl.BoolVar(&f.readWrite, "read-write", false, "may do everything (--permissions '*')")
+	fl.StringVar(&f.permissions, "permissions", "", "what the user may do: "+perm.Valid)
+	fl.BoolVar(&f.disable, "disable", false, "refuse every login, keeping the password (shadow's lock, as usermod -L)")
+	fl.BoolVar(&f.enable, "enable", false, "allow logins again with the password the account had (as usermod -U)")
+	fl.StringVar(&f.expires, "expires", "", `refuse logins from this day on (YYYY-MM-DD, as chage -E), or "never"`)
+	fl.StringVar(&f.maxDays, "password-max-days", "", `days a password logs in after it is set (as chage -M), or "never"`)
+	fl.StringVar(&f.allowFrom, "allow-from", "", `addresses and CIDR blocks the user may log in from, comma-separated, or "any"`)
+	fl.StringVar(&f.maxSessions, "max-sessions", "", `sessions of this user at once, or "none" for only the service's limits`)
+	fl.StringVar(&f.description, "description", "", "a note about the account, kept in passwd's GECOS field (no ':', ',' or '=')")
+	cmd.MarkFlagsMutuallyExclusive("read-only", "read-write", "permissions")
+	cmd.MarkFlagsMutuallyExclusive("disable", "enable")
+}
+
+// parse turns the flags given into settings; a bad value is a usage error.
+func (f *settingFlags) parse(cmd *cobra.Command) (s agent.UserSettings, err error) {
+	given := func(name string) bool { return cmd.Flags().Changed(name) }
+	if given("home") {
+		s.Home = &f.home
+	}
+	switch {
+	case given("read-only"):
+		s.Permissions = &perm.ReadOnly
+	case given("read-write"):
+		s.Permissions = &perm.All
+	}
+	switch {
+	case given("disable"):
+		s.Disabled = &f.disable
+	case given("enable"):
+		disabled := !f.enable
+		s.Disabled = &disabled
+	}
+	description := func(text string) (string, error) { return text, users.ValidateDescription(text) }
+	// The first bad value is reported, one sentence, and nothing changes.
+	return s, cmp.Or(
+		parseFlag(cmd, "permissions", f.permissions, perm.Parse, &s.Permissions),
+		parseFlag(cmd, "expires", f.expires, config.ParseExpires, &s.Expires),
+		parseFlag(cmd, "password-max-days", f.maxDays, config.ParsePasswordMaxDays, &s.PasswordMaxDays),
+		parseFlag(cmd, "allow-from", f.allowFrom, allowfrom.Parse, &s.AllowFrom),
+		parseFlag(cmd, "max-sessions", f.maxSessions, config.ParseMaxSessions, &s.MaxSessions),
+		parseFlag(cmd, "description", f.description, description, &s.Description),
+	)
+}
+
+// parseFlag sets *dst to the parsed value of flag name when it was given.
+func parseFlag[T any](cmd *cobra.Command, name, text string, parse func(string) (T, error), dst **T) error {
+	if !cmd.Flags().Changed(name) {
+		return nil
+	}
+	v, err := parse(text)
+	if err != nil {
+		return usagef("--%s: %v", name, err)
+	}
+	*dst = &v
+	return nil
 }
 
 func newUserPasswdCmd() *cobra.Command {
@@ -227,25 +359,6 @@ func newUserDelCmd() *cobra.Command {
 	}
 }
 
-// userOut is the JSON form of an account; the password appears only when generated.
-type userOut struct {
-	Name               string  `json:"name"`
-	Home               string  `json:"home"`
-	Locked             bool    `json:"locked"`
-	ReadOnly           bool    `json:"read_only"`
-	LastPasswordChange *string `json:"last_password_change"`
-	Password           string  `json:"password,omitempty"`
-}
-
-func userJSON(u agent.UserInfo) userOut {
-	out := userOut{Name: u.Name, Home: u.Home, Locked: u.Locked, ReadOnly: u.ReadOnly}
-	if !u.PasswordChanged.IsZero() {
-		d := u.PasswordChanged.Format("2006-01-02")
-		out.LastPasswordChange = &d
-	}
-	return out
-}
-
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -253,39 +366,84 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func lastChange(u agent.UserInfo) string {
-	if u.PasswordChanged.IsZero() {
+// day writes a date of shadow's, or "never".
+func day(t time.Time) string {
+	if t.IsZero() {
 		return "never"
 	}
-	return u.PasswordChanged.Format("2006-01-02")
+	return t.Format(time.DateOnly)
+}
+
+// state is the one word that says whether and why an account cannot log in.
+func state(u agent.UserInfo, now time.Time) string {
+	switch {
+	case u.Disabled:
+		return "disabled"
+	case u.Locked:
+		return "no password"
+	case u.Expired(now):
+		return "expired"
+	case u.PasswordAgedOut(now):
+		return "aged out"
+	}
+	return "active"
+}
+
+func lastLogin(u agent.UserInfo) string {
+	l := u.LastLogin
+	if l == nil {
+		return "never"
+	}
+	return fmt.Sprintf("%s from %s (%s)", l.Time.Local().Format("2006-01-02 15:04"), l.Address, l.Protocol)
 }
 
 func newUserListCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON   bool
+		inactive string
+	)
 	cmd := &cobra.Command{
-		Use:   "list [--json]",
+		Use:   "list [--inactive AGE] [--json]",
 		Short: "List the FTP accounts",
-		Args:  exactArgs(0, "no arguments"),
+		Long: `List the FTP accounts. --inactive AGE ("90d", "36h") lists only those not used
+for that long: whose last login is older, or, for an account that never logged in,
+whose password was set (when it was created or last changed) before then.`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			var idle time.Duration
+			if cmd.Flags().Changed("inactive") {
+				var err error
+				if idle, err = config.ParseInactive(inactive); err != nil {
+					return usagef("--inactive: %v", err)
+				}
+			}
 			list, err := agent.NewAdmin().ListUsers()
 			if err != nil {
 				return err
 			}
+			if idle > 0 {
+				list = slices.DeleteFunc(list, func(u agent.UserInfo) bool {
+					used := u.LastUsed()
+					return !used.IsZero() && now.Sub(used) < idle
+				})
+			}
 			if asJSON {
-				out := make([]userOut, 0, len(list))
+				out := make([]agent.UserJSON, 0, len(list))
 				for _, u := range list {
-					out = append(out, userJSON(u))
+					out = append(out, u.JSON(now))
 				}
 				return printJSON(cmd, out)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USER\tHOME\tREAD-ONLY\tLOCKED\tPASSWORD CHANGED")
+			fmt.Fprintln(tw, "USER\tHOME\tPERMISSIONS\tSTATE\tEXPIRES\tLAST LOGIN\tDESCRIPTION")
 			for _, u := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Home, yesNo(u.ReadOnly), yesNo(u.Locked), lastChange(u))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, u.Home, u.Permissions, state(u, now), day(u.Expires), lastLogin(u), u.Description)
 			}
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().StringVar(&inactive, "inactive", "", `only accounts unused for this long, such as "90d"`)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
 }
@@ -301,12 +459,46 @@ func newUserShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			now := time.Now()
 			if asJSON {
-				return printJSON(cmd, userJSON(u))
+				return printJSON(cmd, u.JSON(now))
+			}
+			expires := day(u.Expires)
+			if u.Expired(now) {
+				expires += " (expired)"
+			}
+			maxDays, pwExpires := "never", day(u.PasswordExpires())
+			if u.PasswordMaxDays >= 0 {
+				maxDays = strconv.Itoa(u.PasswordMaxDays)
+			}
+			if u.PasswordAgedOut(now) {
+				pwExpires += " (aged out: refused since " + u.PasswordExpires().AddDate(0, 0, 1).Format(time.DateOnly) + ")"
+			}
+			sessions := "no limit of its own"
+			if u.MaxSessions > 0 {
+				sessions = strconv.Itoa(u.MaxSessions)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "user:\t%s\nhome:\t%s\nshell:\t%s\nread-only:\t%s\nlocked:\t%s\npassword changed:\t%s\n",
-				u.Name, u.Home, u.Shell, yesNo(u.ReadOnly), yesNo(u.Locked), lastChange(u))
+			for _, row := range [][2]string{
+				{"user", u.Name},
+				{"description", u.Description},
+				{"home", u.Home},
+				{"shell", u.Shell},
+				{"permissions", u.Permissions.String()},
+				{"read-only", yesNo(u.ReadOnly())},
+				{"allow from", u.AllowFrom.String()},
+				{"max sessions", sessions},
+				{"state", state(u, now)},
+				{"disabled", yesNo(u.Disabled)},
+				{"locked", yesNo(u.Locked)},
+				{"expires", expires},
+				{"password changed", day(u.PasswordChanged)},
+				{"password max days", maxDays},
+				{"password expires", pwExpires},
+				{"last login", lastLogin(u)},
+			} {
+				fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+			}
 			return tw.Flush()
 		},
 	}

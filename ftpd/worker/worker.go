@@ -277,7 +277,7 @@ func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, c
 		if !a.chroot {
 			home = path.Join(a.root, home)
 		}
-		return ftpd.Account{Name: user, Home: home, ReadOnly: r.ReadOnly}, nil
+		return ftpd.Account{Name: user, Home: home, ReadOnly: r.ReadOnly, Permissions: r.Permissions, MaxSessions: r.MaxSessions}, nil
 	case <-ctx.Done():
 		return ftpd.Account{}, fmt.Errorf("password check: %w", ctx.Err())
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
 // MaxMessage bounds one packet; the largest is the worker's configuration with its
@@ -114,6 +116,9 @@ type AuthReply struct {
 	OK       bool   `json:"ok"`
 	Home     string `json:"home,omitempty"`
 	ReadOnly bool   `json:"read_only,omitempty"`
+	// Permissions and MaxSessions are the user's, from users.toml.
+	Permissions perm.Set `json:"permissions,omitzero"`
+	MaxSessions int      `json:"max_sessions,omitempty"`
 	// Failure is "bad-login", "banned" or "error": the worker needs to know whether
 	// to count an attempt or to close the session, never why a login was refused.
 	Failure string `json:"failure,omitempty"`
