@@ -63,8 +63,9 @@ type Account struct {
 
 // PasswordExpires is the last day the password logs in, as `chage -l` shows it
 // ("Password expires"); zero when it never ages out or its last change is unknown.
+// Like chage, a maximum of 10000 days or more (useradd's 99999) is no maximum.
 func (a Account) PasswordExpires() time.Time {
-	if a.PasswordMaxDays < 0 || a.PasswordChanged.IsZero() {
+	if a.PasswordMaxDays < 0 || a.PasswordMaxDays >= 10000 || a.PasswordChanged.IsZero() {
 		return time.Time{}
 	}
 	return a.PasswordChanged.AddDate(0, 0, a.PasswordMaxDays)

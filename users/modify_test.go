@@ -126,6 +126,10 @@ func TestAccountFields(t *testing.T) {
 			require.Equal(t, 10, a.PasswordMaxDays)
 			require.Equal(t, "2026-11-21", a.PasswordExpires().Format(time.DateOnly), "chage -l's Password expires")
 		}, false, false},
+		{"99999 is no maximum, as for chage", GECOS, h + ":20778:0:99999:7:::", func(t *testing.T, a Account) {
+			require.Equal(t, 99999, a.PasswordMaxDays)
+			require.True(t, a.PasswordExpires().IsZero())
+		}, false, false},
 		{"aged out", GECOS, h + ":20767:0:10:7:::", func(t *testing.T, a Account) {
 			require.Equal(t, "2026-11-20", a.PasswordExpires().Format(time.DateOnly))
 		}, true, false},
