@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -435,12 +436,18 @@ whose password was set (when it was created or last changed) before then.`,
 				}
 				return printJSON(cmd, out)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			var table bytes.Buffer
+			tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USER\tHOME\tPERMISSIONS\tSTATE\tEXPIRES\tLAST LOGIN\tDESCRIPTION")
 			for _, u := range list {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, u.Home, u.Permissions, state(u, now), day(u.Expires), lastLogin(u), u.Description)
 			}
-			return tw.Flush()
+			tw.Flush()
+			// An empty description would leave the padding of the column before it.
+			for line := range strings.Lines(table.String()) {
+				fmt.Fprintln(cmd.OutOrStdout(), strings.TrimRight(line, " \n"))
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&inactive, "inactive", "", `only accounts unused for this long, such as "90d"`)
