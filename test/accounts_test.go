@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -394,4 +396,35 @@ func TestAccountBadValues(t *testing.T) {
 	r = e.Ftpctl("", "user", "mod", "root", "--disable")
 	require.Equal(t, 1, r.Code, r.String())
 	require.Equal(t, before, e.Snapshot())
+}
+
+// TestAccountAllowFromIPv6: allow_from compares IPv6 clients with IPv6 blocks.
+func TestAccountAllowFromIPv6(t *testing.T) {
+	requireShadowTools(t)
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		l.Close()
+	}
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword, "--allow-from", "127.0.0.1,2001:db8::/32")
+	s := startFTPWith(t, e, nil, func(s *ftpServer) {
+		s.conf["listen"] = fmt.Sprintf(`"[::1]:%d"`, s.Port)
+		s.writeConfig()
+		s.Addr = fmt.Sprintf("[::1]:%d", s.Port)
+	})
+	login := func() bool {
+		r := s.curl(t, "alice", ftpPassword, "", "-g")
+		require.Contains(t, []int{0, 67}, r.Code, "curl: %s", r)
+		return r.Code == 0
+	}
+	mark := len(s.Log())
+	require.False(t, login(), "::1 is in neither 127.0.0.1 nor 2001:db8::/32")
+	s.waitLog(mark, "::1 is not in the account's allow_from")
+	e.mod("alice", "--allow-from", "::1")
+	require.True(t, login())
+	require.True(t, waitFor(10*time.Second, func() bool {
+		l := e.showUser("alice").LastLogin
+		return l != nil && l.Address == "::1"
+	}), "last login from ::1 not recorded")
 }
