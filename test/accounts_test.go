@@ -85,14 +85,20 @@ func requireShadowTools(t *testing.T) {
 	}
 }
 
-// TestAccountDisable: usermod -L and ftpctl's --disable are one lock, each refusing
-// the login and each seen by the other tool; enabling gives back the same hash.
-func TestAccountDisable(t *testing.T) {
+// aliceServer is a world with the FTP account alice and a running service.
+func aliceServer(t *testing.T) (*Env, *ftpServer) {
+	t.Helper()
 	requireShadowTools(t)
 	e := NewEnv(t)
 	addFTPUser(t, e, "alice", ftpPassword)
+	return e, startFTP(t, e, nil)
+}
+
+// TestAccountDisable: usermod -L and ftpctl's --disable are one lock, each refusing
+// the login and each seen by the other tool; enabling gives back the same hash.
+func TestAccountDisable(t *testing.T) {
+	e, s := aliceServer(t)
 	hash := e.shadowHash("alice")
-	s := startFTP(t, e, nil)
 	require.True(t, s.loginFrom(t, "alice", "127.0.0.1"))
 
 	e.MustRun("", "usermod", "-L", "alice")
@@ -122,10 +128,7 @@ func TestAccountDisable(t *testing.T) {
 // TestAccountExpiry: chage -E and --expires write the same field, both refuse the
 // login, and chage -l and user show agree on the date.
 func TestAccountExpiry(t *testing.T) {
-	requireShadowTools(t)
-	e := NewEnv(t)
-	addFTPUser(t, e, "alice", ftpPassword)
-	s := startFTP(t, e, nil)
+	e, s := aliceServer(t)
 
 	e.MustRun("", "chage", "-E", "yesterday", "alice")
 	require.False(t, s.loginFrom(t, "alice", "127.0.0.1"), "login after chage -E yesterday")
@@ -154,10 +157,7 @@ func TestAccountExpiry(t *testing.T) {
 // TestAccountPasswordAge: a password older than chage -M or --password-max-days
 // allows does not log in, and user show says since when.
 func TestAccountPasswordAge(t *testing.T) {
-	requireShadowTools(t)
-	e := NewEnv(t)
-	addFTPUser(t, e, "alice", ftpPassword)
-	s := startFTP(t, e, nil)
+	e, s := aliceServer(t)
 
 	e.MustRun("", "chage", "-d", "2020-01-01", "-M", "1", "alice")
 	require.False(t, s.loginFrom(t, "alice", "127.0.0.1"), "login with a password aged out under chage -M 1")
