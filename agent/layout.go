@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -59,10 +60,18 @@ type Layout struct {
 	FSRoot string
 }
 
+// StateDirEnv overrides DefaultStateDir for every command, so that tests and unusual
+// layouts keep the state copy that `ftpctl user` refreshes where install keeps it.
+const StateDirEnv = "JELASTIC_FTP_STATE_DIR"
+
 // DefaultLayout is the real system's.
 func DefaultLayout() Layout {
+	stateDir := DefaultStateDir
+	if d := os.Getenv(StateDirEnv); d != "" {
+		stateDir = d
+	}
 	return Layout{
-		StateDir:     DefaultStateDir,
+		StateDir:     stateDir,
 		LogDir:       DefaultLogDir,
 		RunDir:       DefaultRunDir,
 		UnitDir:      "/etc/systemd/system",
@@ -84,6 +93,10 @@ func (l Layout) KeyFile() string  { return filepath.Join(l.StateDir, "key.pem") 
 // certHostFile records the host name the certificate was made for, so that a clone,
 // which gets a new host name, gets a new certificate.
 func (l Layout) certHostFile() string { return filepath.Join(l.StateDir, "cert-host") }
+
+// StateCopy is the copy of `ftpctl state export` that every change refreshes and that
+// the manifest lists in /etc/jelastic/redeploy.conf, so that a redeploy keeps it.
+func (l Layout) StateCopy() string { return filepath.Join(l.StateDir, "state.json") }
 
 func (l Layout) unitFile() string { return filepath.Join(l.UnitDir, ServiceName+".service") }
 

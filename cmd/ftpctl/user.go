@@ -143,6 +143,7 @@ func newUserAddCmd() *cobra.Command {
 				return err
 			}
 			printWarnings(cmd, warn)
+			saveState(cmd, agent.NewLifecycle())
 			info, err := admin.GetUser(req.Name)
 			if err != nil {
 				return err
@@ -186,6 +187,7 @@ func newUserPasswdCmd() *cobra.Command {
 			if err := agent.NewAdmin().SetPassword(context.Background(), args[0], password); err != nil {
 				return err
 			}
+			saveState(cmd, agent.NewLifecycle())
 			switch {
 			case asJSON && generated:
 				return printJSON(cmd, passwdOut{User: args[0], Password: password})
@@ -221,6 +223,7 @@ func newUserDelCmd() *cobra.Command {
 				return err
 			}
 			printWarnings(cmd, warn)
+			saveState(cmd, agent.NewLifecycle())
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted FTP user %s (the files in its home were kept)\n", args[0])
 			return nil
 		},

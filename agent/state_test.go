@@ -1,0 +1,33 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseState(t *testing.T) {
+	good := `{"schema": 1, "host": "node1", "accounts": [], "ftpd_toml": "", "users_toml": "", "sudo_grants": []}`
+	st, err := ParseState([]byte(good + "\n"))
+	require.NoError(t, err)
+	require.Equal(t, "node1", st.Host)
+
+	tests := []struct{ name, in, msg string }{
+		{"empty", "  \n", "no state on standard input"},
+		{"truncated", good[:len(good)/2], "ends too early"},
+		{"cut at a value", `{"schema": 1, "host": "no`, "ends too early"},
+		{"two objects", good + good, "data after its JSON object"},
+		{"unknown key", strings.Replace(good, `"host"`, `"hots"`, 1), "not the JSON"},
+		{"other schema", strings.Replace(good, `"schema": 1`, `"schema": 2`, 1), "schema 2"},
+		{"no schema", `{"host": "x"}`, "schema 0"},
+		{"not JSON", "schema = 1", "not the JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseState([]byte(tt.in))
+			require.ErrorContains(t, err, tt.msg)
+			require.NotContains(t, err.Error(), "\n", "one line")
+		})
+	}
+}
