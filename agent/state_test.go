@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -30,4 +31,12 @@ func TestParseState(t *testing.T) {
 			require.NotContains(t, err.Error(), "\n", "one line")
 		})
 	}
+}
+
+// The manifest lists the state copy in /etc/jelastic/redeploy.conf by its path.
+func TestManifestKeepsTheStateCopy(t *testing.T) {
+	data, err := os.ReadFile("../packaging/manifest.jps")
+	require.NoError(t, err)
+	want := Layout{StateDir: DefaultStateDir}.StateCopy()
+	require.Contains(t, string(data), "\n  stateCopy: "+want+"\n")
 }
