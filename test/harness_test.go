@@ -59,7 +59,17 @@ type Env struct {
 	Root string
 	// RunDir replaces /run/jelastic-ftp (the service's control socket) for this test.
 	RunDir string
+	// StateDir replaces /var/lib/jelastic-ftp (the certificate and the state copy) for
+	// every command, unless one names another with --state-dir.
+	StateDir string
+	// binds are more folders mounted in each command's namespace, and hostname its
+	// host name (in a UTS namespace of its own): what makes an Env a node of a layer.
+	binds    []bind
+	hostname string
 }
+
+// bind mounts Src over Dst in every command of an Env.
+type bind struct{ Src, Dst string }
 
 // cmdTimeout bounds every command a test runs, so a hung tool fails the test instead of CI.
 const cmdTimeout = 2 * time.Minute
@@ -68,7 +78,7 @@ const cmdTimeout = 2 * time.Minute
 func NewEnv(t *testing.T) *Env {
 	t.Helper()
 	base := t.TempDir()
-	e := &Env{t: t, Etc: filepath.Join(base, "etc"), Root: filepath.Join(base, "webroot"), RunDir: filepath.Join(base, "run")}
+	e := &Env{t: t, Etc: filepath.Join(base, "etc"), Root: filepath.Join(base, "webroot"), RunDir: filepath.Join(base, "run"), StateDir: filepath.Join(base, "state")}
 	require.NoError(t, os.MkdirAll(e.Root, 0o755))
 	out, err := exec.Command("cp", "-a", "/etc", e.Etc).CombinedOutput()
 	require.NoError(t, err, "copy /etc: %s", out)
@@ -81,12 +91,26 @@ func NewEnv(t *testing.T) *Env {
 	return e
 }
 
-// Command prepares name+args to run with the test's /etc copy mounted over /etc.
+// Command prepares name+args to run with the test's /etc copy mounted over /etc, and
+// the Env's other binds and host name (a node of a layer). A namespace that cannot be
+// set up makes the command exit 125.
 func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	script := `mount --bind "$0" /etc && exec "$@"`
-	full := append([]string{"--mount", "--propagation", "private", "--", "sh", "-c", script, e.Etc, name}, args...)
-	cmd := exec.CommandContext(ctx, "unshare", full...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C", agent.RunDirEnv+"="+e.RunDir)
+	script := `mount --bind "$0" /etc || exit 125`
+	pos := []string{e.Etc}
+	for _, b := range e.binds {
+		script += fmt.Sprintf("\nmount --bind \"${%d}\" \"${%d}\" || exit 125", len(pos), len(pos)+1)
+		pos = append(pos, b.Src, b.Dst)
+	}
+	flags := []string{"--mount", "--propagation", "private"}
+	if e.hostname != "" {
+		flags = append(flags, "--uts")
+		script += fmt.Sprintf("\nhostname \"${%d}\" || exit 125", len(pos))
+		pos = append(pos, e.hostname)
+	}
+	script += fmt.Sprintf("\nshift %d\nexec \"$@\"", len(pos)-1)
+	full := append(append(append(flags, "--", "sh", "-c", script), pos...), name)
+	cmd := exec.CommandContext(ctx, "unshare", append(full, args...)...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", agent.RunDirEnv+"="+e.RunDir, agent.StateDirEnv+"="+e.StateDir)
 	return cmd
 }
 
