@@ -559,6 +559,9 @@ func (l *Lifecycle) ensureAccount(ctx context.Context, req InstallRequest, p *in
 		}
 	}
 	warn = append(warn, l.Admin.grant(p.cfg.Owner, p.user)...)
+	if req.Password != "" && !req.ResetPassword {
+		res.Notes = append(res.Notes, fmt.Sprintf("kept the password of %s: the one given sets a new account's, or the existing one's with --reset-password", p.user))
+	}
 	if req.ResetPassword {
 		pw, err := req.password(res)
 		if err != nil {

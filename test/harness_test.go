@@ -104,7 +104,7 @@ func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cm
 	flags := []string{"--mount", "--propagation", "private"}
 	if e.hostname != "" {
 		flags = append(flags, "--uts")
-		script += fmt.Sprintf("\nhostname \"${%d}\" || exit 125", len(pos))
+		script += fmt.Sprintf("\necho \"${%d}\" >/proc/sys/kernel/hostname || exit 125", len(pos))
 		pos = append(pos, e.hostname)
 	}
 	script += fmt.Sprintf("\nshift %d\nexec \"$@\"", len(pos)-1)
