@@ -137,14 +137,17 @@ func MarshalState(st *State) ([]byte, error) {
 }
 
 // SaveCopy refreshes the state copy (Layout.StateCopy, mode 0600) from the node as it
-// is now. It does nothing where the state directory does not exist (the add-on was
-// never installed), and rewrites nothing that did not change.
+// is now. It does nothing where the add-on is not set up (no ftpd.toml), and rewrites
+// nothing that did not change.
 func (l *Lifecycle) SaveCopy() error {
-	if !isDir(l.Layout.StateDir) {
-		return nil
-	}
 	if _, err := os.Stat(l.Admin.ConfigPath); errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	if err := l.Layout.validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(l.Layout.StateDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", l.Layout.StateDir, err)
 	}
 	st, err := l.Export()
 	if err != nil {
