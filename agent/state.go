@@ -53,8 +53,9 @@ type StateRule struct {
 
 // StateTLS is the certificate the service uses, with its key.
 type StateTLS struct {
-	// SelfSigned is true for the certificate install made in the state directory;
-	// it is made for one host (Host), so another host makes its own.
+	// SelfSigned is true for the certificate install makes in the state directory;
+	// it is made for one host (Host), so another host makes its own. Its PEMs are
+	// empty when it was not made yet.
 	SelfSigned bool   `json:"self_signed"`
 	Host       string `json:"host,omitempty"`
 	CertPEM    string `json:"cert_pem"`
@@ -110,7 +111,8 @@ func (l *Lifecycle) Export() (*State, error) {
 func (l *Lifecycle) exportTLS(t config.TLS) (*StateTLS, error) {
 	certPEM, err := os.ReadFile(t.Cert)
 	if errors.Is(err, fs.ErrNotExist) && l.ownCert(t) {
-		return nil, nil // not made yet: install makes it, an importer makes its own
+		// Not made yet: install makes it, and an importer its own.
+		return &StateTLS{SelfSigned: true}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the TLS certificate: %w", err)
@@ -342,33 +344,29 @@ func (l *Lifecycle) planImport(st *State) (*importPlan, error) {
 // node's state directory when it was made for this host (a redeploy), else nowhere
 // (install makes one for this host); any other one to the paths the settings name.
 func (l *Lifecycle) planImportTLS(p *importPlan) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("the state cannot be applied, nothing was changed: "+format, args...)
+	}
 	t := p.st.TLS
-	if t == nil {
-		if p.cfg.TLS.Enabled() && !isSelfSignedPath(p.cfg.TLS) {
-			return fmt.Errorf("the state cannot be applied, nothing was changed: its settings name the certificate %s but it carries none", p.cfg.TLS.Cert)
-		}
+	switch {
+	case t == nil && p.cfg.TLS.Enabled():
+		return fail("its settings name the certificate %s but it carries none", p.cfg.TLS.Cert)
+	case t == nil:
 		return nil
-	}
-	if !p.cfg.TLS.Enabled() {
-		return errors.New("the state cannot be applied, nothing was changed: it carries a certificate its settings do not use")
-	}
-	if _, err := tls.X509KeyPair([]byte(t.CertPEM), []byte(t.KeyPEM)); err != nil {
-		return fmt.Errorf("the state cannot be applied, nothing was changed: its certificate and key do not form a pair: %w", err)
-	}
-	if t.SelfSigned {
+	case !p.cfg.TLS.Enabled():
+		return fail("it carries a certificate its settings do not use")
+	case t.SelfSigned:
+		// Ours lives in this node's state directory, wherever the exporter kept it.
 		p.cfg.TLS.Cert, p.cfg.TLS.Key = l.Layout.CertFile(), l.Layout.KeyFile()
-		if t.Host != p.hostname {
+		if t.CertPEM == "" && t.KeyPEM == "" || t.Host != p.hostname {
 			return nil
 		}
 	}
+	if _, err := tls.X509KeyPair([]byte(t.CertPEM), []byte(t.KeyPEM)); err != nil {
+		return fail("its certificate and key do not form a pair: %v", err)
+	}
 	p.certPEM, p.keyPEM = []byte(t.CertPEM), []byte(t.KeyPEM)
 	return nil
-}
-
-// isSelfSignedPath reports whether t names the pair install makes (in any state
-// directory): a state without a certificate is fine then, install makes one.
-func isSelfSignedPath(t config.TLS) bool {
-	return filepath.Base(t.Cert) == "cert.pem" && filepath.Base(t.Key) == "key.pem" && filepath.Dir(t.Cert) == filepath.Dir(t.Key)
 }
 
 // checkTakeover refuses a state whose account names this node uses for accounts that

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/agent/config"
 )
 
 func TestParseState(t *testing.T) {
@@ -39,4 +41,48 @@ func TestManifestKeepsTheStateCopy(t *testing.T) {
 	require.NoError(t, err)
 	want := Layout{StateDir: DefaultStateDir}.StateCopy()
 	require.Contains(t, string(data), "\n  stateCopy: "+want+"\n")
+}
+
+func TestPlanImportTLS(t *testing.T) {
+	certPEM, keyPEM, err := SelfSigned([]string{"node1"}, certValidity)
+	require.NoError(t, err)
+	l := &Lifecycle{Layout: Layout{StateDir: "/here"}}
+	ours := config.TLS{Cert: "/there/cert.pem", Key: "/there/key.pem"}
+	given := config.TLS{Cert: "/etc/ssl/ftp.pem", Key: "/etc/ssl/ftp.key"}
+	good := func(selfSigned bool, host string) *StateTLS {
+		return &StateTLS{SelfSigned: selfSigned, Host: host, CertPEM: string(certPEM), KeyPEM: string(keyPEM)}
+	}
+	tests := []struct {
+		name     string
+		settings config.TLS
+		st       *StateTLS
+		err      string
+		written  bool   // the PEMs are to be written
+		cert     string // where the settings then say the certificate is
+	}{
+		{"no TLS at all", config.TLS{}, nil, "", false, ""},
+		{"settings name a certificate the state lacks", given, nil, "carries none", false, ""},
+		{"a certificate the settings do not use", config.TLS{}, good(false, ""), "do not use", false, ""},
+		{"ours, for this host: a redeploy", ours, good(true, "node1"), "", true, "/here/cert.pem"},
+		{"ours, for another host: install makes one", ours, good(true, "node2"), "", false, "/here/cert.pem"},
+		{"ours, not made yet", ours, &StateTLS{SelfSigned: true}, "", false, "/here/cert.pem"},
+		{"ours for this host, broken", ours, &StateTLS{SelfSigned: true, Host: "node1", CertPEM: string(certPEM), KeyPEM: "junk"}, "do not form a pair", false, ""},
+		{"given by path", given, good(false, ""), "", true, given.Cert},
+		{"given by path, broken", given, &StateTLS{CertPEM: "junk", KeyPEM: string(keyPEM)}, "do not form a pair", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &importPlan{st: &State{TLS: tt.st}, hostname: "node1"}
+			p.cfg.TLS = tt.settings
+			err := l.planImportTLS(p)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				require.ErrorContains(t, err, "nothing was changed")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.written, p.certPEM != nil)
+			require.Equal(t, tt.cert, p.cfg.TLS.Cert)
+		})
+	}
 }
