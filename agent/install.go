@@ -82,13 +82,16 @@ type InstallRequest struct {
 type InstallResult struct {
 	User string
 	// Password is set only when the account was created or its password reset with
-	// a generated one; PasswordChanged also when it was given.
-	Password        string
+	// a generated one.
+	Password     string
+	Host         string
+	Port         int
+	PassivePorts string
+	Root         string
+
+	// PasswordChanged: the account was created or its password reset, with Password
+	// or the one given.
 	PasswordChanged bool
-	Host            string
-	Port            int
-	PassivePorts    string
-	Root            string
 	// Notes say, one sentence each, which root was chosen and why, what happened to the
 	// certificate and to the service.
 	Notes    []string

@@ -33,16 +33,17 @@ func requestError(err error) error {
 // installOut is the JSON answer of `ftpctl install`, which the platform mails to the
 // owner; the password only when it was made now.
 type installOut struct {
-	User     string `json:"user"`
-	Password string `json:"password,omitempty"`
+	User         string `json:"user"`
+	Password     string `json:"password,omitempty"`
+	Host         string `json:"host"`
+	Port         int    `json:"port"`
+	FTPS         string `json:"ftps"`
+	PassivePorts string `json:"passive_ports"`
+	Root         string `json:"root"`
+
 	// PasswordChanged: the account was created or its password reset now, with the
 	// password printed or the one given on standard input (never printed back).
-	PasswordChanged bool   `json:"password_changed"`
-	Host            string `json:"host"`
-	Port            int    `json:"port"`
-	FTPS            string `json:"ftps"`
-	PassivePorts    string `json:"passive_ports"`
-	Root            string `json:"root"`
+	PasswordChanged bool `json:"password_changed"`
 }
 
 func newInstallCmd() *cobra.Command {
