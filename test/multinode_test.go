@@ -450,3 +450,22 @@ func TestStateImportRefusesBadInput(t *testing.T) {
 	require.NotEqual(t, 0, r.Code)
 	require.NotContains(t, r.Stdout, "$")
 }
+
+func TestInstallPasswordStdinRefusesBadPasswords(t *testing.T) {
+	l := newLayer(t)
+	n := l.newNode("node1")
+	before := n.systemFiles()
+	for name, stdin := range map[string]string{
+		"nothing":   "",
+		"too short": "short\n",
+		"NUL":       "Long-Enough\x00-1\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := n.sh(stdin, "ftpctl install --reset-password --password-stdin --json")
+			require.Equal(t, 2, r.Code, r.String())
+			requireOneLine(t, r.Stderr)
+			require.Empty(t, r.Stdout)
+			require.Equal(t, before, n.systemFiles(), "a refused install changed files")
+		})
+	}
+}
