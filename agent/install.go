@@ -71,19 +71,27 @@ type InstallRequest struct {
 	// (jelastic-ftp.socket), and the service stop after idle_exit without a
 	// session, instead of running all the time.
 	OnDemand bool
-	// ResetPassword gives an existing FTP user a new generated password.
+	// ResetPassword gives an existing FTP user a new password: Password, or a generated one.
 	ResetPassword bool
+	// Password is for a new account or ResetPassword; "" = generate one. A layer's
+	// nodes get the same one (ftpctl install --password-stdin).
+	Password string
 }
 
 // InstallResult is what the platform mails to the owner, plus what install did.
 type InstallResult struct {
 	User string
-	// Password is set only when the account was created or its password reset.
+	// Password is set only when the account was created or its password reset with
+	// a generated one.
 	Password     string
 	Host         string
 	Port         int
 	PassivePorts string
 	Root         string
+
+	// PasswordChanged: the account was created or its password reset, with Password
+	// or the one given.
+	PasswordChanged bool
 	// Notes say, one sentence each, which root was chosen and why, what happened to the
 	// certificate and to the service.
 	Notes    []string
@@ -104,6 +112,7 @@ type installPlan struct {
 	hostname   string
 	hosts      []string // names and addresses the certificate is for
 	exe        string
+	restored   bool // the state copy was just restored: the service must see it
 }
 
 // Install sets up the add-on or brings an existing installation in line with req. It
@@ -113,11 +122,31 @@ func (l *Lifecycle) Install(ctx context.Context, req InstallRequest) (InstallRes
 	if os.Geteuid() != 0 {
 		return InstallResult{}, errors.New("ftpctl install must run as root: it edits /etc/passwd and /etc/shadow and starts the service")
 	}
+	if req.Password != "" {
+		if err := CheckPassword(req.Password); err != nil {
+			return InstallResult{}, badRequest("%v; nothing was changed", err)
+		}
+	}
+	restored, ok, err := l.restoreCopy(ctx)
+	if err != nil {
+		return InstallResult{}, err
+	}
 	p, err := l.plan(ctx, req)
 	if err != nil {
 		return InstallResult{}, err
 	}
-	return l.apply(ctx, req, p)
+	p.restored = ok
+	res, err := l.apply(ctx, req, p)
+	if ok {
+		res.Notes = append([]string{fmt.Sprintf("restored the add-on from the state copy %s (the accounts were gone, as after a redeploy): %s", l.Layout.StateCopy(), strings.Join(restored.Changed, "; "))}, res.Notes...)
+		res.Warnings = append(restored.Warnings, res.Warnings...)
+	}
+	if err == nil {
+		if serr := l.SaveCopy(); serr != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the state copy %s was not refreshed: %v", l.Layout.StateCopy(), serr))
+		}
+	}
+	return res, err
 }
 
 func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan, error) {
@@ -404,7 +433,7 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 		res.Warnings = append(res.Warnings, w)
 	}
 
-	configChanged := !bytes.Equal(p.oldConfig, p.newConfig)
+	configChanged := p.restored || !bytes.Equal(p.oldConfig, p.newConfig)
 	if configChanged {
 		if err := os.MkdirAll(filepath.Dir(l.Admin.ConfigPath), 0o755); err != nil {
 			return res, fmt.Errorf("create %s: %w", filepath.Dir(l.Admin.ConfigPath), err)
@@ -512,15 +541,16 @@ func (l *Lifecycle) ensureCertificate(p *installPlan) (changed bool, err error) 
 
 func (l *Lifecycle) ensureAccount(ctx context.Context, req InstallRequest, p *installPlan, res *InstallResult) (Warnings, error) {
 	if !p.exists {
-		pw, err := passhash.Generate()
+		pw, err := req.password(res)
 		if err != nil {
 			return nil, err
 		}
 		warn, err := l.Admin.AddUser(ctx, AddUserRequest{Name: p.user, Password: pw, GrantOwner: true})
 		if err != nil {
+			res.Password = ""
 			return warn, err
 		}
-		res.Password = pw
+		res.PasswordChanged = true
 		return warn, nil
 	}
 	var warn Warnings
@@ -532,15 +562,29 @@ func (l *Lifecycle) ensureAccount(ctx context.Context, req InstallRequest, p *in
 		}
 	}
 	warn = append(warn, l.Admin.grant(p.cfg.Owner, p.user)...)
+	if req.Password != "" && !req.ResetPassword {
+		res.Notes = append(res.Notes, fmt.Sprintf("kept the password of %s: the one given sets a new account's, or the existing one's with --reset-password", p.user))
+	}
 	if req.ResetPassword {
-		pw, err := passhash.Generate()
+		pw, err := req.password(res)
 		if err != nil {
 			return warn, err
 		}
 		if err := l.Admin.SetPassword(ctx, p.user, pw); err != nil {
+			res.Password = ""
 			return warn, err
 		}
-		res.Password = pw
+		res.PasswordChanged = true
 	}
 	return warn, nil
+}
+
+// password is the one given, or a generated one, which the result then shows once.
+func (req InstallRequest) password(res *InstallResult) (string, error) {
+	if req.Password != "" {
+		return req.Password, nil
+	}
+	pw, err := passhash.Generate()
+	res.Password = pw
+	return pw, err
 }

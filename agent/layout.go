@@ -64,7 +64,7 @@ type Layout struct {
 // DefaultLayout is the real system's.
 func DefaultLayout() Layout {
 	return Layout{
-		StateDir:     DefaultStateDir,
+		StateDir:     config.StateDir(), // tests and unusual layouts name another with config.StateDirEnv
 		LogDir:       DefaultLogDir,
 		RunDir:       DefaultRunDir,
 		UnitDir:      "/etc/systemd/system",
@@ -86,6 +86,10 @@ func (l Layout) KeyFile() string  { return filepath.Join(l.StateDir, "key.pem") 
 // certHostFile records the host name the certificate was made for, so that a clone,
 // which gets a new host name, gets a new certificate.
 func (l Layout) certHostFile() string { return filepath.Join(l.StateDir, "cert-host") }
+
+// StateCopy is the copy of `ftpctl state export` that every change refreshes and that
+// the manifest lists in /etc/jelastic/redeploy.conf, so that a redeploy keeps it.
+func (l Layout) StateCopy() string { return filepath.Join(l.StateDir, "state.json") }
 
 func (l Layout) unitFile() string { return filepath.Join(l.UnitDir, ServiceName+".service") }
 

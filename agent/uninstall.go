@@ -56,6 +56,12 @@ func (l *Lifecycle) Uninstall(ctx context.Context, purge bool) (UninstallResult,
 	if err := l.revokeAll(done, &res.Warnings); err != nil {
 		return res, err
 	}
+	// The copy would otherwise bring the accounts back at the next install.
+	if err := os.Remove(l.Layout.StateCopy()); err == nil {
+		done("removed the state copy %s", l.Layout.StateCopy())
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return res, fmt.Errorf("remove the state copy: %w", err)
+	}
 	if len(list) > 0 {
 		if cfg, err := config.Load(l.Admin.ConfigPath); err == nil {
 			done("kept every file in the FTP root %s", cfg.Root)

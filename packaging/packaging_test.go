@@ -38,7 +38,7 @@ type manifest struct {
 		Fields []struct{ Name, Regex string }
 	} `yaml:"settings"`
 	OnInstall   []any            `yaml:"onInstall"`
-	OnUninstall []any            `yaml:"onUninstall"`
+	OnUninstall any              `yaml:"onUninstall"`
 	Buttons     []map[string]any `yaml:"buttons"`
 	Actions     map[string]any   `yaml:"actions"`
 }
@@ -73,7 +73,7 @@ func shellBlocks(node any, where string, out map[string]string) {
 }
 
 // placeholders stands in for what the platform substitutes before a command runs.
-var placeholders = regexp.MustCompile(`\$\{(globals|settings)\.[a-z]+\}`)
+var placeholders = regexp.MustCompile(`\$\{(globals|settings)\.[A-Za-z]+\}`)
 
 func TestManifest(t *testing.T) {
 	m, raw := loadManifest(t)
@@ -371,10 +371,13 @@ func TestDebianPackage(t *testing.T) {
 			command []string
 			flags   []string
 		}{
-			{"ftpctl install --json", []string{"install"}, []string{"--json"}},
-			{"ftpctl install --reset-password --json", []string{"install"}, []string{"--reset-password", "--json"}},
+			{`"ftpctl install" + (String(keepPasswords) == "true" ? "" : " --reset-password") + " --password-stdin --json"`, []string{"install"}, []string{"--reset-password", "--password-stdin", "--json"}},
 			{"ftpctl uninstall", []string{"uninstall"}, nil},
-			{`ftpctl user add '${settings.name}' "$@" --generate --json`, []string{"user", "add"}, []string{"--home", "--generate", "--json"}},
+			{`"ftpctl user add '" + name + "'" + (home ? " --home '" + home + "'" : "") + " --password-stdin --json"`, []string{"user", "add"}, []string{"--home", "--password-stdin", "--json"}},
+			{"ftpctl state export | base64 -w0", []string{"state", "export"}, nil},
+			{"base64 -d | ftpctl state import", []string{"state", "import"}, nil},
+			{`ftpctl state import <"$copy"`, []string{"state", "import"}, nil},
+			{"ftpctl state save", []string{"state", "save"}, nil},
 		}
 		for _, tt := range tests {
 			require.Contains(t, string(data), tt.text)
@@ -408,7 +411,7 @@ func TestDebianPackage(t *testing.T) {
 		testtool.Require(t, "curl")
 		testtool.Require(t, "sha256sum")
 		m, raw := loadManifest(t)
-		script := raw["actions"].(map[string]any)["installPackage"].(map[string]any)["cmd[${targetNodes.nodeGroup}]"].(string)
+		script := raw["actions"].(map[string]any)["installPackage"].(map[string]any)["cmd[${this.nodes}]"].(string)
 		srv := httptest.NewServer(http.FileServer(http.Dir(dist)))
 		defer srv.Close()
 		script = strings.NewReplacer("${globals.release}", srv.URL, "${globals.version}", m.Globals["version"]).Replace(script)

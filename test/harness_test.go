@@ -60,9 +60,17 @@ type Env struct {
 	Root string
 	// RunDir replaces /run/jelastic-ftp (the service's control socket) for this test.
 	RunDir string
-	// StateDir replaces /var/lib/jelastic-ftp (the last logins) for this test.
+	// StateDir replaces /var/lib/jelastic-ftp (the certificate and the state copy) for
+	// every command, unless one names another with --state-dir.
 	StateDir string
+	// binds are more folders mounted in each command's namespace, and hostname its
+	// host name (in a UTS namespace of its own): what makes an Env a node of a layer.
+	binds    []bind
+	hostname string
 }
+
+// bind mounts Src over Dst in every command of an Env.
+type bind struct{ Src, Dst string }
 
 // cmdTimeout bounds every command a test runs, so a hung tool fails the test instead of CI.
 const cmdTimeout = 2 * time.Minute
@@ -84,11 +92,25 @@ func NewEnv(t *testing.T) *Env {
 	return e
 }
 
-// Command prepares name+args to run with the test's /etc copy mounted over /etc.
+// Command prepares name+args to run with the test's /etc copy mounted over /etc, and
+// the Env's other binds and host name (a node of a layer). A namespace that cannot be
+// set up makes the command exit 125.
 func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	script := `mount --bind "$0" /etc && exec "$@"`
-	full := append([]string{"--mount", "--propagation", "private", "--", "sh", "-c", script, e.Etc, name}, args...)
-	cmd := exec.CommandContext(ctx, "unshare", full...)
+	script := `mount --bind "$0" /etc || exit 125`
+	pos := []string{e.Etc}
+	for _, b := range e.binds {
+		script += fmt.Sprintf("\nmount --bind \"${%d}\" \"${%d}\" || exit 125", len(pos), len(pos)+1)
+		pos = append(pos, b.Src, b.Dst)
+	}
+	flags := []string{"--mount", "--propagation", "private"}
+	if e.hostname != "" {
+		flags = append(flags, "--uts")
+		script += fmt.Sprintf("\necho \"${%d}\" >/proc/sys/kernel/hostname || exit 125", len(pos))
+		pos = append(pos, e.hostname)
+	}
+	script += fmt.Sprintf("\nshift %d\nexec \"$@\"", len(pos)-1)
+	full := append(append(append(flags, "--", "sh", "-c", script), pos...), name)
+	cmd := exec.CommandContext(ctx, "unshare", append(full, args...)...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C", agent.RunDirEnv+"="+e.RunDir, config.StateDirEnv+"="+e.StateDir)
 	return cmd
 }

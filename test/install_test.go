@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -54,6 +52,7 @@ func newInstallEnv(t *testing.T) *installEnv {
 		Port:  freePorts(t),
 	}
 	ie.Addr = fmt.Sprintf("127.0.0.1:%d", ie.Port)
+	ie.StateDir = ie.State // where `ftpctl user` refreshes the state copy install keeps
 	t.Cleanup(ie.stopServices)
 	return ie
 }
@@ -562,20 +561,14 @@ type nsOptions struct {
 // runNS is Env.Run with a host name of its own or another /usr/local/bin.
 func (e *Env) runNS(o nsOptions, stdin, name string, args ...string) Result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	script := `mount --bind "$0" /etc || exit 125
-if [ -n "$JFTP_BIN_DIR" ]; then mount --bind "$JFTP_BIN_DIR" /usr/local/bin || exit 125; fi
-if [ -n "$JFTP_HOSTNAME" ]; then echo "$JFTP_HOSTNAME" >/proc/sys/kernel/hostname || exit 125; fi
-exec "$@"`
-	unshare := []string{"--mount", "--propagation", "private"}
+	ns := *e
 	if o.hostname != "" {
-		unshare = append(unshare, "--uts")
+		ns.hostname = o.hostname
 	}
-	full := append(append(unshare, "--", "sh", "-c", script, e.Etc, name), args...)
-	cmd := exec.CommandContext(ctx, "unshare", full...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "JFTP_BIN_DIR="+o.binDir, "JFTP_HOSTNAME="+o.hostname)
-	r := e.finish(ctx, cmd, stdin)
+	if o.binDir != "" {
+		ns.binds = append(slices.Clone(e.binds), bind{Src: o.binDir, Dst: "/usr/local/bin"})
+	}
+	r := ns.Run(stdin, name, args...)
 	require.NotEqual(e.t, 125, r.Code, "setting up the namespace failed: %s", r.Stderr)
 	return r
 }

@@ -154,7 +154,7 @@ func (tx *Tx) Add(name, home, hash string, now time.Time) error {
 	if strings.ContainsAny(home, ":\n\r\x00") {
 		return fmt.Errorf("home %q contains ':', a newline or NUL", home)
 	}
-	if err := checkHash(hash); err != nil {
+	if err := ValidateHash(hash); err != nil {
 		return err
 	}
 	if _, err := tx.Passwd.Lookup(name); !errors.Is(err, etcdb.ErrNotFound) {
@@ -183,9 +183,9 @@ func (tx *Tx) Add(name, home, hash string, now time.Time) error {
 	return nil
 }
 
-// checkHash refuses anything that is not a crypt hash or a lock marker, so a caller
+// ValidateHash refuses anything that is not a crypt hash or a lock marker, so a caller
 // can never write a plain password or a field separator into shadow.
-func checkHash(hash string) error {
+func ValidateHash(hash string) error {
 	if hash == "" || strings.ContainsAny(hash, ":\n\r\x00 ") {
 		return errors.New("refusing to store an empty or malformed password hash")
 	}
@@ -221,7 +221,7 @@ func (tx *Tx) SetPassword(name, hash string, now time.Time) error {
 	if _, err := tx.ftpEntry(name); err != nil {
 		return err
 	}
-	if err := checkHash(hash); err != nil {
+	if err := ValidateHash(hash); err != nil {
 		return err
 	}
 	today := strconv.FormatInt(max(day(now), 1), 10)
@@ -393,7 +393,7 @@ func (tx *Tx) Modify(name string, c Change) error {
 		case !*c.Disabled && locked:
 			// usermod -U takes one '!' away; passwd -l may have added several.
 			hash := strings.TrimLeft(sh[1], lockPrefix)
-			if checkHash(hash) != nil || passhash.Scheme(hash) == "locked" {
+			if ValidateHash(hash) != nil || passhash.Scheme(hash) == "locked" {
 				return ErrNothingToEnable
 			}
 			sh[1] = hash

@@ -40,6 +40,10 @@ type installOut struct {
 	FTPS         string `json:"ftps"`
 	PassivePorts string `json:"passive_ports"`
 	Root         string `json:"root"`
+
+	// PasswordChanged: the account was created or its password reset now, with the
+	// password printed or the one given on standard input (never printed back).
+	PasswordChanged bool `json:"password_changed"`
 }
 
 func newInstallCmd() *cobra.Command {
@@ -47,10 +51,11 @@ func newInstallCmd() *cobra.Command {
 		req        agent.InstallRequest
 		requireTLS bool
 		asJSON     bool
+		pwStdin    bool
 	)
 	lc := agent.NewLifecycle()
 	cmd := &cobra.Command{
-		Use:   "install [--root PATH] [--owner NAME] [--user NAME] [--listen ADDR] [--passive-ports A-B] [--public-host IP] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--no-start] [--reset-password] [--json]",
+		Use:   "install [--root PATH] [--owner NAME] [--user NAME] [--listen ADDR] [--passive-ports A-B] [--public-host IP] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--no-start] [--reset-password] [--password-stdin] [--json]",
 		Short: "Set up the add-on: FTP user, settings, certificate and the running service",
 		Long: `Set up the add-on on this node, or bring it in line with the flags: the group
 and the FTP user (with a generated password and the owner's sudo rule), ftpd.toml,
@@ -65,6 +70,13 @@ install changes nothing and keeps the password unless --reset-password.`,
 			if cmd.Flags().Changed("require-tls") {
 				req.RequireTLS = &requireTLS
 			}
+			if pwStdin {
+				pw, err := readPasswordLine(cmd.InOrStdin())
+				if err != nil {
+					return usageError{err}
+				}
+				req.Password = pw
+			}
 			res, err := lc.Install(context.Background(), req)
 			if err != nil {
 				return requestError(err)
@@ -76,12 +88,16 @@ install changes nothing and keeps the password unless --reset-password.`,
 			printWarnings(cmd, res.Warnings)
 			if asJSON {
 				return printJSON(cmd, installOut{
-					User: res.User, Password: res.Password, Host: res.Host, Port: res.Port,
+					User: res.User, Password: res.Password, PasswordChanged: res.PasswordChanged, Host: res.Host, Port: res.Port,
 					FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root,
 				})
 			}
 			password := res.Password
-			if password == "" {
+			switch {
+			case password != "":
+			case res.PasswordChanged:
+				password = "set to the one given on standard input"
+			default:
 				password = "unchanged (ftpctl install --reset-password makes a new one)"
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -103,7 +119,8 @@ install changes nothing and keeps the password unless --reset-password.`,
 	f.DurationVar(&req.IdleTimeout, "idle-timeout", 0, "close idle control connections after this long (default 5m)")
 	f.BoolVar(&req.NoStart, "no-start", false, "set everything up but neither start nor restart the service")
 	f.BoolVar(&req.OnDemand, "on-demand", false, "let systemd hold the port and start the service on a connection; it stops after idle_exit (default 15m) without a session")
-	f.BoolVar(&req.ResetPassword, "reset-password", false, "give the existing FTP user a new generated password")
+	f.BoolVar(&req.ResetPassword, "reset-password", false, "give the existing FTP user a new password (generated, or --password-stdin)")
+	f.BoolVar(&pwStdin, "password-stdin", false, "read the new FTP user's password (or --reset-password's) from standard input, one line; every node of a layer gets the same")
 	f.BoolVar(&asJSON, "json", false, "print the connection details as one JSON object")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
 	layoutFlags(cmd, &lc.Layout)

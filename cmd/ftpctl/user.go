@@ -157,6 +157,7 @@ func newUserAddCmd() *cobra.Command {
 				return requestError(err)
 			}
 			printWarnings(cmd, warn)
+			saveState(cmd, agent.NewLifecycle())
 			info, err := admin.GetUser(req.Name)
 			if err != nil {
 				return err
@@ -319,6 +320,7 @@ func newUserPasswdCmd() *cobra.Command {
 			if err := agent.NewAdmin().SetPassword(context.Background(), args[0], password); err != nil {
 				return err
 			}
+			saveState(cmd, agent.NewLifecycle())
 			switch {
 			case asJSON && generated:
 				return printJSON(cmd, passwdOut{User: args[0], Password: password})
@@ -354,6 +356,7 @@ func newUserDelCmd() *cobra.Command {
 				return err
 			}
 			printWarnings(cmd, warn)
+			saveState(cmd, agent.NewLifecycle())
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted FTP user %s (the files in its home were kept)\n", args[0])
 			return nil
 		},
