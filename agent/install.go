@@ -18,7 +18,6 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
-	"github.com/jelastic/jelastic-ftp/sudoers"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/etcdb"
 	"github.com/jelastic/jelastic-ftp/users/passhash"
@@ -84,6 +83,10 @@ type InstallResult struct {
 	Port         int
 	PassivePorts string
 	Root         string
+	// Owner may change FTP passwords with sudo (an account or "%group"; "" = none
+	// found), for OwnerReason.
+	Owner       string
+	OwnerReason string
 	// Notes say, one sentence each, which root was chosen and why, what happened to the
 	// certificate and to the service.
 	Notes    []string
@@ -95,7 +98,7 @@ type installPlan struct {
 	user       string
 	exists     bool // the FTP account is already there
 	cfg        config.Config
-	oldOwner   string // the owner of an existing ftpd.toml
+	owner      OwnerChoice
 	oldConfig  []byte
 	newConfig  []byte
 	root       RootChoice
@@ -136,7 +139,6 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 		return nil, fmt.Errorf("%w; fix the file or remove it to start from the defaults", err)
 	}
 	if found {
-		p.oldOwner = cfg.Owner
 		if p.oldConfig, err = os.ReadFile(l.Admin.ConfigPath); err != nil {
 			return nil, fmt.Errorf("read settings: %w", err)
 		}
@@ -160,6 +162,12 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 		return nil, err
 	}
 	p.cfg = cfg
+	if p.owner, err = l.Admin.ChooseOwner(cfg.Owner); err != nil {
+		return nil, err
+	}
+	if req.Owner != "" {
+		p.owner.Reason = "given with --owner"
+	}
 	if err := l.checkAccount(p); err != nil {
 		return nil, err
 	}
@@ -383,6 +391,8 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 		Root:         p.cfg.Root,
 		PassivePorts: p.cfg.PassivePorts.String(),
 		Host:         publicHost(p.cfg.PublicHost, p.hostname),
+		Owner:        p.owner.Owner,
+		OwnerReason:  p.owner.Reason,
 	}
 	_, port, _ := net.SplitHostPort(p.cfg.Listen)
 	res.Port, _ = strconv.Atoi(port)
@@ -426,6 +436,9 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 	res.Warnings = append(res.Warnings, warn...)
 	if err != nil {
 		return res, err
+	}
+	if p.owner.Owner != "" {
+		note("%s may change FTP passwords with sudo passwd (%s)", p.owner.Owner, p.owner.Reason)
 	}
 
 	msg, err := l.ensureService(ctx, req, p, configChanged, certChanged)
@@ -521,16 +534,9 @@ func (l *Lifecycle) ensureAccount(ctx context.Context, req InstallRequest, p *in
 			return warn, err
 		}
 		res.Password = pw
-		return warn, nil
+		return append(warn, l.Admin.adoptGrants(p.owner.Owner)...), nil
 	}
-	var warn Warnings
-	if p.oldOwner != "" && p.oldOwner != p.cfg.Owner {
-		if passwd, err := sudoers.PasswdPath(); err == nil {
-			if _, err := l.Admin.Sudoers.Revoke(p.oldOwner, p.user, passwd); err != nil && !errors.Is(err, sudoers.ErrNotValidated) {
-				warn = append(warn, fmt.Sprintf("the old owner %s may still change the password of %s with sudo: %v", p.oldOwner, p.user, err))
-			}
-		}
-	}
+	warn := l.Admin.adoptGrants(p.owner.Owner)
 	warn = append(warn, l.Admin.grant(p.cfg.Owner, p.user)...)
 	if req.ResetPassword {
 		pw, err := passhash.Generate()

@@ -18,10 +18,13 @@ type Report struct {
 	Systemd    string         `json:"systemd,omitempty"` // the unit's state where systemd runs
 	Socket     string         `json:"socket,omitempty"`  // jelastic-ftp.socket's; "active": systemd starts the service on a connection
 	Service    *ServiceStatus `json:"service,omitempty"`
-	Users      []UserInfo     `json:"users"`
-	Grants     []Grant        `json:"grants"`
-	Warnings   []string       `json:"warnings"`
-	Problems   []string       `json:"problems"`
+	// Owner may change FTP passwords with sudo ("" = none found), for OwnerReason.
+	Owner       string     `json:"owner"`
+	OwnerReason string     `json:"owner_reason"`
+	Users       []UserInfo `json:"users"`
+	Grants      []Grant    `json:"grants"`
+	Warnings    []string   `json:"warnings"`
+	Problems    []string   `json:"problems"`
 }
 
 // Grant is one sudo rule of ours: Owner may run Command (with its argument).
@@ -84,7 +87,13 @@ func (a *Admin) Status() Report {
 		r.Grants = grants
 	}
 	if cfgErr == nil {
-		r.Warnings = append(r.Warnings, a.sudoCheck(cfg.Owner).Warnings...)
+		if choice, err := a.ChooseOwner(cfg.Owner); err != nil {
+			r.Warnings = append(r.Warnings, err.Error())
+		} else if r.Owner, r.OwnerReason = choice.Owner, choice.Reason; choice.Owner == "" {
+			r.Warnings = append(r.Warnings, "no owner may change FTP passwords with sudo: "+choice.Reason)
+		} else {
+			r.Warnings = append(r.Warnings, a.sudoCheck(choice.Owner).Warnings...)
+		}
 	}
 	return r
 }

@@ -244,9 +244,17 @@ func (a *Admin) setOptions(name string, opts *config.UserOptions) (func() error,
 	}, nil
 }
 
-// grant adds the owner's sudo rule for user; problems become warnings because the FTP
-// account works without it.
-func (a *Admin) grant(owner, user string) Warnings {
+// grant adds the owner's sudo rule for user, the owner as configured ("" = detect);
+// problems become warnings because the FTP account works without it.
+func (a *Admin) grant(configured, user string) Warnings {
+	choice, err := a.ChooseOwner(configured)
+	if err != nil {
+		return Warnings{fmt.Sprintf("no sudo rule for %s: %v", user, err)}
+	}
+	if choice.Owner == "" {
+		return Warnings{fmt.Sprintf("no sudo rule for %s, as no owner was found: %s", user, choice.Reason)}
+	}
+	owner := choice.Owner
 	rep := a.sudoCheck(owner)
 	warn := Warnings(rep.Warnings)
 	if !rep.OwnerExists {
@@ -265,7 +273,7 @@ func (a *Admin) grant(owner, user string) Warnings {
 }
 
 func (a *Admin) sudoCheck(owner string) sudoers.Report {
-	return sudoers.Checker{DropIn: a.Sudoers, Accounts: filepath.Join(a.Etc, "passwd")}.Check(owner)
+	return sudoers.Checker{DropIn: a.Sudoers, Accounts: filepath.Join(a.Etc, "passwd"), Groups: filepath.Join(a.Etc, "group")}.Check(owner)
 }
 
 // SetPassword changes an FTP account's password.

@@ -59,7 +59,7 @@ func Check(owner string) Report {
 }
 
 // Check reports whether sudo is installed and sane, whether the main sudoers file reads
-// the drop-in, whether owner exists, whether the drop-in itself has a mode and owner sudo
+// the drop-in, whether owner exists (unless it is ""), whether the drop-in itself has a mode and owner sudo
 // accepts, and whether the whole configuration passes `visudo -c`.
 func (c Checker) Check(owner string) Report {
 	var r Report
@@ -99,12 +99,14 @@ func (c Checker) Check(owner string) Report {
 		r.Warnings = append(r.Warnings, dropInProblems(path)...)
 	}
 
-	if err := ValidOwner(owner); err != nil {
-		warn("owner: %v", err)
-	} else if r.OwnerExists, err = entryExists(db, name); err != nil {
-		warn("cannot tell whether the owner %s %q exists: %v", what, name, err)
-	} else if !r.OwnerExists {
-		warn("the owner %s %q does not exist in %s, so it cannot be allowed to change FTP passwords", what, name, db)
+	if owner != "" { // "": no owner was found, and the caller says why
+		if err := ValidOwner(owner); err != nil {
+			warn("owner: %v", err)
+		} else if r.OwnerExists, err = entryExists(db, name); err != nil {
+			warn("cannot tell whether the owner %s %q exists: %v", what, name, err)
+		} else if !r.OwnerExists {
+			warn("the owner %s %q does not exist in %s, so it cannot be allowed to change FTP passwords", what, name, db)
+		}
 	}
 
 	if r.Visudo != "" {

@@ -40,6 +40,7 @@ type installOut struct {
 	FTPS         string `json:"ftps"`
 	PassivePorts string `json:"passive_ports"`
 	Root         string `json:"root"`
+	Owner        string `json:"owner"`
 }
 
 func newInstallCmd() *cobra.Command {
@@ -77,7 +78,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 			if asJSON {
 				return printJSON(cmd, installOut{
 					User: res.User, Password: res.Password, Host: res.Host, Port: res.Port,
-					FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root,
+					FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root, Owner: res.Owner,
 				})
 			}
 			password := res.Password
@@ -92,7 +93,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.Root, "root", "", "the FTP root (default: the node's web root, else "+agent.FallbackRoot+")")
-	f.StringVar(&req.Owner, "owner", "", "the account allowed to change FTP passwords with sudo (default: jelastic)")
+	f.StringVar(&req.Owner, "owner", "", "the account, or %group, allowed to change FTP passwords with sudo (default: detected: %"+agent.PlatformOwnerGroup+", else "+agent.PlatformOwnerAccount+", else the account with UID 700)")
 	f.StringVar(&req.User, "user", "", "the FTP user to create (default: "+agent.DefaultFTPUser+")")
 	f.StringVar(&req.Listen, "listen", "", `control connection address, host:port (default ":21")`)
 	f.StringVar(&req.PassivePorts, "passive-ports", "", "passive data port range first-last (default 10100-12000)")

@@ -74,7 +74,12 @@ func printStatus(out io.Writer, r agent.Report) {
 	}
 	tw.Flush()
 
-	fmt.Fprintln(out, "\nsudo rules (the owner may change these passwords):")
+	owner := "none found"
+	if r.Owner != "" {
+		owner = r.Owner
+	}
+	fmt.Fprintf(out, "\nowner: %s (%s)\n", owner, r.OwnerReason)
+	fmt.Fprintln(out, "sudo rules (the owner may change these passwords):")
 	if len(r.Grants) == 0 {
 		fmt.Fprintln(out, "  none")
 	}
