@@ -87,6 +87,9 @@ type InstallResult struct {
 	// found), for OwnerReason.
 	Owner       string
 	OwnerReason string
+	// CertSHA256 is the Fingerprint of the certificate the service presents, for the
+	// owner to compare with what an FTP client shows.
+	CertSHA256 string
 	// Notes say, one sentence each, which root was chosen and why, what happened to the
 	// certificate and to the service.
 	Notes    []string
@@ -156,6 +159,9 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if _, err := config.PublicAddress(ctx, cfg.PublicHost); err != nil {
 		return nil, badRequest("%v", err)
 	}
 	if p.newConfig, err = config.Marshal(cfg); err != nil {
@@ -431,6 +437,9 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 	if certChanged {
 		note("made a self-signed certificate for %s in %s (%s)", strings.Join(p.hosts, ", "), l.Layout.StateDir, p.certReason)
 	}
+	if res.CertSHA256, err = certFileFingerprint(p.cfg.TLS.Cert); err != nil {
+		return res, err
+	}
 
 	warn, err := l.ensureAccount(ctx, req, p, &res)
 	res.Warnings = append(res.Warnings, warn...)
@@ -441,7 +450,9 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 		note("%s may change FTP passwords with sudo passwd (%s)", p.owner.Owner, p.owner.Reason)
 	}
 
-	msg, err := l.ensureService(ctx, req, p, configChanged, certChanged)
+	// A running service may still have settings from before a hand edit that left
+	// nothing for install to write: it gets the file as it is too.
+	msg, err := l.ensureService(ctx, req, p, configChanged || l.serviceStale(p.newConfig), certChanged)
 	if err != nil {
 		return res, err
 	}

@@ -68,6 +68,9 @@ func (a *Admin) Status() Report {
 		}
 	} else {
 		r.Running, r.Service = true, &st
+		if st.PublicHost != "" && st.PublicAddress == "" {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("public_host %s did not resolve when the service last loaded its settings, so passive-mode replies announce the address each client connected to (see its log)", st.PublicHost))
+		}
 		if left := time.Until(st.Certificate.NotAfter); left <= 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("the TLS certificate expired on %s", st.Certificate.NotAfter.Format(time.DateOnly)))
 		} else if left < certWarnAhead {

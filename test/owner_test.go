@@ -1,11 +1,22 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/agent"
 )
 
 // These tests give ftpd.toml no owner, as a first install does, and check whom install
@@ -193,4 +204,167 @@ func TestOwnerChangeMovesRules(t *testing.T) {
 	require.Equal(t, 0, ie.install("--no-start", "--owner", "%ssh-access").Code)
 	ie.requireDropIn(ownerRule("%ssh-access", out.User) + ownerRule("%ssh-access", "site2"))
 	ie.requireOnlyPasswdFor("apache", out.User, "site2")
+}
+
+// serviceStatus asks the service install started (its control socket is below the
+// test's run folder) for `ftpctl status --json`.
+func (ie *installEnv) serviceStatus() (st struct {
+	Running  bool     `json:"running"`
+	Warnings []string `json:"warnings"`
+	Service  struct {
+		PID           int    `json:"pid"`
+		PublicHost    string `json:"public_host"`
+		PublicAddress string `json:"public_address"`
+		ConfigSHA256  string `json:"config_sha256"`
+		Certificate   struct {
+			SHA256 string `json:"sha256"`
+		} `json:"certificate"`
+	} `json:"service"`
+}) {
+	ie.t.Helper()
+	r := ie.Env.Run("", "env", agent.RunDirEnv+"="+filepath.Join(ie.Run, "jelastic-ftp"), ftpctlBin, "status", "--json")
+	require.NoError(ie.t, json.Unmarshal([]byte(r.Stdout), &st), r.String())
+	return st
+}
+
+// pasvHost logs in and returns the address a PASV reply sends the client to.
+func (ie *installEnv) pasvHost(user, password string) string {
+	ie.t.Helper()
+	c := dialRaw(ie.t, ie.Addr, "")
+	c.login(user, password)
+	m := regexp.MustCompile(`\((\d+),(\d+),(\d+),(\d+),\d+,\d+\)`).FindStringSubmatch(c.expect(227, "PASV"))
+	require.NotNil(ie.t, m)
+	c.expect(221, "QUIT")
+	return strings.Join(m[1:5], ".")
+}
+
+func (ie *installEnv) reload() Result {
+	ie.t.Helper()
+	return ie.Ftpctl("", "reload", "--run-dir", ie.Run)
+}
+
+// setPublicHost edits ftpd.toml by hand, as an operator would.
+func (ie *installEnv) setPublicHost(host string) string {
+	ie.t.Helper()
+	conf := regexp.MustCompile(`(?m)^public_host = .*$`).ReplaceAllString(ie.ReadEtc("jelastic-ftp/ftpd.toml"), fmt.Sprintf("public_host = %q", host))
+	ie.WriteEtc("jelastic-ftp/ftpd.toml", conf, 0o644)
+	sum := sha256.Sum256([]byte(conf))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestPublicHostName: a host name in public_host is resolved by the service, on start
+// and on reload; one that does not resolve, or garbage, is refused by install and by
+// reload with nothing changed, and a SIGHUP that meets one keeps the last good
+// address. The service never stops serving.
+func TestPublicHostName(t *testing.T) {
+	ie := newInstallEnv(t)
+	ie.WriteEtc("hosts", ie.ReadEtc("hosts")+"192.0.2.77 ftp.example.test\n192.0.2.78 ftp2.example.test\n", 0o644)
+	// No DNS server: names outside /etc/hosts fail at once instead of after a timeout.
+	ie.WriteEtc("resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", 0o644)
+
+	out := parseInstallOut(t, ie.install("--json", "--public-host", "ftp.example.test"))
+	require.Equal(t, "ftp.example.test", out.Host)
+	pid := ie.pid()
+	require.Equal(t, "192.0.2.77", ie.pasvHost(out.User, out.Password))
+	st := ie.serviceStatus()
+	require.Equal(t, "ftp.example.test", st.Service.PublicHost)
+	require.Equal(t, "192.0.2.77", st.Service.PublicAddress)
+
+	for _, bad := range []struct{ host, why string }{
+		{"nowhere.invalid", "the host name does not resolve to an IPv4 address"},
+		{"ftp example", "must be an IPv4 address or a host name"},
+		{"::1", "must be an IPv4 address or a host name"},
+		{"-x-.example", "must be an IPv4 address or a host name"},
+	} {
+		before := ie.systemFiles()
+		r := ie.install("--public-host", bad.host)
+		require.Equal(t, 2, r.Code, "%q: %s", bad.host, r)
+		requireOneLine(t, r.Stderr)
+		require.Contains(t, r.Stderr, "public_host: "+strconv.Quote(bad.host)+": "+bad.why)
+		require.Equal(t, before, ie.systemFiles(), "%q changed something", bad.host)
+		require.Equal(t, pid, ie.pid())
+	}
+	require.Equal(t, "192.0.2.77", ie.pasvHost(out.User, out.Password), "still serving, as before")
+
+	// A hand edit to another name, and reload: new sessions get its address.
+	digest := ie.setPublicHost("ftp2.example.test")
+	r := ie.reload()
+	require.Equal(t, 0, r.Code, r.String())
+	require.Contains(t, r.Stdout, fmt.Sprintf("ftpctl serve (PID %d) reloaded /etc/jelastic-ftp/ftpd.toml", pid))
+	require.Equal(t, "192.0.2.78", ie.pasvHost(out.User, out.Password))
+	require.Equal(t, digest, ie.serviceStatus().Service.ConfigSHA256)
+	r = ie.reload()
+	require.Equal(t, 0, r.Code, r.String())
+	require.Contains(t, r.Stdout, "already runs with")
+
+	// A name that does not resolve: reload refuses it and leaves the service alone.
+	ie.setPublicHost("nowhere.invalid")
+	r = ie.reload()
+	require.Equal(t, 1, r.Code, r.String())
+	requireOneLine(t, r.Stderr)
+	require.Contains(t, r.Stderr, `public_host: "nowhere.invalid": the host name does not resolve`)
+	require.Contains(t, r.Stderr, "the service keeps its settings")
+	require.Equal(t, digest, ie.serviceStatus().Service.ConfigSHA256)
+	require.Equal(t, "192.0.2.78", ie.pasvHost(out.User, out.Password))
+	// Install refuses the file as it is too, and changes nothing.
+	before := ie.systemFiles()
+	r = ie.install()
+	require.Equal(t, 2, r.Code, r.String())
+	requireOneLine(t, r.Stderr)
+	require.Equal(t, before, ie.systemFiles())
+
+	// SIGHUP straight to the service: it takes the file, keeps the last good address
+	// and says why, and goes on serving.
+	digest = ie.setPublicHost("nowhere.invalid")
+	require.NoError(t, syscall.Kill(pid, syscall.SIGHUP))
+	require.True(t, waitFor(15*time.Second, func() bool { return ie.serviceStatus().Service.ConfigSHA256 == digest }), "the service reloaded")
+	st = ie.serviceStatus()
+	require.Equal(t, "192.0.2.78", st.Service.PublicAddress)
+	require.Equal(t, "192.0.2.78", ie.pasvHost(out.User, out.Password))
+	require.Equal(t, pid, ie.pid())
+	require.True(t, isServeProcess(pid))
+	log, err := os.ReadFile(filepath.Join(ie.Log, "ftpd.log"))
+	require.NoError(t, err)
+	require.Contains(t, string(log), `public_host: \"nowhere.invalid\": the host name does not resolve`)
+	require.Contains(t, string(log), "passive-mode replies keep announcing 192.0.2.78")
+}
+
+// TestInstallAfterHandEdit: without systemd, install after a hand edit that left it
+// nothing to write still brings the running service to the file as it is; and the
+// certificate's SHA-256 in install's answer and status is the one clients see.
+func TestInstallAfterHandEdit(t *testing.T) {
+	ie := newInstallEnv(t)
+	out := parseInstallOut(t, ie.install("--json"))
+	pid := ie.pid()
+
+	fp := ie.MustRun("", "openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", filepath.Join(ie.State, "cert.pem")).Stdout
+	_, fp, ok := strings.Cut(strings.TrimSpace(fp), "=")
+	require.True(t, ok)
+	require.Equal(t, fp, out.Fields["cert_sha256"])
+	presented := sha256.Sum256(presentedCert(t, ie.Addr))
+	require.Equal(t, strings.ReplaceAll(fp, ":", ""), strings.ToUpper(hex.EncodeToString(presented[:])))
+	require.Equal(t, fp, ie.serviceStatus().Service.Certificate.SHA256)
+
+	// The file as install writes it, one value changed in place: install has nothing
+	// to write, but the service has not read it.
+	conf := ie.ReadEtc("jelastic-ftp/ftpd.toml")
+	edited := strings.Replace(conf, "\nidle_timeout = \"5m\"\n", "\nidle_timeout = \"2m\"\n", 1)
+	require.NotEqual(t, conf, edited)
+	ie.WriteEtc("jelastic-ftp/ftpd.toml", edited, 0o644)
+	r := ie.install()
+	require.Equal(t, 0, r.Code, r.String())
+	require.Contains(t, r.Stderr, "restarted ftpctl serve for the new settings")
+	require.Regexp(t, `(?m)^certificate SHA-256:\s+`+fp+`$`, r.Stdout)
+	require.Equal(t, edited, ie.ReadEtc("jelastic-ftp/ftpd.toml"), "the hand edit stays")
+	require.NotEqual(t, pid, ie.pid())
+	require.False(t, running(pid))
+	sum := sha256.Sum256([]byte(edited))
+	require.Equal(t, hex.EncodeToString(sum[:]), ie.serviceStatus().Service.ConfigSHA256)
+
+	// Now the service runs with the file: install leaves it alone.
+	pid = ie.pid()
+	r = ie.install()
+	require.Equal(t, 0, r.Code, r.String())
+	require.Contains(t, r.Stderr, fmt.Sprintf("ftpctl serve is running (PID %d)", pid))
+	ie.requireLogin(out.User, out.Password)
 }

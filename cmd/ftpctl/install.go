@@ -41,6 +41,7 @@ type installOut struct {
 	PassivePorts string `json:"passive_ports"`
 	Root         string `json:"root"`
 	Owner        string `json:"owner"`
+	CertSHA256   string `json:"cert_sha256"`
 }
 
 func newInstallCmd() *cobra.Command {
@@ -51,7 +52,7 @@ func newInstallCmd() *cobra.Command {
 	)
 	lc := agent.NewLifecycle()
 	cmd := &cobra.Command{
-		Use:   "install [--root PATH] [--owner NAME] [--user NAME] [--listen ADDR] [--passive-ports A-B] [--public-host IP] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--no-start] [--reset-password] [--json]",
+		Use:   "install [--root PATH] [--owner NAME|%GROUP] [--user NAME] [--listen ADDR] [--passive-ports A-B] [--public-host HOST] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--on-demand] [--no-start] [--reset-password] [--json]",
 		Short: "Set up the add-on: FTP user, settings, certificate and the running service",
 		Long: `Set up the add-on on this node, or bring it in line with the flags: the group
 and the FTP user (with a generated password and the owner's sudo rule), ftpd.toml,
@@ -79,6 +80,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 				return printJSON(cmd, installOut{
 					User: res.User, Password: res.Password, Host: res.Host, Port: res.Port,
 					FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root, Owner: res.Owner,
+					CertSHA256: res.CertSHA256,
 				})
 			}
 			password := res.Password
@@ -86,8 +88,8 @@ install changes nothing and keeps the password unless --reset-password.`,
 				password = "unchanged (ftpctl install --reset-password makes a new one)"
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "FTP user:\t%s\npassword:\t%s\nhost:\t%s\nport:\t%d\nFTPS:\texplicit (AUTH TLS)\npassive ports:\t%s\nroot:\t%s\n",
-				res.User, password, res.Host, res.Port, res.PassivePorts, res.Root)
+			fmt.Fprintf(tw, "FTP user:\t%s\npassword:\t%s\nhost:\t%s\nport:\t%d\nFTPS:\texplicit (AUTH TLS)\ncertificate SHA-256:\t%s\npassive ports:\t%s\nroot:\t%s\n",
+				res.User, password, res.Host, res.Port, res.CertSHA256, res.PassivePorts, res.Root)
 			return tw.Flush()
 		},
 	}
@@ -97,7 +99,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 	f.StringVar(&req.User, "user", "", "the FTP user to create (default: "+agent.DefaultFTPUser+")")
 	f.StringVar(&req.Listen, "listen", "", `control connection address, host:port (default ":21")`)
 	f.StringVar(&req.PassivePorts, "passive-ports", "", "passive data port range first-last (default 10100-12000)")
-	f.StringVar(&req.PublicHost, "public-host", "", "IPv4 address announced in PASV replies and given to clients (behind NAT)")
+	f.StringVar(&req.PublicHost, "public-host", "", "IPv4 address, or host name this node resolves, announced in PASV replies and given to clients (behind NAT)")
 	f.StringVar(&req.TLSCert, "tls-cert", "", "PEM certificate chain to use instead of a self-signed one")
 	f.StringVar(&req.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&requireTLS, "require-tls", false, "refuse logins and transfers without TLS")

@@ -48,7 +48,7 @@ Files:
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd(), newInstallCmd(), newUninstallCmd())
+	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd(), newInstallCmd(), newUninstallCmd(), newReloadCmd())
 	for _, build := range buildSteps {
 		root.AddCommand(build())
 	}

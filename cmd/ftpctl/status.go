@@ -58,11 +58,14 @@ func printStatus(out io.Writer, r agent.Report) {
 	fmt.Fprintf(tw, "config:\t%s\n", r.ConfigPath)
 	if s := r.Service; s != nil {
 		public := s.PublicHost
-		if public == "" {
+		switch {
+		case s.PublicAddress == "":
 			public = "(the address the client connected to)"
+		case public != s.PublicAddress:
+			public += " (" + s.PublicAddress + ")"
 		}
 		fmt.Fprintf(tw, "listen:\t%s\nFTP root:\t%s\npassive ports:\t%s\npublic address:\t%s\n", s.Listen, s.Root, s.PassivePorts, public)
-		fmt.Fprintf(tw, "certificate:\t%s, issued by %s, expires %s\n", s.Certificate.Subject, s.Certificate.Issuer, s.Certificate.NotAfter.Format(time.DateOnly))
+		fmt.Fprintf(tw, "certificate:\t%s, issued by %s, expires %s\ncertificate SHA-256:\t%s\n", s.Certificate.Subject, s.Certificate.Issuer, s.Certificate.NotAfter.Format(time.DateOnly), s.Certificate.SHA256)
 	}
 	tw.Flush()
 
