@@ -148,7 +148,7 @@ func newUserAddCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				out := userJSON(info)
+				out := info.JSON()
 				if generated {
 					out.Password = password
 				}
@@ -183,14 +183,21 @@ func newUserPasswdCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := agent.NewAdmin().SetPassword(context.Background(), args[0], password); err != nil {
+			admin := agent.NewAdmin()
+			if err := admin.SetPassword(context.Background(), args[0], password); err != nil {
 				return err
 			}
 			switch {
-			case asJSON && generated:
-				return printJSON(cmd, passwdOut{User: args[0], Password: password})
 			case asJSON:
-				return printJSON(cmd, passwdOut{User: args[0]})
+				info, err := admin.GetUser(args[0])
+				if err != nil {
+					return err
+				}
+				out := info.JSON()
+				if generated {
+					out.Password = password
+				}
+				return printJSON(cmd, out)
 			case generated:
 				fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\npassword: %s\n", args[0], password)
 			default:
@@ -202,12 +209,6 @@ func newUserPasswdCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	pw.flags(cmd)
 	return cmd
-}
-
-// passwdOut is the JSON answer of `user passwd`; the password only when generated.
-type passwdOut struct {
-	User     string `json:"user"`
-	Password string `json:"password,omitempty"`
 }
 
 func newUserDelCmd() *cobra.Command {
@@ -225,25 +226,6 @@ func newUserDelCmd() *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// userOut is the JSON form of an account; the password appears only when generated.
-type userOut struct {
-	Name               string  `json:"name"`
-	Home               string  `json:"home"`
-	Locked             bool    `json:"locked"`
-	ReadOnly           bool    `json:"read_only"`
-	LastPasswordChange *string `json:"last_password_change"`
-	Password           string  `json:"password,omitempty"`
-}
-
-func userJSON(u agent.UserInfo) userOut {
-	out := userOut{Name: u.Name, Home: u.Home, Locked: u.Locked, ReadOnly: u.ReadOnly}
-	if !u.PasswordChanged.IsZero() {
-		d := u.PasswordChanged.Format("2006-01-02")
-		out.LastPasswordChange = &d
-	}
-	return out
 }
 
 func yesNo(b bool) string {
@@ -272,11 +254,10 @@ func newUserListCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				out := make([]userOut, 0, len(list))
-				for _, u := range list {
-					out = append(out, userJSON(u))
+				if list == nil {
+					list = []agent.UserInfo{}
 				}
-				return printJSON(cmd, out)
+				return printJSON(cmd, list)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USER\tHOME\tREAD-ONLY\tLOCKED\tPASSWORD CHANGED")
@@ -302,7 +283,7 @@ func newUserShowCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(cmd, userJSON(u))
+				return printJSON(cmd, u.JSON())
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "user:\t%s\nhome:\t%s\nshell:\t%s\nread-only:\t%s\nlocked:\t%s\npassword changed:\t%s\n",
