@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -106,6 +107,25 @@ func promptPassword(in *os.File, out io.Writer) (string, error) {
 	return string(first), nil
 }
 
+// completeFTPUser offers the FTP accounts' names for the one argument of user del,
+// passwd and show; nothing where the accounts cannot be read (not root).
+func completeFTPUser(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	list, err := agent.NewAdmin().ListUsers()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for _, u := range list {
+		if strings.HasPrefix(u.Name, toComplete) {
+			names = append(names, u.Name)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
 func printWarnings(cmd *cobra.Command, warn agent.Warnings) {
 	for _, w := range warn {
 		fmt.Fprintf(cmd.ErrOrStderr(), "ftpctl: warning: %s\n", w)
@@ -175,9 +195,10 @@ func newUserPasswdCmd() *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "passwd NAME [--password-stdin | --generate] [--json]",
-		Short: "Change the password of an FTP account",
-		Args:  exactArgs(1, "the user name"),
+		Use:               "passwd NAME [--password-stdin | --generate] [--json]",
+		ValidArgsFunction: completeFTPUser,
+		Short:             "Change the password of an FTP account",
+		Args:              exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			password, generated, err := pw.read(cmd)
 			if err != nil {
@@ -213,9 +234,10 @@ func newUserPasswdCmd() *cobra.Command {
 
 func newUserDelCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "del NAME",
-		Short: "Delete an FTP account; the files in its home stay",
-		Args:  exactArgs(1, "the user name"),
+		Use:               "del NAME",
+		ValidArgsFunction: completeFTPUser,
+		Short:             "Delete an FTP account; the files in its home stay",
+		Args:              exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			warn, err := agent.NewAdmin().DeleteUser(context.Background(), args[0])
 			if err != nil {
@@ -274,9 +296,10 @@ func newUserListCmd() *cobra.Command {
 func newUserShowCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "show NAME [--json]",
-		Short: "Show one FTP account",
-		Args:  exactArgs(1, "the user name"),
+		Use:               "show NAME [--json]",
+		ValidArgsFunction: completeFTPUser,
+		Short:             "Show one FTP account",
+		Args:              exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := agent.NewAdmin().GetUser(args[0])
 			if err != nil {
