@@ -124,6 +124,7 @@ func TestOwnerPlatformLineKept(t *testing.T) {
 	r := ie.uninstall()
 	require.Equal(t, 0, r.Code, r.String())
 	require.Equal(t, platform, ie.ReadEtc(dropIn))
+	require.NotContains(t, r.Stdout, "removed the sudo rules", "nothing of ours was left to remove")
 }
 
 // TestOwnerDetection: with no group ssh-access, the account jelastic; without it, the
@@ -367,4 +368,24 @@ func TestInstallAfterHandEdit(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.String())
 	require.Contains(t, r.Stderr, fmt.Sprintf("ftpctl serve is running (PID %d)", pid))
 	ie.requireLogin(out.User, out.Password)
+}
+
+// TestCompletionOffersFTPUsers: shell completion (cobra's __complete, which the
+// generated bash, zsh and fish scripts call) offers the FTP accounts, and no others,
+// for user del, passwd and show.
+func TestCompletionOffersFTPUsers(t *testing.T) {
+	e := NewEnv(t)
+	for _, name := range []string{"alpha", "alpine", "beta"} {
+		require.Equal(t, 0, e.addUser(name).Code)
+	}
+	e.MustRun("", "useradd", "-M", "-s", "/bin/false", "alsonot")
+	for _, sub := range []string{"del", "passwd", "show"} {
+		r := e.Ftpctl("", "__complete", "user", sub, "al")
+		require.Equal(t, 0, r.Code, r.String())
+		require.Equal(t, "alpha\nalpine\n:4\n", r.Stdout, "user %s", sub)
+		r = e.Ftpctl("", "__complete", "user", sub, "")
+		require.Equal(t, "alpha\nalpine\nbeta\n:4\n", r.Stdout, "user %s", sub)
+		r = e.Ftpctl("", "__complete", "user", sub, "alpha", "")
+		require.Equal(t, ":4\n", r.Stdout, "user %s takes one name", sub)
+	}
 }

@@ -20,7 +20,8 @@ var fileTemplate = template.Must(template.New("ftpd.toml").Funcs(template.FuncMa
 		return quote(name)
 	},
 }).Parse(`# jelastic-ftp settings, read by the FTP service when it starts.
-# Restart the service after editing. A key left out takes its default value.
+# After editing, run "ftpctl reload" (it checks the file first). A key left
+# out takes its default value.
 # Durations are strings such as "90s", "5m" or "1h".
 
 # Directory FTP users are confined to; every user's home lies inside it.
