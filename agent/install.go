@@ -155,6 +155,11 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 	if err := applyFlags(req, &cfg); err != nil {
 		return nil, err
 	}
+	staleOwner := req.Owner == "" && cfg.Owner == PlatformOwnerAccount && !l.Admin.accountExists(cfg.Owner)
+	if staleOwner {
+		// The default of older installs, which real stacks lack: detect instead.
+		cfg.Owner = ""
+	}
 	if err := l.planTLS(req, &cfg, found, p); err != nil {
 		return nil, err
 	}
@@ -171,8 +176,11 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 	if p.owner, err = l.Admin.ChooseOwner(cfg.Owner); err != nil {
 		return nil, err
 	}
-	if req.Owner != "" {
+	switch {
+	case req.Owner != "":
 		p.owner.Reason = "given with --owner"
+	case staleOwner:
+		p.owner.Reason += fmt.Sprintf("; the owner %s that %s named does not exist", PlatformOwnerAccount, l.Admin.ConfigPath)
 	}
 	if err := l.checkAccount(p); err != nil {
 		return nil, err

@@ -76,6 +76,16 @@ func (a *Admin) ChooseOwner(configured string) (OwnerChoice, error) {
 		PlatformOwnerGroup, PlatformOwnerAccount, uid, a.ConfigPath)}, nil
 }
 
+// accountExists reports whether name is in the passwd file; false when it cannot be read.
+func (a *Admin) accountExists(name string) bool {
+	passwd, err := readEtc(a.Etc, etcdb.Passwd)
+	if err != nil {
+		return false
+	}
+	_, err = passwd.Lookup(name)
+	return err == nil
+}
+
 // readEtc parses one of the account databases under etc, read without locking: a
 // reader sees either the old file or the new one, which every writer renames into place.
 func readEtc(etc string, kind etcdb.Kind) (*etcdb.File, error) {
