@@ -32,17 +32,14 @@ func ControlSocket() string { return filepath.Join(RunDir(), "control.sock") }
 
 // ServiceStatus is what the running service reports about itself.
 type ServiceStatus struct {
-	PID          int       `json:"pid"`
-	Started      time.Time `json:"started"`
-	Listen       string    `json:"listen"`
-	Root         string    `json:"root"`
-	PassivePorts string    `json:"passive_ports"`
-	PublicHost   string    `json:"public_host"`
-	// PublicAddress is what PASV announces for PublicHost; "" = the address the
-	// client connected to.
-	PublicAddress string `json:"public_address"`
-	// ConfigSHA256 is the config.Digest of the settings file in force.
-	ConfigSHA256 string               `json:"config_sha256"`
+	PID          int                  `json:"pid"`
+	Started      time.Time            `json:"started"`
+	Listen       string               `json:"listen"`
+	Root         string               `json:"root"`
+	PassivePorts string               `json:"passive_ports"`
+	PublicHost   string               `json:"public_host"`
+	PublicAddr   string               `json:"public_address"` // what PASV announces; "" = the address the client connected to
+	ConfigSHA256 string               `json:"config_sha256"`  // config.Digest of the settings file in force
 	Certificate  CertificateInfo      `json:"certificate"`
 	WorkerPID    int                  `json:"worker_pid"`
 	Workers      int                  `json:"workers_started"`
@@ -54,10 +51,9 @@ type CertificateInfo struct {
 	Subject  string    `json:"subject"`
 	Issuer   string    `json:"issuer"`
 	NotAfter time.Time `json:"not_after"`
-	SHA256   string    `json:"sha256"` // of the DER certificate, as clients show it
-
-	DNSNames []string `json:"dns_names,omitempty"`
-	IPs      []string `json:"ip_addresses,omitempty"`
+	SHA256   string    `json:"sha256"` // Fingerprint of the DER certificate, as clients show it
+	DNSNames []string  `json:"dns_names,omitempty"`
+	IPs      []string  `json:"ip_addresses,omitempty"`
 }
 
 // certificateInfo reads the first certificate of a PEM chain.
@@ -159,7 +155,7 @@ func (m *monitor) status(ctx context.Context) ServiceStatus {
 	st := ServiceStatus{
 		PID: os.Getpid(), Started: m.started, Listen: m.listenAddr, Root: cfg.Root,
 		PassivePorts: cfg.PassivePorts.String(), PublicHost: cfg.PublicHost,
-		PublicAddress: w.PublicHost, ConfigSHA256: digest,
+		PublicAddr: w.PublicHost, ConfigSHA256: digest,
 		WorkerPID: workerPID, Workers: int(m.workers.Load()),
 	}
 	st.Certificate, _ = certificateInfo(w.CertPEM)

@@ -68,7 +68,7 @@ func (a *Admin) Status() Report {
 		}
 	} else {
 		r.Running, r.Service = true, &st
-		if st.PublicHost != "" && st.PublicAddress == "" {
+		if st.PublicHost != "" && st.PublicAddr == "" {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("public_host %s did not resolve when the service last loaded its settings, so passive-mode replies announce the address each client connected to (see its log)", st.PublicHost))
 		}
 		if left := time.Until(st.Certificate.NotAfter); left <= 0 {

@@ -59,10 +59,10 @@ func printStatus(out io.Writer, r agent.Report) {
 	if s := r.Service; s != nil {
 		public := s.PublicHost
 		switch {
-		case s.PublicAddress == "":
+		case s.PublicAddr == "":
 			public = "(the address the client connected to)"
-		case public != s.PublicAddress:
-			public += " (" + s.PublicAddress + ")"
+		case public != s.PublicAddr:
+			public += " (" + s.PublicAddr + ")"
 		}
 		fmt.Fprintf(tw, "listen:\t%s\nFTP root:\t%s\npassive ports:\t%s\npublic address:\t%s\n", s.Listen, s.Root, s.PassivePorts, public)
 		fmt.Fprintf(tw, "certificate:\t%s, issued by %s, expires %s\ncertificate SHA-256:\t%s\n", s.Certificate.Subject, s.Certificate.Issuer, s.Certificate.NotAfter.Format(time.DateOnly), s.Certificate.SHA256)
