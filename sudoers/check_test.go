@@ -119,7 +119,7 @@ func TestCheck(t *testing.T) {
 			}
 			owner := tc.owner
 			if owner == "" {
-				owner = DefaultOwner
+				owner = "jelastic" // the account newWorld grants to
 			}
 			r := w.checker.Check(owner)
 

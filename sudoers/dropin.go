@@ -20,9 +20,6 @@ import (
 // DefaultPath is the drop-in we own.
 const DefaultPath = "/etc/sudoers.d/jelastic"
 
-// DefaultOwner is the container owner's account on Jelastic containers.
-const DefaultOwner = "jelastic"
-
 // fileMode is what sudo and visudo expect of a sudoers file (with owner root:root).
 const fileMode = 0o440
 
