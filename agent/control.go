@@ -39,6 +39,8 @@ type ServiceStatus struct {
 	Root         string               `json:"root"`
 	PassivePorts string               `json:"passive_ports"`
 	PublicHost   string               `json:"public_host"`
+	PublicAddr   string               `json:"public_address"` // what PASV announces; "" = the address the client connected to
+	ConfigSHA256 string               `json:"config_sha256"`  // config.Digest of the settings file in force
 	Certificate  CertificateInfo      `json:"certificate"`
 	WorkerPID    int                  `json:"worker_pid"`
 	Workers      int                  `json:"workers_started"`
@@ -52,6 +54,7 @@ type CertificateInfo struct {
 	Subject  string    `json:"subject"`
 	Issuer   string    `json:"issuer"`
 	NotAfter time.Time `json:"not_after"`
+	SHA256   string    `json:"sha256"` // Fingerprint of the DER certificate, as clients show it
 	DNSNames []string  `json:"dns_names,omitempty"`
 	IPs      []string  `json:"ip_addresses,omitempty"`
 }
@@ -66,7 +69,7 @@ func certificateInfo(certPEM []byte) (CertificateInfo, error) {
 	if err != nil {
 		return CertificateInfo{}, err
 	}
-	info := CertificateInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter, DNSNames: c.DNSNames}
+	info := CertificateInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter, SHA256: Fingerprint(c.Raw), DNSNames: c.DNSNames}
 	for _, ip := range c.IPAddresses {
 		info.IPs = append(info.IPs, ip.String())
 	}
@@ -149,12 +152,13 @@ func peerAllowed(c *net.UnixConn) bool {
 
 func (m *monitor) status(ctx context.Context) ServiceStatus {
 	m.mu.Lock()
-	cfg, w := m.cfg, m.wcfg
+	cfg, w, digest := m.cfg, m.wcfg, m.digest
 	ch, workerPID := m.ch, m.workerPID
 	m.mu.Unlock()
 	st := ServiceStatus{
 		PID: os.Getpid(), Started: m.started, Listen: m.listenAddr, Root: cfg.Root,
 		PassivePorts: cfg.PassivePorts.String(), PublicHost: cfg.PublicHost,
+		PublicAddr: w.PublicHost, ConfigSHA256: digest,
 		WorkerPID: workerPID, Workers: int(m.workers.Load()),
 		PasswordChecks: users.PasswordChecks(),
 	}
@@ -171,10 +175,15 @@ func (m *monitor) status(ctx context.Context) ServiceStatus {
 
 // QueryStatus asks the running service; an error means it does not answer.
 func QueryStatus(timeout time.Duration) (ServiceStatus, error) {
+	return QueryStatusAt(ControlSocket(), timeout)
+}
+
+// QueryStatusAt asks the service whose control socket is socket.
+func QueryStatusAt(socket string, timeout time.Duration) (ServiceStatus, error) {
 	var st ServiceStatus
-	c, err := net.DialTimeout("unix", ControlSocket(), timeout)
+	c, err := net.DialTimeout("unix", socket, timeout)
 	if err != nil {
-		return st, fmt.Errorf("the service does not answer on %s: %w", ControlSocket(), err)
+		return st, fmt.Errorf("the service does not answer on %s: %w", socket, err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(timeout))

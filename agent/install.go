@@ -18,7 +18,6 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
-	"github.com/jelastic/jelastic-ftp/sudoers"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/etcdb"
 	"github.com/jelastic/jelastic-ftp/users/passhash"
@@ -88,10 +87,16 @@ type InstallResult struct {
 	Port         int
 	PassivePorts string
 	Root         string
-
 	// PasswordChanged: the account was created or its password reset, with Password
 	// or the one given.
 	PasswordChanged bool
+	// Owner may change FTP passwords with sudo (an account or "%group"; "" = none
+	// found), for OwnerReason.
+	Owner       string
+	OwnerReason string
+	// CertSHA256 is the Fingerprint of the certificate the service presents, for the
+	// owner to compare with what an FTP client shows.
+	CertSHA256 string
 	// Notes say, one sentence each, which root was chosen and why, what happened to the
 	// certificate and to the service.
 	Notes    []string
@@ -103,7 +108,7 @@ type installPlan struct {
 	user       string
 	exists     bool // the FTP account is already there
 	cfg        config.Config
-	oldOwner   string // the owner of an existing ftpd.toml
+	owner      OwnerChoice
 	oldConfig  []byte
 	newConfig  []byte
 	root       RootChoice
@@ -165,7 +170,6 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 		return nil, fmt.Errorf("%w; fix the file or remove it to start from the defaults", err)
 	}
 	if found {
-		p.oldOwner = cfg.Owner
 		if p.oldConfig, err = os.ReadFile(l.Admin.ConfigPath); err != nil {
 			return nil, fmt.Errorf("read settings: %w", err)
 		}
@@ -179,16 +183,33 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 	if err := applyFlags(req, &cfg); err != nil {
 		return nil, err
 	}
+	staleOwner := req.Owner == "" && cfg.Owner == PlatformOwnerAccount && !l.Admin.accountExists(cfg.Owner)
+	if staleOwner {
+		// The default of older installs, which real stacks lack: detect instead.
+		cfg.Owner = ""
+	}
 	if err := l.planTLS(req, &cfg, found, p); err != nil {
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, badRequest("%v", err)
 	}
+	if _, err := config.PublicAddress(ctx, cfg.PublicHost); err != nil {
+		return nil, badRequest("%v", err)
+	}
 	if p.newConfig, err = config.Marshal(cfg); err != nil {
 		return nil, err
 	}
 	p.cfg = cfg
+	if p.owner, err = l.Admin.ChooseOwner(cfg.Owner); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.Owner != "":
+		p.owner.Reason = "given with --owner"
+	case staleOwner:
+		p.owner.Reason += fmt.Sprintf("; the owner %s that %s named does not exist", PlatformOwnerAccount, l.Admin.ConfigPath)
+	}
 	if err := l.checkAccount(p); err != nil {
 		return nil, err
 	}
@@ -412,6 +433,8 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 		Root:         p.cfg.Root,
 		PassivePorts: p.cfg.PassivePorts.String(),
 		Host:         publicHost(p.cfg.PublicHost, p.hostname),
+		Owner:        p.owner.Owner,
+		OwnerReason:  p.owner.Reason,
 	}
 	_, port, _ := net.SplitHostPort(p.cfg.Listen)
 	res.Port, _ = strconv.Atoi(port)
@@ -450,14 +473,22 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 	if certChanged {
 		note("made a self-signed certificate for %s in %s (%s)", strings.Join(p.hosts, ", "), l.Layout.StateDir, p.certReason)
 	}
+	if res.CertSHA256, err = certFileFingerprint(p.cfg.TLS.Cert); err != nil {
+		return res, err
+	}
 
 	warn, err := l.ensureAccount(ctx, req, p, &res)
 	res.Warnings = append(res.Warnings, warn...)
 	if err != nil {
 		return res, err
 	}
+	if p.owner.Owner != "" {
+		note("%s may change FTP passwords with sudo passwd (%s)", p.owner.Owner, p.owner.Reason)
+	}
 
-	msg, err := l.ensureService(ctx, req, p, configChanged, certChanged)
+	// A running service may still have settings from before a hand edit that left
+	// nothing for install to write: it gets the file as it is too.
+	msg, err := l.ensureService(ctx, req, p, configChanged || l.serviceStale(p.newConfig), certChanged)
 	if err != nil {
 		return res, err
 	}
@@ -551,16 +582,9 @@ func (l *Lifecycle) ensureAccount(ctx context.Context, req InstallRequest, p *in
 			return warn, err
 		}
 		res.PasswordChanged = true
-		return warn, nil
+		return append(warn, l.Admin.adoptGrants(p.owner.Owner)...), nil
 	}
-	var warn Warnings
-	if p.oldOwner != "" && p.oldOwner != p.cfg.Owner {
-		if passwd, err := sudoers.PasswdPath(); err == nil {
-			if _, err := l.Admin.Sudoers.Revoke(p.oldOwner, p.user, passwd); err != nil && !errors.Is(err, sudoers.ErrNotValidated) {
-				warn = append(warn, fmt.Sprintf("the old owner %s may still change the password of %s with sudo: %v", p.oldOwner, p.user, err))
-			}
-		}
-	}
+	warn := l.Admin.adoptGrants(p.owner.Owner)
 	warn = append(warn, l.Admin.grant(p.cfg.Owner, p.user)...)
 	if req.Password != "" && !req.ResetPassword {
 		res.Notes = append(res.Notes, fmt.Sprintf("kept the password of %s: the one given sets a new account's, or the existing one's with --reset-password", p.user))

@@ -472,3 +472,24 @@ func TestRootDropIn(t *testing.T) {
 		require.True(t, strings.HasPrefix(string(got), unitMarker), "uninstall must recognise it")
 	}
 }
+
+func TestSameListen(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want bool
+	}{
+		{":21", "[::]:21", true},
+		{"0.0.0.0:21", "[::]:21", true},
+		{":21", "0.0.0.0:21", true},
+		{"127.0.0.1:2121", "127.0.0.1:2121", true},
+		{"127.0.0.1:2121", "[::ffff:127.0.0.1]:2121", true},
+		{":21", "[::]:2121", false},
+		{"127.0.0.1:21", "[::]:21", false},
+		{":21", "127.0.0.1:21", false},
+		{"127.0.0.1:21", "127.0.0.2:21", false},
+		{"bad", "[::]:21", false},
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.want, sameListen(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
+	}
+}

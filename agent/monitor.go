@@ -79,6 +79,7 @@ type monitor struct {
 
 	mu       sync.Mutex
 	cfg      config.Config
+	digest   string // config.Digest of the file cfg came from
 	wcfg     privsep.WorkerConfig
 	throttle *throttle
 	sem      chan struct{}
@@ -125,7 +126,7 @@ func newMonitor(opts ServeOptions) (*monitor, error) {
 // load reads the configuration and certificate and prepares the worker's settings;
 // on error the previous ones stay in force.
 func (m *monitor) load() error {
-	cfg, err := config.Load(m.opts.ConfigPath)
+	cfg, digest, err := config.LoadDigest(m.opts.ConfigPath)
 	if err != nil {
 		return err
 	}
@@ -138,7 +139,6 @@ func (m *monitor) load() error {
 		Umask:                   uint32(cfg.Umask),
 		PassivePortMin:          cfg.PassivePorts.First,
 		PassivePortMax:          cfg.PassivePorts.Last,
-		PublicHost:              cfg.PublicHost,
 		RequireTLS:              cfg.TLS.RequireTLS,
 		RequireSessionReuse:     cfg.TLS.RequireSessionReuse,
 		MinTLSVersion:           cfg.TLS.MinVersion,
@@ -151,6 +151,9 @@ func (m *monitor) load() error {
 		AtomicUploads:           cfg.AtomicUploads,
 		MaxCommandLength:        cfg.Limits.MaxCommandLength,
 		Chroot:                  os.Geteuid() == 0,
+	}
+	if w.PublicHost, err = config.ResolvePublicHost(context.Background(), cfg.PublicHost, m.wcfg.PublicHost); err != nil {
+		m.log.Error("public_host", "err", err)
 	}
 	if w.Chroot {
 		if w.GID, err = users.GroupGID(m.opts.Etc); err != nil {
@@ -177,7 +180,7 @@ func (m *monitor) load() error {
 	m.xmu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.cfg, m.wcfg = cfg, w
+	m.cfg, m.wcfg, m.digest = cfg, w, digest
 	m.throttle = newThrottle(cfg.Limits.BanAfterFailures, cfg.Limits.BanWindow, cfg.Limits.BanDuration)
 	return nil
 }

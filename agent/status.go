@@ -18,11 +18,14 @@ type Report struct {
 	Systemd    string         `json:"systemd,omitempty"` // the unit's state where systemd runs
 	Socket     string         `json:"socket,omitempty"`  // jelastic-ftp.socket's; "active": systemd starts the service on a connection
 	Service    *ServiceStatus `json:"service,omitempty"`
-	Users      []UserInfo     `json:"users"`
-	Accounts   AccountCounts  `json:"accounts"`
-	Grants     []Grant        `json:"grants"`
-	Warnings   []string       `json:"warnings"`
-	Problems   []string       `json:"problems"`
+	// Owner may change FTP passwords with sudo ("" = none found), for OwnerReason.
+	Owner       string        `json:"owner"`
+	OwnerReason string        `json:"owner_reason"`
+	Users       []UserInfo    `json:"users"`
+	Accounts    AccountCounts `json:"accounts"`
+	Grants      []Grant       `json:"grants"`
+	Warnings    []string      `json:"warnings"`
+	Problems    []string      `json:"problems"`
 }
 
 // AccountCounts sums up the FTP accounts by what keeps them from logging in.
@@ -91,6 +94,9 @@ func (a *Admin) Status() Report {
 		}
 	} else {
 		r.Running, r.Service = true, &st
+		if st.PublicHost != "" && st.PublicAddr == "" {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("public_host %s did not resolve when the service last loaded its settings, so passive-mode replies announce the address each client connected to (see its log)", st.PublicHost))
+		}
 		if left := time.Until(st.Certificate.NotAfter); left <= 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("the TLS certificate expired on %s", st.Certificate.NotAfter.Format(time.DateOnly)))
 		} else if left < certWarnAhead {
@@ -110,7 +116,13 @@ func (a *Admin) Status() Report {
 		r.Grants = grants
 	}
 	if cfgErr == nil {
-		r.Warnings = append(r.Warnings, a.sudoCheck(cfg.Owner).Warnings...)
+		if choice, err := a.ChooseOwner(cfg.Owner); err != nil {
+			r.Warnings = append(r.Warnings, err.Error())
+		} else if r.Owner, r.OwnerReason = choice.Owner, choice.Reason; choice.Owner == "" {
+			r.Warnings = append(r.Warnings, "no owner may change FTP passwords with sudo: "+choice.Reason)
+		} else {
+			r.Warnings = append(r.Warnings, a.sudoCheck(choice.Owner).Warnings...)
+		}
 	}
 	return r
 }

@@ -169,17 +169,22 @@ func (l *Lifecycle) revokeAll(done func(string, ...any), warn *Warnings) error {
 	if err != nil {
 		return err
 	}
-	var revoked []string
+	var seen, revoked []string
 	for _, g := range grants {
-		if slices.Contains(revoked, g.User) {
+		if slices.Contains(seen, g.User) {
 			continue
 		}
-		if _, err := l.Admin.Sudoers.RevokeUser(g.User); errors.Is(err, sudoers.ErrNotValidated) {
+		seen = append(seen, g.User)
+		// Unchanged: the grant is a line of the platform's, which stays.
+		changed, err := l.Admin.Sudoers.RevokeUser(g.User)
+		if errors.Is(err, sudoers.ErrNotValidated) {
 			*warn = append(*warn, err.Error())
 		} else if err != nil {
 			return err
 		}
-		revoked = append(revoked, g.User)
+		if changed {
+			revoked = append(revoked, g.User)
+		}
 	}
 	if len(revoked) > 0 {
 		done("removed the sudo rules for %s", strings.Join(revoked, ", "))

@@ -363,9 +363,17 @@ func (a *Admin) setOptions(name string, opts *config.UserOptions) (func() error,
 	}, nil
 }
 
-// grant adds the owner's sudo rule for user; problems become warnings because the FTP
-// account works without it.
-func (a *Admin) grant(owner, user string) Warnings {
+// grant adds the owner's sudo rule for user, the owner as configured ("" = detect);
+// problems become warnings because the FTP account works without it.
+func (a *Admin) grant(configured, user string) Warnings {
+	choice, err := a.ChooseOwner(configured)
+	if err != nil {
+		return Warnings{fmt.Sprintf("no sudo rule for %s: %v", user, err)}
+	}
+	if choice.Owner == "" {
+		return Warnings{fmt.Sprintf("no sudo rule for %s, as no owner was found: %s", user, choice.Reason)}
+	}
+	owner := choice.Owner
 	rep := a.sudoCheck(owner)
 	warn := Warnings(rep.Warnings)
 	if !rep.OwnerExists {
@@ -384,7 +392,7 @@ func (a *Admin) grant(owner, user string) Warnings {
 }
 
 func (a *Admin) sudoCheck(owner string) sudoers.Report {
-	return sudoers.Checker{DropIn: a.Sudoers, Accounts: filepath.Join(a.Etc, "passwd")}.Check(owner)
+	return sudoers.Checker{DropIn: a.Sudoers, Accounts: filepath.Join(a.Etc, "passwd"), Groups: filepath.Join(a.Etc, "group")}.Check(owner)
 }
 
 // SetPassword changes an FTP account's password.
@@ -479,11 +487,12 @@ func (a *Admin) GetUser(name string) (UserInfo, error) {
 	return UserInfo{}, fmt.Errorf("%s is not an FTP account", name)
 }
 
-// UserJSON is an account as `ftpctl user list --json`, `user show --json` and
-// `status --json` print it. Dates are YYYY-MM-DD (shadow keeps days), times RFC 3339;
-// null means never, none or unknown.
+// UserJSON is the one JSON form of an FTP account in every answer of ftpctl (user
+// add, mod, list, show and passwd, status): the account's name is always "user", as in
+// install's answer. Dates are YYYY-MM-DD (shadow keeps days), times RFC 3339; null
+// means never, none or unknown.
 type UserJSON struct {
-	Name               string           `json:"name"`
+	User               string           `json:"user"`
 	Home               string           `json:"home"`
 	Description        string           `json:"description"`
 	Permissions        perm.Set         `json:"permissions"`
@@ -499,6 +508,8 @@ type UserJSON struct {
 	AllowFrom          []string         `json:"allow_from"`
 	MaxSessions        *int             `json:"max_sessions"`
 	LastLogin          *lastlogin.Login `json:"last_login"`
+	// Password is there only when ftpctl generated it just now.
+	Password string `json:"password,omitempty"`
 }
 
 // JSON returns u's JSON form at now.
@@ -511,7 +522,7 @@ func (u UserInfo) JSON(now time.Time) UserJSON {
 		return &d
 	}
 	out := UserJSON{
-		Name: u.Name, Home: u.Home, Description: u.Description, Permissions: u.Permissions,
+		User: u.Name, Home: u.Home, Description: u.Description, Permissions: u.Permissions,
 		ReadOnly: u.ReadOnly(), Disabled: u.Disabled, Locked: u.Locked,
 		Expires: date(u.Expires), Expired: u.Expired(now),
 		LastPasswordChange: date(u.PasswordChanged),

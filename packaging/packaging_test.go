@@ -284,6 +284,7 @@ var shipped = []string{
 	"/usr/share/zsh/vendor-completions/_ftpctl",
 	"/usr/share/fish/vendor_completions.d/ftpctl.fish",
 	"/usr/share/doc/jelastic-ftp/ftpd.toml.example",
+	"/usr/share/doc/jelastic-ftp/copyright",
 }
 
 func run(t *testing.T, name string, args ...string) string {
@@ -324,6 +325,12 @@ func TestDebianPackage(t *testing.T) {
 	root := t.TempDir()
 	run(t, dpkgDeb, "-x", deb, root)
 	bin := filepath.Join(root, "usr/bin/ftpctl")
+
+	t.Run("the binary knows the package's version", func(t *testing.T) {
+		version := strings.TrimSpace(run(t, dpkgDeb, "-f", deb, "Version"))
+		got := strings.TrimSpace(run(t, bin, "--version"))
+		require.True(t, strings.HasPrefix(version, strings.TrimPrefix(got, "ftpctl ")+"-"), "package %s, binary %q", version, got)
+	})
 
 	t.Run("the binary is static", func(t *testing.T) {
 		f, err := elf.Open(bin)
@@ -467,6 +474,7 @@ func TestRPMPackage(t *testing.T) {
 		}
 		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(path)+`$`, files)
 	}
+	require.Equal(t, "MIT", run(t, rpmTool, "-qp", "--queryformat", "%{LICENSE}", rpm))
 	scripts := run(t, rpmTool, "-qp", "--scripts", rpm)
 	for _, s := range []string{"postinstall scriptlet", "preuninstall scriptlet", "postuninstall scriptlet", "try-restart jelastic-ftp.service"} {
 		require.Contains(t, scripts, s)

@@ -47,7 +47,7 @@ export JFTP_BUILD
 trap 'rm -rf "$JFTP_BUILD"' EXIT
 
 echo "== ftpctl $VERSION for linux/$GOARCH"
-CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags '-s -w' -o "$JFTP_BUILD/ftpctl" ./cmd/ftpctl
+CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$JFTP_BUILD/ftpctl" ./cmd/ftpctl
 
 echo "== manual pages, completions, example settings"
 # The generator is built for this machine with the docs tag; the packaged binary has

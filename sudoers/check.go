@@ -17,6 +17,9 @@ const DefaultSudoers = "/etc/sudoers"
 // DefaultAccounts is the account database the owner is looked up in.
 const DefaultAccounts = "/etc/passwd"
 
+// DefaultGroups is the group database a %group owner is looked up in.
+const DefaultGroups = "/etc/group"
+
 // maxIncludeDepth bounds how far Check follows @include chains (sudo's own limit is 128).
 const maxIncludeDepth = 8
 
@@ -28,6 +31,8 @@ type Checker struct {
 	Sudoers string
 	// Accounts is the passwd file the owner must be in; "" means DefaultAccounts.
 	Accounts string
+	// Groups is the group file a %group owner must be in; "" means DefaultGroups.
+	Groups string
 	// Sudo is the sudo binary; "" means look it up in PATH, /usr/sbin and /sbin.
 	Sudo string
 }
@@ -39,7 +44,8 @@ type Report struct {
 	Visudo string // the visudo binary, "" when not installed
 	// Included is true when the main sudoers file reads the drop-in (directly or through
 	// simple nested includes).
-	Included    bool
+	Included bool
+	// OwnerExists is true when the owner account, or the owner %group, exists.
 	OwnerExists bool
 	// ConfigValid is true when `visudo -c` accepted the whole configuration; false also
 	// when it could not run.
@@ -53,7 +59,7 @@ func Check(owner string) Report {
 }
 
 // Check reports whether sudo is installed and sane, whether the main sudoers file reads
-// the drop-in, whether owner exists, whether the drop-in itself has a mode and owner sudo
+// the drop-in, whether owner exists (unless it is ""), whether the drop-in itself has a mode and owner sudo
 // accepts, and whether the whole configuration passes `visudo -c`.
 func (c Checker) Check(owner string) Report {
 	var r Report
@@ -62,6 +68,10 @@ func (c Checker) Check(owner string) Report {
 	}
 	sudoersFile := orDefault(c.Sudoers, DefaultSudoers)
 	accounts := orDefault(c.Accounts, DefaultAccounts)
+	what, db, name := "account", accounts, owner
+	if group, ok := OwnerGroup(owner); ok {
+		what, db, name = "group", orDefault(c.Groups, DefaultGroups), group
+	}
 
 	r.Sudo = c.sudo()
 	if r.Sudo == "" {
@@ -89,12 +99,14 @@ func (c Checker) Check(owner string) Report {
 		r.Warnings = append(r.Warnings, dropInProblems(path)...)
 	}
 
-	if err := ValidName(owner); err != nil {
-		warn("owner: %v", err)
-	} else if r.OwnerExists, err = accountExists(accounts, owner); err != nil {
-		warn("cannot tell whether the owner account %q exists: %v", owner, err)
-	} else if !r.OwnerExists {
-		warn("the owner account %q does not exist in %s, so it cannot be allowed to change FTP passwords", owner, accounts)
+	if owner != "" { // "": no owner was found, and the caller says why
+		if err := ValidOwner(owner); err != nil {
+			warn("owner: %v", err)
+		} else if r.OwnerExists, err = entryExists(db, name); err != nil {
+			warn("cannot tell whether the owner %s %q exists: %v", what, name, err)
+		} else if !r.OwnerExists {
+			warn("the owner %s %q does not exist in %s, so it cannot be allowed to change FTP passwords", what, name, db)
+		}
 	}
 
 	if r.Visudo != "" {
@@ -226,10 +238,11 @@ func includes(file, target string, depth int, seen map[string]bool) (bool, error
 	return false, nil
 }
 
-// accountExists looks name up in a passwd-format file. Only the file is read, on
-// purpose: the rule is for a local account, and NSS lookups could hang on LDAP.
-func accountExists(passwdFile, name string) (bool, error) {
-	f, err := os.Open(passwdFile)
+// entryExists looks name up in a passwd- or group-format file. Only the file is read,
+// on purpose: the rule is for a local account or group, and NSS lookups could hang on
+// LDAP.
+func entryExists(file, name string) (bool, error) {
+	f, err := os.Open(file)
 	if err != nil {
 		return false, err
 	}
@@ -242,7 +255,7 @@ func accountExists(passwdFile, name string) (bool, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return false, fmt.Errorf("read %s: %w", passwdFile, err)
+		return false, fmt.Errorf("read %s: %w", file, err)
 	}
 	return false, nil
 }

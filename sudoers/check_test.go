@@ -24,10 +24,12 @@ func newWorld(t *testing.T) world {
 		DropIn:   DropIn{Path: filepath.Join(dir, "sudoers.d", "jelastic"), Visudo: testtool.Require(t, "visudo")},
 		Sudoers:  filepath.Join(dir, "sudoers"),
 		Accounts: filepath.Join(dir, "passwd"),
+		Groups:   filepath.Join(dir, "group"),
 		Sudo:     testtool.Require(t, "sudo"),
 	}}
 	w.write(t, "sudoers", "root ALL=(ALL:ALL) ALL\n@includedir "+dir+"/sudoers.d\n")
 	w.write(t, "passwd", "root:x:0:0:root:/root:/bin/bash\njelastic:x:700:700::/home/jelastic:/bin/bash\n")
+	w.write(t, "group", "root:x:0:\nssh-access:x:1001:apache\n")
 	_, err := w.checker.DropIn.Grant("jelastic", "ftp-a", passwd)
 	require.NoError(t, err)
 	return w
@@ -77,6 +79,10 @@ func TestCheck(t *testing.T) {
 			require.NoError(t, os.Remove(w.checker.Sudoers))
 		}, warnings: []string{"cannot tell whether sudo reads", "visudo -c finds problems"}},
 		{name: "owner missing", owner: "nobody-here", noOwner: true, warnings: []string{`owner account "nobody-here" does not exist`}},
+		{name: "owner group", owner: "%ssh-access"},
+		{name: "owner group missing", owner: "%wheel", noOwner: true, warnings: []string{`owner group "wheel" does not exist`}},
+		{name: "owner group is not an account", owner: "%jelastic", noOwner: true, warnings: []string{`owner group "jelastic" does not exist`}},
+		{name: "owner account is not a group", owner: "ssh-access", noOwner: true, warnings: []string{`owner account "ssh-access" does not exist`}},
 		{name: "owner invalid", owner: "ALL", noOwner: true, warnings: []string{`owner: "ALL" cannot go into a sudoers rule`}},
 		{name: "passwd unreadable", noOwner: true, setup: func(t *testing.T, w *world) {
 			require.NoError(t, os.Remove(w.checker.Accounts))
@@ -113,7 +119,7 @@ func TestCheck(t *testing.T) {
 			}
 			owner := tc.owner
 			if owner == "" {
-				owner = DefaultOwner
+				owner = "jelastic" // the account newWorld grants to
 			}
 			r := w.checker.Check(owner)
 

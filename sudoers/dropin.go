@@ -20,9 +20,6 @@ import (
 // DefaultPath is the drop-in we own.
 const DefaultPath = "/etc/sudoers.d/jelastic"
 
-// DefaultOwner is the container owner's account on Jelastic containers.
-const DefaultOwner = "jelastic"
-
 // fileMode is what sudo and visudo expect of a sudoers file (with owner root:root).
 const fileMode = 0o440
 
@@ -56,8 +53,9 @@ func Default() DropIn {
 }
 
 // Grant ensures the drop-in holds the rule "OWNER ALL = NOPASSWD: PASSWDPATH USER"
-// exactly once, creating the file if needed. When the rule is already there and the
-// file has the right mode and owner, the file is not touched and changed is false.
+// exactly once, creating the file if needed; OWNER is an account or a %group. When the
+// rule, or someone else's line granting the same, is already there and the file has the
+// right mode and owner, the file is not touched and changed is false.
 func (d DropIn) Grant(owner, user, passwdPath string) (changed bool, err error) {
 	want := Grant{Owner: owner, User: user, Command: passwdPath}
 	if err := want.Validate(); err != nil {
@@ -67,9 +65,9 @@ func (d DropIn) Grant(owner, user, passwdPath string) (changed bool, err error) 
 		var out []line
 		found := false
 		for _, l := range lines {
-			if l.ours && l.grant == want {
-				if found {
-					continue // a duplicate: "exactly once"
+			if l.grants && l.grant == want {
+				if found && l.ours {
+					continue // a duplicate of ours: "exactly once"
 				}
 				found = true
 			}
@@ -82,8 +80,8 @@ func (d DropIn) Grant(owner, user, passwdPath string) (changed bool, err error) 
 	})
 }
 
-// Revoke removes the rule "OWNER ALL = NOPASSWD: PASSWDPATH USER". A drop-in left empty
-// is deleted.
+// Revoke removes our rule "OWNER ALL = NOPASSWD: PASSWDPATH USER"; a line of someone
+// else's that grants the same stays, byte for byte. A drop-in left empty is deleted.
 func (d DropIn) Revoke(owner, user, passwdPath string) (changed bool, err error) {
 	drop := Grant{Owner: owner, User: user, Command: passwdPath}
 	if err := drop.Validate(); err != nil {
@@ -113,7 +111,8 @@ func (d DropIn) remove(match func(Grant) bool) (bool, error) {
 	})
 }
 
-// Grants lists the rules of ours in the drop-in, in file order; none when it is missing.
+// Grants lists the rules of ours in the drop-in, and the lines of others that grant the
+// same, in file order; none when it is missing.
 func (d DropIn) Grants() ([]Grant, error) {
 	path, err := d.path()
 	if err != nil {
@@ -125,7 +124,7 @@ func (d DropIn) Grants() ([]Grant, error) {
 	}
 	var grants []Grant
 	for _, l := range parse(string(cur.content)) {
-		if l.ours {
+		if l.grants {
 			grants = append(grants, l.grant)
 		}
 	}

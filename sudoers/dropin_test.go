@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -221,11 +222,13 @@ func TestMaliciousNamesAreRefused(t *testing.T) {
 			writeDropIn(t, d, initial)
 			require.Error(t, ValidName(name))
 			calls := map[string]func() (bool, error){
-				"grant owner":  func() (bool, error) { return d.Grant(name, "ftp-a", passwd) },
-				"grant user":   func() (bool, error) { return d.Grant("jelastic", name, passwd) },
-				"revoke owner": func() (bool, error) { return d.Revoke(name, "ftp-a", passwd) },
-				"revoke user":  func() (bool, error) { return d.Revoke("jelastic", name, passwd) },
-				"revoke all":   func() (bool, error) { return d.RevokeUser(name) },
+				"grant user":  func() (bool, error) { return d.Grant("jelastic", name, passwd) },
+				"revoke user": func() (bool, error) { return d.Revoke("jelastic", name, passwd) },
+				"revoke all":  func() (bool, error) { return d.RevokeUser(name) },
+			}
+			if ValidOwner(name) != nil {
+				calls["grant owner"] = func() (bool, error) { return d.Grant(name, "ftp-a", passwd) }
+				calls["revoke owner"] = func() (bool, error) { return d.Revoke(name, "ftp-a", passwd) }
 			}
 			for call, f := range calls {
 				changed, err := f()
@@ -233,6 +236,101 @@ func TestMaliciousNamesAreRefused(t *testing.T) {
 				require.False(t, changed, call)
 				requireUntouched(t, d, []byte(initial))
 			}
+		})
+	}
+}
+
+// badOwners would each change the meaning of a rule as its owner: everything in
+// badNames but a plain %group, and what a '%' could smuggle in.
+var badOwners = []string{
+	"%", "%%", "%%wheel", "%ALL", "%Wheel", "%a,b", "%a b", "% a", "%:admins", "%#0", "%+net", "%a*",
+	"%-a", "%a.b", "%\"a\"", "%a\nroot ALL=(ALL) ALL", "%a, /bin/sh", "%" + strings.Repeat("a", 33), "wheel%", "a%b",
+}
+
+func TestMaliciousOwnersAreRefused(t *testing.T) {
+	const initial = "# keep me\n" + ruleA
+	for _, owner := range append(slices.DeleteFunc(slices.Clone(badNames), func(s string) bool { return s == "%wheel" }), badOwners...) {
+		t.Run(fmt.Sprintf("%q", owner), func(t *testing.T) {
+			d := newDropIn(t)
+			writeDropIn(t, d, initial)
+			require.Error(t, ValidOwner(owner))
+			for call, f := range map[string]func() (bool, error){
+				"grant":  func() (bool, error) { return d.Grant(owner, "ftp-a", passwd) },
+				"revoke": func() (bool, error) { return d.Revoke(owner, "ftp-a", passwd) },
+			} {
+				changed, err := f()
+				require.Error(t, err, call)
+				require.False(t, changed, call)
+				requireUntouched(t, d, []byte(initial))
+			}
+		})
+	}
+}
+
+func TestGroupOwner(t *testing.T) {
+	d := newDropIn(t)
+	require.NoError(t, ValidOwner("%ssh-access"))
+	changed, err := d.Grant("%ssh-access", "jelastic-ftp", passwd)
+	require.NoError(t, err)
+	require.True(t, changed)
+	requireUntouched(t, d, []byte("%ssh-access ALL = NOPASSWD: /usr/bin/passwd jelastic-ftp\n"))
+	out, err := exec.Command(d.Visudo, "-c", "-f", d.Path).CombinedOutput()
+	require.NoError(t, err, "visudo -cf: %s", out)
+	group, ok := OwnerGroup("%ssh-access")
+	require.True(t, ok)
+	require.Equal(t, "ssh-access", group)
+	require.Equal(t, "%ssh-access", GroupOwner(group))
+
+	changed, err = d.Revoke("%ssh-access", "jelastic-ftp", passwd)
+	require.NoError(t, err)
+	require.True(t, changed)
+	requireUntouched(t, d, nil)
+}
+
+// TestForeignEquivalentGrant: the platform's own line for the same grant, in the same
+// file with its own spacing, is neither duplicated nor rewritten nor removed.
+func TestForeignEquivalentGrant(t *testing.T) {
+	const platform = "%ssh-access ALL=NOPASSWD: /usr/bin/passwd jelastic-ftp\n"
+	cases := []struct {
+		name, line string
+		same       bool
+	}{
+		{name: "platform", line: platform, same: true},
+		{name: "spaced, runas root", line: "  %ssh-access\tALL = (root) NOPASSWD : /usr/bin/passwd   jelastic-ftp  \n", same: true},
+		{name: "another user", line: "%ssh-access ALL=NOPASSWD: /usr/bin/passwd other\n"},
+		{name: "another group", line: "%wheel ALL=NOPASSWD: /usr/bin/passwd jelastic-ftp\n"},
+		{name: "runas another", line: "%ssh-access ALL=(nobody) NOPASSWD: /usr/bin/passwd jelastic-ftp\n"},
+		{name: "with a password", line: "%ssh-access ALL=PASSWD: /usr/bin/passwd jelastic-ftp\n"},
+		{name: "more commands", line: "%ssh-access ALL=NOPASSWD: /usr/bin/passwd jelastic-ftp, /bin/ls\n"},
+		{name: "commented", line: "# %ssh-access ALL=NOPASSWD: /usr/bin/passwd jelastic-ftp\n"},
+		{name: "continued", line: "Defaults env_keep += \"A \\\n%ssh-access ALL=NOPASSWD: /usr/bin/passwd jelastic-ftp\"\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDropIn(t)
+			initial := "# from the platform\n" + tc.line + "jelastic ALL=(ALL) NOPASSWD: /usr/bin/jem\n"
+			writeDropIn(t, d, initial)
+			changed, err := d.Grant("%ssh-access", "jelastic-ftp", passwd)
+			require.NoError(t, err)
+			if tc.same {
+				require.False(t, changed)
+				requireUntouched(t, d, []byte(initial))
+				grants, err := d.Grants()
+				require.NoError(t, err)
+				require.Equal(t, []Grant{{Owner: "%ssh-access", User: "jelastic-ftp", Command: passwd}}, grants)
+				// Not ours to remove.
+				changed, err = d.Revoke("%ssh-access", "jelastic-ftp", passwd)
+				require.NoError(t, err)
+				require.False(t, changed)
+				requireUntouched(t, d, []byte(initial))
+				return
+			}
+			require.True(t, changed)
+			requireUntouched(t, d, []byte(initial+"%ssh-access ALL = NOPASSWD: /usr/bin/passwd jelastic-ftp\n"))
+			changed, err = d.Revoke("%ssh-access", "jelastic-ftp", passwd)
+			require.NoError(t, err)
+			require.True(t, changed)
+			requireUntouched(t, d, []byte(initial))
 		})
 	}
 }

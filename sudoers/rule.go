@@ -1,13 +1,17 @@
 // Package sudoers keeps the sudoers drop-in that lets the container owner set an FTP
 // user's password with `sudo /usr/bin/passwd FTPUSER`. The drop-in holds one rule per
-// FTP user, of exactly this form:
+// FTP user, of exactly this form, the owner being an account or a %group:
 //
 //	jelastic ALL = NOPASSWD: /usr/bin/passwd jelastic-ftp
+//	%ssh-access ALL = NOPASSWD: /usr/bin/passwd jelastic-ftp
 //
 // Only lines of exactly that form are ever added or removed; every other byte of the
-// file is kept. Names are restricted so tightly that no sudoers syntax (aliases, lists,
-// negation, escapes, %group, #uid, +netgroup, wildcards) can be smuggled into a rule,
-// and every new version of the file must pass `visudo -cf` before it replaces the old.
+// file is kept. A line someone else wrote that grants the same (the platform writes
+// "%ssh-access ALL=NOPASSWD: /usr/bin/passwd jelastic-ftp" into the same file) counts
+// as the grant, so it is not added twice. Names are restricted so tightly that no
+// sudoers syntax (aliases, lists, negation, escapes, #uid, +netgroup, %:group,
+// wildcards) can be smuggled into a rule, and every new version of the file must pass
+// `visudo -cf` before it replaces the old.
 package sudoers
 
 import (
@@ -34,7 +38,15 @@ var namePattern = lazyRegexp(`^[a-z_][a-z0-9_-]{0,31}$`)
 var commandPattern = lazyRegexp(`^/[A-Za-z0-9/_.-]+$`)
 
 // rulePattern recognises our rule lines; anything else in the file is someone else's.
-var rulePattern = lazyRegexp(`^([a-z_][a-z0-9_-]{0,31}) ALL = NOPASSWD: (/[A-Za-z0-9/_.-]+) ([a-z_][a-z0-9_-]{0,31})$`)
+var rulePattern = lazyRegexp(`^(%?[a-z_][a-z0-9_-]{0,31}) ALL = NOPASSWD: (/[A-Za-z0-9/_.-]+) ([a-z_][a-z0-9_-]{0,31})$`)
+
+// equivalentPattern recognises a line of someone else's that grants what one of our
+// rules would: the same user list of one name, any host, running as root (the default,
+// or named), no password, the one command with the one argument. Spacing may differ.
+var equivalentPattern = lazyRegexp(`^[ \t]*(%?[a-z_][a-z0-9_-]{0,31})[ \t]+ALL[ \t]*=[ \t]*(?:\([ \t]*root[ \t]*\)[ \t]*)?NOPASSWD[ \t]*:[ \t]*(/[A-Za-z0-9/_.-]+)[ \t]+([a-z_][a-z0-9_-]{0,31})[ \t]*$`)
+
+// groupPrefix makes an owner a group of accounts in sudoers.
+const groupPrefix = "%"
 
 // ValidName reports why s cannot be an owner or FTP user name in a rule, or nil.
 func ValidName(s string) error {
@@ -43,6 +55,24 @@ func ValidName(s string) error {
 	}
 	return nil
 }
+
+// ValidOwner reports why s cannot be the owner of a rule, or nil: an account name, or a
+// group name after one '%'.
+func ValidOwner(s string) error {
+	if name, ok := strings.CutPrefix(s, groupPrefix); ok {
+		if err := ValidName(name); err != nil {
+			return fmt.Errorf("group %w", err)
+		}
+		return nil
+	}
+	return ValidName(s)
+}
+
+// OwnerGroup returns the group an owner names, and whether it names one.
+func OwnerGroup(owner string) (string, bool) { return strings.CutPrefix(owner, groupPrefix) }
+
+// GroupOwner is the owner that names every member of group.
+func GroupOwner(group string) string { return groupPrefix + group }
 
 // ValidCommand reports why p cannot be the passwd command of a rule, or nil.
 func ValidCommand(p string) error {
@@ -63,7 +93,7 @@ type Grant struct {
 
 // Validate reports why g cannot be written as a rule, or nil.
 func (g Grant) Validate() error {
-	if err := ValidName(g.Owner); err != nil {
+	if err := ValidOwner(g.Owner); err != nil {
 		return fmt.Errorf("owner: %w", err)
 	}
 	if err := ValidName(g.User); err != nil {
@@ -81,7 +111,9 @@ func (g Grant) String() string {
 type line struct {
 	text  string
 	grant Grant
-	ours  bool
+	ours  bool // written by us, in our exact form: ours to remove
+	// grants is true for our lines and for someone else's that grant the same.
+	grants bool
 }
 
 // parse splits content into lines and recognises our rules. A line that follows one
@@ -94,7 +126,7 @@ func parse(content string) []line {
 		body := strings.TrimSuffix(text, "\n")
 		l := line{text: text}
 		if !continued {
-			l.grant, l.ours = parseRule(body)
+			l.grant, l.ours, l.grants = parseRule(body)
 		}
 		continued = endsWithBackslash(body)
 		lines = append(lines, l)
@@ -102,13 +134,20 @@ func parse(content string) []line {
 	return lines
 }
 
-func parseRule(body string) (Grant, bool) {
-	m := rulePattern().FindStringSubmatch(body)
-	if m == nil {
-		return Grant{}, false
+func parseRule(body string) (g Grant, ours, grants bool) {
+	if m := rulePattern().FindStringSubmatch(body); m != nil {
+		g = Grant{Owner: m[1], Command: m[2], User: m[3]}
+		if g.Validate() == nil {
+			return g, true, true
+		}
 	}
-	g := Grant{Owner: m[1], Command: m[2], User: m[3]}
-	return g, g.Validate() == nil
+	if m := equivalentPattern().FindStringSubmatch(body); m != nil {
+		g = Grant{Owner: m[1], Command: m[2], User: m[3]}
+		if g.Validate() == nil {
+			return g, false, true
+		}
+	}
+	return Grant{}, false, false
 }
 
 // endsWithBackslash is deliberately rougher than sudo's lexer (which ignores an escaped
@@ -130,7 +169,7 @@ func appendRule(lines []line, g Grant) []line {
 			lines = append(lines, line{text: "\n"})
 		}
 	}
-	return append(lines, line{text: g.String() + "\n", grant: g, ours: true})
+	return append(lines, line{text: g.String() + "\n", grant: g, ours: true, grants: true})
 }
 
 func join(lines []line) string {

@@ -240,7 +240,7 @@ func TestAccountAllowFrom(t *testing.T) {
 	var inactive []agent.UserJSON
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &inactive))
 	require.Len(t, inactive, 1)
-	require.Equal(t, "idle", inactive[0].Name)
+	require.Equal(t, "idle", inactive[0].User)
 
 	// A second refusal from 127.0.0.1 reaches ban_after_failures: the address is
 	// banned even for an account it may use.
@@ -297,11 +297,11 @@ func TestAccountMod(t *testing.T) {
 	var raw []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &raw))
 	require.Len(t, raw, 2)
-	for _, key := range []string{"name", "home", "description", "permissions", "read_only", "disabled", "locked", "expires", "expired",
+	for _, key := range []string{"user", "home", "description", "permissions", "read_only", "disabled", "locked", "expires", "expired",
 		"last_password_change", "password_max_days", "password_expires", "password_aged_out", "allow_from", "max_sessions", "last_login"} {
 		require.Contains(t, raw[1], key)
 	}
-	require.Equal(t, "bob", raw[1]["name"])
+	require.Equal(t, "bob", raw[1]["user"])
 	require.Equal(t, "list,download", raw[1]["permissions"])
 	require.Equal(t, true, raw[1]["disabled"])
 	require.Equal(t, 2.0, raw[1]["max_sessions"])

@@ -171,7 +171,7 @@ func onLayer(t *testing.T, nodes []*node, password, cmd string) []map[string]any
 		answers = append(answers, out)
 	}
 	for i, a := range answers {
-		for _, k := range []string{"user", "port", "name", "home"} {
+		for _, k := range []string{"user", "port", "home"} {
 			require.Equal(t, answers[0][k], a[k], "%s disagrees with %s on %s", nodes[i].Name, nodes[0].Name, k)
 		}
 	}

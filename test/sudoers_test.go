@@ -328,7 +328,8 @@ func TestSudoDropInUntouchedWithoutChange(t *testing.T) {
 }
 
 // TestSudoRefusesMaliciousNames: no owner from ftpd.toml and no FTP user name that
-// sudoers would read as more than one plain account gets anywhere near the drop-in.
+// sudoers would read as more than one plain account (or, for the owner, one plain
+// %group) gets anywhere near the drop-in.
 func TestSudoRefusesMaliciousNames(t *testing.T) {
 	requireSudoTools(t)
 	e := NewEnv(t)
@@ -339,8 +340,8 @@ func TestSudoRefusesMaliciousNames(t *testing.T) {
 	t.Run("owner", func(t *testing.T) {
 		defer e.WriteEtc("jelastic-ftp/ftpd.toml", config, 0o644)
 		for _, owner := range []string{
-			"ALL", "root,jelastic", "a b", "%sudo", "%:admins", "#0", "+netgroup", "jelastic\nroot",
-			`jelastic\,root`, "Jelastic", "", "-x", "a.b", "a~", "svc$", "jelastic ALL=(ALL) ALL #",
+			"ALL", "root,jelastic", "a b", "%ALL", "%", "%%sudo", "%sudo,root", "% sudo", "%sudo root", "%:admins",
+			"#0", "+netgroup", "jelastic\nroot", `jelastic\,root`, "Jelastic", "-x", "a.b", "a~", "svc$", "jelastic ALL=(ALL) ALL #",
 			`"jelastic"`, "a!b", "a=b", "a:b", "(root)", strings.Repeat("a", 33),
 		} {
 			// Line 2 holds the owner; %q yields a valid TOML basic string for these.

@@ -157,7 +157,7 @@ func TestUserListAndShow(t *testing.T) {
 	e.MustRun("", "usermod", "-L", "erin")
 
 	var list []struct {
-		Name, Home         string
+		User, Home         string
 		Locked             bool
 		ReadOnly           bool   `json:"read_only"`
 		LastPasswordChange string `json:"last_password_change"`
@@ -166,10 +166,10 @@ func TestUserListAndShow(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &list))
 	require.Len(t, list, 2)
-	require.Equal(t, "erin", list[0].Name)
+	require.Equal(t, "erin", list[0].User)
 	require.True(t, list[0].Locked, "usermod -L locks")
 	require.Equal(t, e.Root, list[0].Home)
-	require.Equal(t, "frank", list[1].Name)
+	require.Equal(t, "frank", list[1].User)
 	require.True(t, list[1].ReadOnly)
 	require.False(t, list[1].Locked)
 	require.Equal(t, time.Now().UTC().Format("2006-01-02"), list[1].LastPasswordChange)

@@ -36,7 +36,7 @@ type Config struct {
 	AtomicUploads bool          // upload to a temporary name, rename when complete
 	ActiveMode    bool          // allow PORT/EPRT data connections
 	TransferLog   string        // xferlog-format log file; "" = none
-	Owner         string        // container account allowed to `sudo passwd` FTP users
+	Owner         string        // account or %group allowed to `sudo passwd` FTP users; "" = detect
 }
 
 // PortRange is an inclusive range of TCP ports.
@@ -94,7 +94,6 @@ func Default() Config {
 		},
 		Umask:         0o022,
 		AtomicUploads: true,
-		Owner:         "jelastic",
 	}
 }
 
@@ -330,13 +329,23 @@ func checkUmask(m fs.FileMode) error {
 }
 
 func checkOwner(owner string) error {
-	if !isAccountName(owner) {
-		return badValue("owner", quote(owner), accountNameRule)
+	if owner == "" {
+		return nil // detected where it is used
+	}
+	if !isAccountName(strings.TrimPrefix(owner, OwnerGroupPrefix)) {
+		return badValue("owner", quote(owner), "%s", ownerRule)
 	}
 	return nil
 }
 
-const accountNameRule = "must be an account name: up to 32 lower-case letters, digits, '_' and '-', starting with a letter or '_'"
+// OwnerGroupPrefix marks an owner that is a group, as sudoers writes it: "%ssh-access".
+const OwnerGroupPrefix = "%"
+
+const (
+	nameChars       = "up to 32 lower-case letters, digits, '_' and '-', starting with a letter or '_'"
+	accountNameRule = "must be an account name: " + nameChars
+	ownerRule       = "must be an account name, or a group name after '%': " + nameChars + "; or empty to detect the owner"
+)
 
 func isAccountName(name string) bool { return users.ValidateName(name) == nil }
 

@@ -45,7 +45,7 @@ func TestDefault(t *testing.T) {
 	require.True(t, c.AtomicUploads)
 	require.False(t, c.ActiveMode)
 	require.Equal(t, "", c.TransferLog)
-	require.Equal(t, "jelastic", c.Owner)
+	require.Equal(t, "", c.Owner, "detected where it is used")
 }
 
 func TestLoadMissingFile(t *testing.T) {
@@ -95,6 +95,8 @@ func TestLoadEachKey(t *testing.T) {
 		{`active_mode = true`, func(c *Config) { c.ActiveMode = true }},
 		{`transfer_log = "/var/log/xferlog"`, func(c *Config) { c.TransferLog = "/var/log/xferlog" }},
 		{`owner = "web_admin"`, func(c *Config) { c.Owner = "web_admin" }},
+		{`owner = "%ssh-access"`, func(c *Config) { c.Owner = "%ssh-access" }},
+		{`owner = ""`, func(c *Config) { c.Owner = "" }},
 		{"[tls]\ncert = \"/etc/ssl/c.pem\"\nkey = \"/etc/ssl/k.pem\"\nrequire_tls = true", func(c *Config) {
 			c.TLS.Cert, c.TLS.Key, c.TLS.RequireTLS = "/etc/ssl/c.pem", "/etc/ssl/k.pem", true
 		}},
@@ -175,8 +177,16 @@ func TestLoadErrorsNameTheLine(t *testing.T) {
 		{"umask too big", "umask = \"1022\"\n", `:3: umask: "1022": must be at most 777`},
 		{"umask owner", "umask = \"222\"\n", `:3: umask: "222": must keep the owner's permissions (the first of three digits must be 0)`},
 		{"transfer log relative", "transfer_log = \"xferlog\"\n", `:3: transfer_log: "xferlog": must be an absolute path`},
-		{"owner upper case", "owner = \"Admin\"\n", `:3: owner: "Admin": ` + accountNameRule},
-		{"owner empty", "owner = \"\"\n", `:3: owner: "": ` + accountNameRule},
+		{"owner upper case", "owner = \"Admin\"\n", `:3: owner: "Admin": ` + ownerRule},
+		{"owner all", "owner = \"ALL\"\n", `:3: owner: "ALL": ` + ownerRule},
+		{"owner group all", "owner = \"%ALL\"\n", `:3: owner: "%ALL": ` + ownerRule},
+		{"owner percent", "owner = \"%\"\n", `:3: owner: "%": ` + ownerRule},
+		{"owner double percent", "owner = \"%%wheel\"\n", `:3: owner: "%%wheel": ` + ownerRule},
+		{"owner group colon", "owner = \"%:admins\"\n", `:3: owner: "%:admins": ` + ownerRule},
+		{"owner list", "owner = \"%wheel,root\"\n", `:3: owner: "%wheel,root": ` + ownerRule},
+		{"owner space", "owner = \"%wheel root\"\n", `:3: owner: "%wheel root": ` + ownerRule},
+		{"owner uid", "owner = \"#0\"\n", `:3: owner: "#0": ` + ownerRule},
+		{"owner percent inside", "owner = \"a%b\"\n", `:3: owner: "a%b": ` + ownerRule},
 		{"cert relative", "[tls]\ncert = \"c.pem\"\nkey = \"/k.pem\"\n", `:4: tls.cert: "c.pem": must be an absolute path`},
 		{"cert without key", "[tls]\ncert = \"/c.pem\"\n", `:4: tls.key: "": must be set when tls.cert is`},
 		{"key without cert", "[tls]\n\nkey = \"/k.pem\"\n", `:5: tls.cert: "": must be set when tls.key is`},

@@ -2,7 +2,9 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,15 +43,29 @@ func Load(path string) (Config, error) {
 
 // LoadFound is Load that also reports whether the file existed.
 func LoadFound(path string) (cfg Config, found bool, err error) {
+	cfg, data, err := LoadDigest(path)
+	return cfg, data != "", err
+}
+
+// LoadDigest is Load that also returns the Digest of the file read, "" when it is
+// missing. The service reports the digest of what it loaded, so that install and
+// `ftpctl reload` can tell whether it runs with the file as it is now.
+func LoadDigest(path string) (cfg Config, digest string, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Default(), false, nil
+		return Default(), "", nil
 	}
 	if err != nil {
-		return Config{}, false, fmt.Errorf("read settings: %w", err)
+		return Config{}, "", fmt.Errorf("read settings: %w", err)
 	}
 	cfg, err = parseConfig(path, data)
-	return cfg, true, err
+	return cfg, Digest(data), err
+}
+
+// Digest names the content of a settings file: its SHA-256, in hex.
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 func parseConfig(path string, data []byte) (Config, error) {

@@ -20,7 +20,8 @@ var fileTemplate = template.Must(template.New("ftpd.toml").Funcs(template.FuncMa
 		return quote(name)
 	},
 }).Parse(`# jelastic-ftp settings, read by the FTP service when it starts.
-# Restart the service after editing. A key left out takes its default value.
+# After editing, run "ftpctl reload" (it checks the file first). A key left
+# out takes its default value.
 # Durations are strings such as "90s", "5m" or "1h".
 
 # Directory FTP users are confined to; every user's home lies inside it.
@@ -35,8 +36,10 @@ listen = {{q .Listen}}
 # 1024-65535. Open them in the firewall as well.
 passive_ports = {{q .PassivePorts.String}}
 
-# IPv4 address or host name that passive-mode replies send clients to.
-# Empty: detect the container's public address.
+# IPv4 address or host name that passive-mode replies send clients to, behind
+# NAT. A host name is resolved to its IPv4 address when the service starts and
+# on every reload (install refuses one that does not resolve). Empty: the
+# address the client connected to.
 public_host = {{q .PublicHost}}
 
 # Inactivity after which a session is closed, from "10s" to "24h".
@@ -62,12 +65,18 @@ active_mode = {{.ActiveMode}}
 # File that records every transfer in xferlog format; empty: no such log.
 transfer_log = {{q .TransferLog}}
 
-# Container account allowed to set FTP users' passwords with "sudo passwd".
+# Who may set FTP users' passwords with "sudo passwd NAME": an account, such
+# as "apache", or every member of a group, written "%ssh-access". Empty: detect
+# it on every install and user change (the group ssh-access when it exists,
+# else the account jelastic, else the account with UID 700 that is not an FTP
+# user, the stack's data owner); ftpctl status says which.
 owner = {{q .Owner}}
 
 [tls]
-# PEM certificate chain and private key, as absolute paths. Leave both empty
-# to serve plain FTP only.
+# PEM certificate chain and private key, as absolute paths. Empty: the
+# service makes a self-signed certificate in memory when it starts, so FTPS
+# is still offered (require_tls needs both set). ftpctl install sets both to
+# a self-signed pair of its own unless given --tls-cert and --tls-key.
 cert = {{q .TLS.Cert}}
 key = {{q .TLS.Key}}
 

@@ -43,10 +43,11 @@ func genDocs(root *cobra.Command, dir string) error {
 		return fmt.Errorf("create %s: %w", manDir, err)
 	}
 	// Hidden commands (the worker, this generator) and help get no page; no generation
-	// date, so that two builds of one version give the same package.
+	// date, so that two builds of one version give the same package. No title either:
+	// each page is then headed with its own command, FTPCTL-USER-ADD(1).
 	root.DisableAutoGenTag = true
 	err := doc.GenManTreeFromOpts(root, doc.GenManTreeOptions{
-		Header:           &doc.GenManHeader{Title: "FTPCTL", Section: "1", Source: "jelastic-ftp", Manual: "jelastic-ftp manual"},
+		Header:           &doc.GenManHeader{Section: "1", Source: "jelastic-ftp", Manual: "jelastic-ftp manual"},
 		Path:             manDir,
 		CommandSeparator: "-",
 	})

@@ -21,8 +21,10 @@ func TestGenDocs(t *testing.T) {
 		want []string
 	}{
 		{"man/ftpctl.1", []string{`.TH "FTPCTL" "1"`, "Exit status: 0", "/etc/jelastic-ftp/ftpd.toml", `\fBftpctl-user(1)\fP`}},
-		{"man/ftpctl-user.1", []string{`\fBftpctl-user-add(1)\fP`, `\fBftpctl(1)\fP`}},
-		{"man/ftpctl-user-add.1", []string{"ftpctl user add NAME", `\fB--home\fP=""`}},
+		{"man/ftpctl-user.1", []string{`.TH "FTPCTL-USER" "1"`, `\fBftpctl-user-add(1)\fP`, `\fBftpctl(1)\fP`}},
+		{"man/ftpctl-user-add.1", []string{`.TH "FTPCTL-USER-ADD" "1"`, "ftpctl user add NAME", `\fB--home\fP=""`}},
+		{"man/ftpctl-reload.1", []string{`.TH "FTPCTL-RELOAD" "1"`, "SIGHUP"}},
+		{"man/ftpctl-version.1", []string{`.TH "FTPCTL-VERSION" "1"`}},
 		{"man/ftpctl-serve.1", []string{`\fB--config\fP="/etc/jelastic-ftp/ftpd.toml"`, "--demo needs no root"}},
 		{"completions/ftpctl.bash", []string{"bash completion V2 for ftpctl"}},
 		{"completions/_ftpctl", []string{"#compdef ftpctl"}},

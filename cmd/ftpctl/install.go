@@ -40,6 +40,8 @@ type installOut struct {
 	FTPS         string `json:"ftps"`
 	PassivePorts string `json:"passive_ports"`
 	Root         string `json:"root"`
+	Owner        string `json:"owner"`
+	CertSHA256   string `json:"cert_sha256"`
 
 	// PasswordChanged: the account was created or its password reset now, with the
 	// password printed or the one given on standard input (never printed back).
@@ -55,7 +57,7 @@ func newInstallCmd() *cobra.Command {
 	)
 	lc := agent.NewLifecycle()
 	cmd := &cobra.Command{
-		Use:   "install [--root PATH] [--owner NAME] [--user NAME] [--listen ADDR] [--passive-ports A-B] [--public-host IP] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--no-start] [--reset-password] [--password-stdin] [--json]",
+		Use:   "install [--root PATH] [--owner NAME|%GROUP] [--user NAME] [--listen ADDR] [--passive-ports A-B] [--public-host HOST] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--on-demand] [--no-start] [--reset-password] [--password-stdin] [--json]",
 		Short: "Set up the add-on: FTP user, settings, certificate and the running service",
 		Long: `Set up the add-on on this node, or bring it in line with the flags: the group
 and the FTP user (with a generated password and the owner's sudo rule), ftpd.toml,
@@ -89,7 +91,8 @@ install changes nothing and keeps the password unless --reset-password.`,
 			if asJSON {
 				return printJSON(cmd, installOut{
 					User: res.User, Password: res.Password, PasswordChanged: res.PasswordChanged, Host: res.Host, Port: res.Port,
-					FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root,
+					FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root, Owner: res.Owner,
+					CertSHA256: res.CertSHA256,
 				})
 			}
 			password := res.Password
@@ -101,18 +104,18 @@ install changes nothing and keeps the password unless --reset-password.`,
 				password = "unchanged (ftpctl install --reset-password makes a new one)"
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "FTP user:\t%s\npassword:\t%s\nhost:\t%s\nport:\t%d\nFTPS:\texplicit (AUTH TLS)\npassive ports:\t%s\nroot:\t%s\n",
-				res.User, password, res.Host, res.Port, res.PassivePorts, res.Root)
+			fmt.Fprintf(tw, "FTP user:\t%s\npassword:\t%s\nhost:\t%s\nport:\t%d\nFTPS:\texplicit (AUTH TLS)\ncertificate SHA-256:\t%s\npassive ports:\t%s\nroot:\t%s\n",
+				res.User, password, res.Host, res.Port, res.CertSHA256, res.PassivePorts, res.Root)
 			return tw.Flush()
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.Root, "root", "", "the FTP root (default: the node's web root, else "+agent.FallbackRoot+")")
-	f.StringVar(&req.Owner, "owner", "", "the account allowed to change FTP passwords with sudo (default: jelastic)")
+	f.StringVar(&req.Owner, "owner", "", "the account, or %group, allowed to change FTP passwords with sudo (default: detected: %"+agent.PlatformOwnerGroup+", else "+agent.PlatformOwnerAccount+", else the account with UID 700)")
 	f.StringVar(&req.User, "user", "", "the FTP user to create (default: "+agent.DefaultFTPUser+")")
 	f.StringVar(&req.Listen, "listen", "", `control connection address, host:port (default ":21")`)
 	f.StringVar(&req.PassivePorts, "passive-ports", "", "passive data port range first-last (default 10100-12000)")
-	f.StringVar(&req.PublicHost, "public-host", "", "IPv4 address announced in PASV replies and given to clients (behind NAT)")
+	f.StringVar(&req.PublicHost, "public-host", "", "IPv4 address, or host name this node resolves, announced in PASV replies and given to clients (behind NAT)")
 	f.StringVar(&req.TLSCert, "tls-cert", "", "PEM certificate chain to use instead of a self-signed one")
 	f.StringVar(&req.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&requireTLS, "require-tls", false, "refuse logins and transfers without TLS")

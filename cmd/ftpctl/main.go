@@ -44,11 +44,13 @@ Files:
                                 documented in /usr/share/doc/jelastic-ftp/ftpd.toml.example
   /etc/jelastic-ftp/users.toml  per-user options, written by ftpctl user
   /etc/sudoers.d/jelastic       the rules that let the owner change FTP passwords`,
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("ftpctl {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd(), newInstallCmd(), newUninstallCmd(), newStateCmd())
+	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd(), newInstallCmd(), newUninstallCmd(), newReloadCmd(), newStateCmd(), newVersionCmd())
 	for _, build := range buildSteps {
 		root.AddCommand(build())
 	}

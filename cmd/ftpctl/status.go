@@ -58,11 +58,14 @@ func printStatus(out io.Writer, r agent.Report) {
 	fmt.Fprintf(tw, "config:\t%s\n", r.ConfigPath)
 	if s := r.Service; s != nil {
 		public := s.PublicHost
-		if public == "" {
+		switch {
+		case s.PublicAddr == "":
 			public = "(the address the client connected to)"
+		case public != s.PublicAddr:
+			public += " (" + s.PublicAddr + ")"
 		}
 		fmt.Fprintf(tw, "listen:\t%s\nFTP root:\t%s\npassive ports:\t%s\npublic address:\t%s\n", s.Listen, s.Root, s.PassivePorts, public)
-		fmt.Fprintf(tw, "certificate:\t%s, issued by %s, expires %s\n", s.Certificate.Subject, s.Certificate.Issuer, s.Certificate.NotAfter.Format(time.DateOnly))
+		fmt.Fprintf(tw, "certificate:\t%s, issued by %s, expires %s\ncertificate SHA-256:\t%s\n", s.Certificate.Subject, s.Certificate.Issuer, s.Certificate.NotAfter.Format(time.DateOnly), s.Certificate.SHA256)
 	}
 	tw.Flush()
 
@@ -75,7 +78,12 @@ func printStatus(out io.Writer, r agent.Report) {
 	}
 	tw.Flush()
 
-	fmt.Fprintln(out, "\nsudo rules (the owner may change these passwords):")
+	owner := "none found"
+	if r.Owner != "" {
+		owner = r.Owner
+	}
+	fmt.Fprintf(out, "\nowner: %s (%s)\n", owner, r.OwnerReason)
+	fmt.Fprintln(out, "sudo rules (the owner may change these passwords):")
 	if len(r.Grants) == 0 {
 		fmt.Fprintln(out, "  none")
 	}

@@ -24,6 +24,7 @@ func newSudoersCmd() *cobra.Command {
 type sudoersStatus struct {
 	File        string        `json:"file"`
 	Owner       string        `json:"owner"`
+	OwnerReason string        `json:"owner_reason"`
 	Grants      []agent.Grant `json:"grants"`
 	Sudo        bool          `json:"sudo_installed"`
 	Included    bool          `json:"drop_in_included"`
@@ -47,11 +48,18 @@ func newSudoersStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep := sudoers.Check(cfg.Owner)
+			owner, err := agent.NewAdmin().ChooseOwner(cfg.Owner)
+			if err != nil {
+				return err
+			}
+			rep := sudoers.Check(owner.Owner)
 			st := sudoersStatus{
-				File: sudoers.DefaultPath, Owner: cfg.Owner, Grants: grants,
+				File: sudoers.DefaultPath, Owner: owner.Owner, OwnerReason: owner.Reason, Grants: grants,
 				Sudo: rep.Sudo != "", Included: rep.Included, OwnerExists: rep.OwnerExists, Valid: rep.ConfigValid,
 				Warnings: rep.Warnings,
+			}
+			if owner.Owner == "" {
+				st.Warnings = append([]string{"no owner was found: " + owner.Reason}, st.Warnings...)
 			}
 			if st.Warnings == nil {
 				st.Warnings = []string{}
@@ -61,7 +69,7 @@ func newSudoersStatusCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "drop-in:\t%s\nowner:\t%s\n", st.File, st.Owner)
+			fmt.Fprintf(tw, "drop-in:\t%s\nowner:\t%s (%s)\n", st.File, st.Owner, st.OwnerReason)
 			fmt.Fprintf(tw, "sudo installed:\t%s\ndrop-in read by sudo:\t%s\nowner exists:\t%s\nsudoers valid:\t%s\n",
 				yesNo(st.Sudo), yesNo(st.Included), yesNo(st.OwnerExists), yesNo(st.Valid))
 			if err := tw.Flush(); err != nil {

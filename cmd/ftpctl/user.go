@@ -115,6 +115,25 @@ func promptPassword(in *os.File, out io.Writer) (string, error) {
 	return string(first), nil
 }
 
+// completeFTPUser offers the FTP accounts' names for the one argument of user del,
+// passwd and show; nothing where the accounts cannot be read (not root).
+func completeFTPUser(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	list, err := agent.NewAdmin().ListUsers()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for _, u := range list {
+		if strings.HasPrefix(u.Name, toComplete) {
+			names = append(names, u.Name)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
 func printWarnings(cmd *cobra.Command, warn agent.Warnings) {
 	for _, w := range warn {
 		fmt.Fprintf(cmd.ErrOrStderr(), "ftpctl: warning: %s\n", w)
@@ -163,7 +182,7 @@ func newUserAddCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				out := addOut{UserJSON: info.JSON(time.Now())}
+				out := info.JSON(time.Now())
 				if generated {
 					out.Password = password
 				}
@@ -181,12 +200,6 @@ func newUserAddCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	pw.flags(cmd)
 	return cmd
-}
-
-// addOut is the JSON answer of `user add`; the password only when generated.
-type addOut struct {
-	agent.UserJSON
-	Password string `json:"password,omitempty"`
 }
 
 func newUserModCmd() *cobra.Command {
@@ -309,23 +322,31 @@ func newUserPasswdCmd() *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "passwd NAME [--password-stdin | --generate] [--json]",
-		Short: "Change the password of an FTP account",
-		Args:  exactArgs(1, "the user name"),
+		Use:               "passwd NAME [--password-stdin | --generate] [--json]",
+		ValidArgsFunction: completeFTPUser,
+		Short:             "Change the password of an FTP account",
+		Args:              exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			password, generated, err := pw.read(cmd)
 			if err != nil {
 				return err
 			}
-			if err := agent.NewAdmin().SetPassword(context.Background(), args[0], password); err != nil {
+			admin := agent.NewAdmin()
+			if err := admin.SetPassword(context.Background(), args[0], password); err != nil {
 				return err
 			}
 			saveState(cmd, agent.NewLifecycle())
 			switch {
-			case asJSON && generated:
-				return printJSON(cmd, passwdOut{User: args[0], Password: password})
 			case asJSON:
-				return printJSON(cmd, passwdOut{User: args[0]})
+				info, err := admin.GetUser(args[0])
+				if err != nil {
+					return err
+				}
+				out := info.JSON(time.Now())
+				if generated {
+					out.Password = password
+				}
+				return printJSON(cmd, out)
 			case generated:
 				fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\npassword: %s\n", args[0], password)
 			default:
@@ -339,17 +360,12 @@ func newUserPasswdCmd() *cobra.Command {
 	return cmd
 }
 
-// passwdOut is the JSON answer of `user passwd`; the password only when generated.
-type passwdOut struct {
-	User     string `json:"user"`
-	Password string `json:"password,omitempty"`
-}
-
 func newUserDelCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "del NAME",
-		Short: "Delete an FTP account; the files in its home stay",
-		Args:  exactArgs(1, "the user name"),
+		Use:               "del NAME",
+		ValidArgsFunction: completeFTPUser,
+		Short:             "Delete an FTP account; the files in its home stay",
+		Args:              exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			warn, err := agent.NewAdmin().DeleteUser(context.Background(), args[0])
 			if err != nil {
@@ -461,9 +477,10 @@ whose password was set (when it was created or last changed) before then.`,
 func newUserShowCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "show NAME [--json]",
-		Short: "Show one FTP account",
-		Args:  exactArgs(1, "the user name"),
+		Use:               "show NAME [--json]",
+		ValidArgsFunction: completeFTPUser,
+		Short:             "Show one FTP account",
+		Args:              exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := agent.NewAdmin().GetUser(args[0])
 			if err != nil {
