@@ -178,21 +178,21 @@ func onLayer(t *testing.T, nodes []*node, password, cmd string) []map[string]any
 	return answers
 }
 
-// shadowHash is the password field of name's shadow line on the node.
-func (n *node) shadowHash(name string) string {
+// shadowLine is name's shadow line on the node: the hash and every date.
+func (n *node) shadowLine(name string) string {
 	n.t.Helper()
 	f, err := etcdb.Parse(etcdb.Shadow, []byte(n.ReadEtc("shadow")))
 	require.NoError(n.t, err)
 	e, err := f.Lookup(name)
 	require.NoError(n.t, err, "%s on %s", name, n.Name)
-	return e[1]
+	return strings.Join(e, ":")
 }
 
 // account is what must survive a redeploy or reach a new node.
 type account struct {
-	Hash, Home string
-	ReadOnly   bool
-	SudoRule   bool
+	Shadow, Home, Description string
+	ReadOnly                  bool
+	SudoRule                  bool
 }
 
 func (n *node) accounts(names ...string) map[string]account {
@@ -202,15 +202,16 @@ func (n *node) accounts(names ...string) map[string]account {
 		r := n.Ftpctl("", "user", "show", name, "--json")
 		require.Equal(n.t, 0, r.Code, "%s on %s: %s", name, n.Name, r)
 		var u struct {
-			Home     string `json:"home"`
-			ReadOnly bool   `json:"read_only"`
+			Home        string `json:"home"`
+			Description string `json:"description"`
+			ReadOnly    bool   `json:"read_only"`
 		}
 		require.NoError(n.t, json.Unmarshal([]byte(r.Stdout), &u))
 		rules, err := os.ReadFile(filepath.Join(n.Etc, dropIn))
 		if !os.IsNotExist(err) {
 			require.NoError(n.t, err)
 		}
-		out[name] = account{Hash: n.shadowHash(name), Home: u.Home, ReadOnly: u.ReadOnly, SudoRule: strings.Contains(string(rules), ownerRule(sudoOwner, name))}
+		out[name] = account{Shadow: n.shadowLine(name), Home: u.Home, Description: u.Description, ReadOnly: u.ReadOnly, SudoRule: strings.Contains(string(rules), ownerRule(sudoOwner, name))}
 	}
 	return out
 }
@@ -333,7 +334,13 @@ func TestLayerOfThreeNodes(t *testing.T) {
 
 	t.Run("a redeploy brings every account back", func(t *testing.T) {
 		n := nodes[1]
+		// What user mod writes to passwd and shadow comes back too: an account that
+		// expires must not come back without its expiry.
+		r := n.Ftpctl("", "user", "mod", "alice", "--description", "Alice from sales", "--expires", "2031-01-31", "--password-max-days", "400")
+		require.Equal(t, 0, r.Code, r.String())
 		want := n.accounts("jelastic-ftp", "alice")
+		require.Contains(t, want["alice"].Shadow, ":400:", "%s", want["alice"].Shadow)
+		require.Equal(t, "Alice from sales", want["alice"].Description)
 		cert := mustRead(t, filepath.Join(n.State, "cert.pem"))
 		n.redeploy()
 		require.Equal(t, want, n.accounts("jelastic-ftp", "alice"))
