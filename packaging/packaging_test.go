@@ -89,7 +89,11 @@ func TestManifest(t *testing.T) {
 	require.Contains(t, m.Globals["release"], m.Globals["version"], "globals.release must be the release of globals.version")
 
 	t.Run("buttons name actions and forms that exist", func(t *testing.T) {
-		require.Len(t, m.Buttons, 2)
+		var captions []string
+		for _, b := range m.Buttons {
+			captions = append(captions, b["caption"].(string))
+		}
+		require.Equal(t, []string{"Reset password", "Add user", "Disable user", "Enable user", "Delete user"}, captions)
 		for _, b := range m.Buttons {
 			action, _ := b["action"].(string)
 			require.Contains(t, m.Actions, action, "button %v", b["caption"])
@@ -127,11 +131,28 @@ func TestManifest(t *testing.T) {
 	})
 
 	t.Run("the form's checks are the ones the server side repeats", func(t *testing.T) {
-		script := raw["actions"].(map[string]any)["addUser"].([]any)[0].(map[string]any)["script"].(string)
-		for _, f := range m.Settings["addUser"].Fields {
-			require.NotEmpty(t, f.Regex, "field %s", f.Name)
-			require.Contains(t, script, "/"+strings.ReplaceAll(f.Regex, "/", `\/`)+"/.test("+f.Name+")", "field %s", f.Name)
+		actions := raw["actions"].(map[string]any)
+		for form, script := range map[string]string{
+			"addUser":  actions["addUser"].([]any)[0].(map[string]any)["script"].(string),
+			"pickUser": actions["onEveryNode"].(map[string]any)["script"].(string),
+		} {
+			for _, f := range m.Settings[form].Fields {
+				require.NotEmpty(t, f.Regex, "field %s", f.Name)
+				require.Contains(t, script, "/"+strings.ReplaceAll(f.Regex, "/", `\/`)+"/.test("+f.Name+")", "form %s, field %s", form, f.Name)
+			}
 		}
+	})
+
+	t.Run("the user buttons run ftpctl user on every node", func(t *testing.T) {
+		actions := raw["actions"].(map[string]any)
+		for action, args := range map[string]string{"disableUser": "mod --disable", "enableUser": "mod --enable", "deleteUser": "del"} {
+			call := actions[action].(map[string]any)["onEveryNode"].(map[string]any)
+			require.Equal(t, args, call["args"], action)
+			require.Equal(t, "${settings.name}", call["name"], action)
+		}
+		script := actions["onEveryNode"].(map[string]any)["script"].(string)
+		require.Contains(t, script, `"ftpctl user " + verb[0] + " '" + name + "'"`)
+		require.Contains(t, script, `if (node.nodeGroup != group) continue;`, "every node of the layer")
 	})
 
 	t.Run("shell commands parse", func(t *testing.T) {
