@@ -18,6 +18,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/sudoers"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/etcdb"
@@ -495,7 +496,7 @@ func (l *Lifecycle) ensureCertificate(p *installPlan) (changed bool, err error) 
 		// Only root may read the key; put that right if someone loosened it.
 		return false, os.Chmod(l.Layout.KeyFile(), 0o600)
 	}
-	certPEM, keyPEM, err := SelfSigned(p.hosts, certValidity)
+	certPEM, keyPEM, err := selfsigned.New(p.hosts, certValidity)
 	if err != nil {
 		return false, err
 	}

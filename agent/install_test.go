@@ -14,16 +14,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/packaging"
 )
 
 func TestRenewalReason(t *testing.T) {
 	now := time.Now()
-	certPEM, keyPEM, err := SelfSigned([]string{"node1"}, certValidity)
+	certPEM, keyPEM, err := selfsigned.New([]string{"node1"}, certValidity)
 	require.NoError(t, err)
-	otherCert, _, err := SelfSigned([]string{"node1"}, certValidity)
+	otherCert, _, err := selfsigned.New([]string{"node1"}, certValidity)
 	require.NoError(t, err)
-	soonCert, soonKey, err := SelfSigned([]string{"node1"}, 10*24*time.Hour)
+	soonCert, soonKey, err := selfsigned.New([]string{"node1"}, 10*24*time.Hour)
 	require.NoError(t, err)
 	cases := []struct {
 		name          string

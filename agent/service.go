@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/monitor"
 )
 
 // unitMarker identifies a unit file or drop-in install wrote, which uninstall may remove.
@@ -235,7 +236,7 @@ func (l *Lifecycle) startDetached(p *installPlan) (int, error) {
 	// install may reach the service.
 	cmd.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		RunDirEnv + "=" + filepath.Join(l.Layout.RunDir, ServiceName),
+		monitor.RunDirEnv + "=" + filepath.Join(l.Layout.RunDir, ServiceName),
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -8,20 +8,21 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/monitor"
 	"github.com/jelastic/jelastic-ftp/sudoers"
 )
 
 // Report is everything `ftpctl status` shows; Problems lists what is broken.
 type Report struct {
-	ConfigPath string         `json:"config"`
-	Running    bool           `json:"running"`
-	Systemd    string         `json:"systemd,omitempty"` // the unit's state where systemd runs
-	Socket     string         `json:"socket,omitempty"`  // jelastic-ftp.socket's; "active": systemd starts the service on a connection
-	Service    *ServiceStatus `json:"service,omitempty"`
-	Users      []UserInfo     `json:"users"`
-	Grants     []Grant        `json:"grants"`
-	Warnings   []string       `json:"warnings"`
-	Problems   []string       `json:"problems"`
+	ConfigPath string                 `json:"config"`
+	Running    bool                   `json:"running"`
+	Systemd    string                 `json:"systemd,omitempty"` // the unit's state where systemd runs
+	Socket     string                 `json:"socket,omitempty"`  // jelastic-ftp.socket's; "active": systemd starts the service on a connection
+	Service    *monitor.ServiceStatus `json:"service,omitempty"`
+	Users      []UserInfo             `json:"users"`
+	Grants     []Grant                `json:"grants"`
+	Warnings   []string               `json:"warnings"`
+	Problems   []string               `json:"problems"`
 }
 
 // Grant is one sudo rule of ours: Owner may run Command (with its argument).
@@ -59,7 +60,7 @@ func (a *Admin) Status() Report {
 		r.Systemd = unitState(ServiceName + ".service")
 		r.Socket = unitState(socketUnit)
 	}
-	if st, err := QueryStatus(3 * time.Second); err != nil {
+	if st, err := monitor.QueryStatus(3 * time.Second); err != nil {
 		if problem := notRunning(err, r.Socket); problem != "" {
 			r.Problems = append(r.Problems, problem)
 		}

@@ -14,11 +14,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
@@ -152,6 +154,16 @@ func TestUnitHardening(t *testing.T) {
 	out, err := exec.Command(analyze, "security", "--offline=true", "--threshold=30", "jelastic-ftp.service").CombinedOutput()
 	require.NoError(t, err, "the unit's exposure level rose above 3.0:\n%s", out)
 	require.Contains(t, string(out), "Overall exposure level for jelastic-ftp.service")
+}
+
+// TestUnitStopTimeout: systemd waits for the monitor's shutdown grace before it kills.
+func TestUnitStopTimeout(t *testing.T) {
+	m := regexp.MustCompile(`(?m)^TimeoutStopSec=(\d+)s$`).FindSubmatch(Unit)
+	require.NotNil(t, m, "the unit sets TimeoutStopSec in seconds")
+	sec, err := strconv.Atoi(string(m[1]))
+	require.NoError(t, err)
+	require.Greater(t, time.Duration(sec)*time.Second, privsep.ShutdownGrace+5*time.Second,
+		"TimeoutStopSec must outlast the shutdown grace and the monitor's wait for its worker")
 }
 
 // TestMaintainerScripts runs the scripts nfpm puts in the packages with a systemctl

@@ -20,7 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/jelastic/jelastic-ftp/agent"
+	"github.com/jelastic/jelastic-ftp/monitor"
 
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
@@ -86,7 +86,7 @@ func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cm
 	script := `mount --bind "$0" /etc && exec "$@"`
 	full := append([]string{"--mount", "--propagation", "private", "--", "sh", "-c", script, e.Etc, name}, args...)
 	cmd := exec.CommandContext(ctx, "unshare", full...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C", agent.RunDirEnv+"="+e.RunDir)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", monitor.RunDirEnv+"="+e.RunDir)
 	return cmd
 }
 

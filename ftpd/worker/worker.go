@@ -1,4 +1,4 @@
-// Package worker is the unprivileged FTP process. The monitor (package agent) starts it
+// Package worker is the unprivileged FTP process. The monitor (package monitor) starts it
 // with the listening socket and a privsep channel; it takes its settings from the
 // channel, chroots into the FTP root, drops to the FTP UID and only then serves, asking
 // the monitor to check every password.
@@ -29,29 +29,16 @@ import (
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 )
 
-// File descriptors the monitor passes, in os/exec ExtraFiles order.
-const (
-	ListenerFD = 3
-	ChannelFD  = 4
-)
-
-// EnvMarker is set by the monitor so that the hidden worker command refuses to run
-// when started any other way.
-const EnvMarker = "JELASTIC_FTP_WORKER"
-
-// ShutdownGrace is how long running transfers may continue after SIGTERM.
-const ShutdownGrace = 30 * time.Second
-
 // Run is the worker's main.
 func Run(logger *slog.Logger) error {
 	started := time.Now()
-	if os.Getenv(EnvMarker) != "1" {
+	if os.Getenv(privsep.EnvMarker) != "1" {
 		return errors.New("the worker is started by `ftpctl serve`, not by hand")
 	}
-	os.Unsetenv(EnvMarker)
+	os.Unsetenv(privsep.EnvMarker)
 	// Started through /proc/self/exe, the process would be called "exe" in ps and top.
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("ftpctl-worker\x00")[0])), 0, 0, 0)
-	ch, err := privsep.FromFile(os.NewFile(ChannelFD, "privsep"))
+	ch, err := privsep.FromFile(os.NewFile(privsep.ChannelFD, "privsep"))
 	if err != nil {
 		return err
 	}
@@ -63,7 +50,7 @@ func Run(logger *slog.Logger) error {
 		return fmt.Errorf("expected settings from the monitor, got %q", first.Kind)
 	}
 	cfg := first.Config
-	lf := os.NewFile(ListenerFD, "listener")
+	lf := os.NewFile(privsep.ListenerFD, "listener")
 	ln, err := net.FileListener(lf)
 	if err != nil {
 		return fmt.Errorf("inherited listener: %w", err)
@@ -157,7 +144,7 @@ func (s *stopper) start() {
 	s.once.Do(func() {
 		go func() {
 			defer close(s.done)
-			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+			ctx, cancel := context.WithTimeout(context.Background(), privsep.ShutdownGrace)
 			defer cancel()
 			s.srv.Shutdown(ctx)
 		}()
@@ -268,7 +255,7 @@ func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, c
 	select {
 	case r := <-reply:
 		if !r.OK {
-			if r.Failure == "error" {
+			if r.Failure == privsep.FailureError {
 				return ftpd.Account{}, errors.New("the monitor could not check the password")
 			}
 			return ftpd.Account{}, ftpd.ErrBadLogin

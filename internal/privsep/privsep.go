@@ -33,6 +33,21 @@ const (
 	KindSessions  = "sessions"   // monitor → worker: list sessions; worker → monitor: the list
 )
 
+// The descriptors the worker inherits, in os/exec ExtraFiles order; it is started
+// with these and stdin, stdout and stderr, and no other.
+const (
+	ListenerFD = 3 // the FTP listening socket
+	ChannelFD  = 4 // the worker's end of this channel
+)
+
+// EnvMarker is set by the monitor so that the hidden worker command refuses to run
+// when started any other way.
+const EnvMarker = "JELASTIC_FTP_WORKER"
+
+// ShutdownGrace is how long running transfers may continue after SIGTERM. The monitor
+// waits a little longer for the worker, and install and the systemd unit longer still.
+const ShutdownGrace = 30 * time.Second
+
 // MaxSessionsListed bounds a sessions reply to what fits a packet; the count is exact.
 const MaxSessionsListed = 200
 
@@ -114,9 +129,30 @@ type AuthReply struct {
 	OK       bool   `json:"ok"`
 	Home     string `json:"home,omitempty"`
 	ReadOnly bool   `json:"read_only,omitempty"`
-	// Failure is "bad-login", "banned" or "error": the worker needs to know whether
-	// to count an attempt or to close the session, never why a login was refused.
-	Failure string `json:"failure,omitempty"`
+	// Failure is set when OK is not: the worker needs to know whether to count an
+	// attempt or to close the session, never why a login was refused.
+	Failure Failure `json:"failure,omitempty"`
+}
+
+// Failure is why a login did not succeed, as far as the worker needs to know.
+type Failure string
+
+// The failures a reply may carry.
+const (
+	FailureBadLogin Failure = "bad-login" // wrong name or password, or an account that may not log in
+	FailureBanned   Failure = "banned"    // the client address is banned for failing too often
+	FailureError    Failure = "error"     // the monitor could not check: not the client's fault
+)
+
+// valid reports whether a reply's failure matches its outcome.
+func (r AuthReply) valid() bool {
+	switch r.Failure {
+	case "":
+		return r.OK
+	case FailureBadLogin, FailureBanned, FailureError:
+		return !r.OK
+	}
+	return false
 }
 
 // Pair returns the two ends of a new channel; the child's end is for ExtraFiles.
@@ -210,7 +246,7 @@ func (m Message) wellFormed() bool {
 	case KindAuth:
 		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.ID != 0
 	case KindAuthReply:
-		return m.Reply != nil && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.ID != 0
+		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.ID != 0
 	case KindXferlog:
 		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Sessions == nil && m.ID == 0 && validLogLine(m.Line)
 	case KindSessions:

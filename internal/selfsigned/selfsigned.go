@@ -1,4 +1,5 @@
-package agent
+// Package selfsigned makes the certificate FTPS is offered with when the operator gave none.
+package selfsigned
 
 import (
 	"crypto/ecdsa"
@@ -13,10 +14,10 @@ import (
 	"time"
 )
 
-// SelfSigned makes an ECDSA P-256 certificate for hosts (names or IP addresses), valid
+// New makes an ECDSA P-256 certificate for hosts (names or IP addresses), valid
 // from an hour ago (clock skew) for the given time. FTP clients cannot verify it, but
 // it still encrypts the password and the files; operators replace it with their own.
-func SelfSigned(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte, err error) {
+func New(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate key: %w", err)

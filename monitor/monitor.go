@@ -1,4 +1,4 @@
-package agent
+package monitor
 
 import (
 	"context"
@@ -22,9 +22,9 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
-	"github.com/jelastic/jelastic-ftp/ftpd/worker"
 	"github.com/jelastic/jelastic-ftp/internal/idlemem"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/users"
 )
 
@@ -186,7 +186,7 @@ func (m *monitor) load() error {
 func loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, err error) {
 	if !cfg.TLS.Enabled() {
 		host, _ := os.Hostname()
-		return SelfSigned([]string{host, "localhost", "127.0.0.1", "::1"}, 365*24*time.Hour)
+		return selfsigned.New([]string{host, "localhost", "127.0.0.1", "::1"}, 365*24*time.Hour)
 	}
 	if certPEM, err = os.ReadFile(cfg.TLS.Cert); err != nil {
 		return nil, nil, fmt.Errorf("read the TLS certificate: %w", err)
@@ -264,9 +264,10 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	}
 	defer ch.Close()
 	cmd := exec.Command(m.opts.WorkerCommand[0], m.opts.WorkerCommand[1:]...)
-	cmd.Args[0] = "ftpctl" // what ps shows, rather than /proc/self/exe
-	cmd.ExtraFiles = []*os.File{lf, child}
-	cmd.Env = []string{worker.EnvMarker + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Args[0] = "ftpctl"                                                          // what ps shows, rather than /proc/self/exe
+	cmd.ExtraFiles = make([]*os.File, max(privsep.ListenerFD, privsep.ChannelFD)-2) // ExtraFiles[0] is descriptor 3
+	cmd.ExtraFiles[privsep.ListenerFD-3], cmd.ExtraFiles[privsep.ChannelFD-3] = lf, child
+	cmd.Env = []string{privsep.EnvMarker + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := startWithTimerSlack(cmd, workerTimerSlack); err != nil {
@@ -324,7 +325,7 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
-		case <-time.After(worker.ShutdownGrace + 5*time.Second):
+		case <-time.After(privsep.ShutdownGrace + workerStopMargin):
 			cmd.Process.Kill()
 			<-exited
 		}
@@ -370,6 +371,10 @@ func (m *monitor) config() config.Config {
 	defer m.mu.Unlock()
 	return m.cfg
 }
+
+// workerStopMargin is how much longer than the shutdown grace the monitor waits for a
+// stopping worker before it kills it.
+const workerStopMargin = 5 * time.Second
 
 // statusEvery is how often `systemctl status` learns the number of sessions.
 const statusEvery = 15 * time.Second
@@ -466,11 +471,11 @@ func (m *monitor) writeXferlog(line string) {
 
 // checkLogin decides a login. Only this process can read /etc/shadow.
 func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
-	refused := privsep.AuthReply{Failure: "bad-login"}
+	refused := privsep.AuthReply{Failure: privsep.FailureBadLogin}
 	client, err := netip.ParseAddr(req.Client)
 	if err != nil {
 		m.log.Error("worker sent a malformed client address", "client", req.Client)
-		return privsep.AuthReply{Failure: "error"}
+		return privsep.AuthReply{Failure: privsep.FailureError}
 	}
 	client = client.Unmap()
 	m.mu.Lock()
@@ -479,13 +484,13 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	now := time.Now()
 	if th.banned(client, now) {
 		m.log.Warn("login refused: client banned", "user", req.User, "client", client.String())
-		return privsep.AuthReply{Failure: "banned"}
+		return privsep.AuthReply{Failure: privsep.FailureBanned}
 	}
 	acc, err := users.Authenticate(m.opts.Etc, req.User, req.Password, now)
 	if err != nil {
 		if !errors.Is(err, users.ErrBadLogin) {
 			m.log.Error("cannot check passwords", "err", err)
-			return privsep.AuthReply{Failure: "error"}
+			return privsep.AuthReply{Failure: privsep.FailureError}
 		}
 		m.log.Info("login refused", "user", req.User, "client", client.String(), "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
 		if th.fail(client, now) {
@@ -504,7 +509,7 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	store, err := config.LoadUsers(filepath.Join(filepath.Dir(m.opts.ConfigPath), filepath.Base(config.DefaultUsersPath)))
 	if err != nil {
 		m.log.Error("cannot read per-user options", "err", err)
-		return privsep.AuthReply{Failure: "error"}
+		return privsep.AuthReply{Failure: privsep.FailureError}
 	}
 	return privsep.AuthReply{OK: true, Home: rel, ReadOnly: store[acc.Name].ReadOnly}
 }
