@@ -20,9 +20,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/jelastic/jelastic-ftp/monitor"
-
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
+	"github.com/jelastic/jelastic-ftp/monitor"
 )
 
 // ftpctlBin is the binary under test, built once by TestMain.
