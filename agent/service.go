@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/monitor"
 )
 
@@ -239,6 +240,10 @@ func (l *Lifecycle) startDetached(p *installPlan) (int, error) {
 		monitor.RunDirEnv + "=" + filepath.Join(l.Layout.RunDir, ServiceName),
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Nothing install's caller left open reaches the service.
+	if err := privsep.CloseInherited(); err != nil {
+		return 0, err
+	}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start ftpctl serve: %w", err)
 	}

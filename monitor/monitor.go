@@ -55,6 +55,11 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	defer ln.Close()
+	// Neither the monitor nor the worker holds what the caller left open; systemd's
+	// sockets are taken by now.
+	if err := privsep.CloseInherited(); err != nil {
+		return err
+	}
 	m.activated = activated
 	m.log.Info("listening", "addr", ln.Addr().String(), "root", m.cfg.Root, "socket_activation", activated)
 	m.started, m.listenAddr = time.Now(), ln.Addr().String()

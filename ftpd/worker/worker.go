@@ -31,7 +31,7 @@ import (
 
 // Run is the worker's main.
 func Run(logger *slog.Logger) error {
-	started := time.Now()
+	started, monitorPID := time.Now(), os.Getppid()
 	if os.Getenv(privsep.EnvMarker) != "1" {
 		return errors.New("the worker is started by `ftpctl serve`, not by hand")
 	}
@@ -66,6 +66,9 @@ func Run(logger *slog.Logger) error {
 		logger.Info("worker confined", "chroot", cfg.Root, "uid", cfg.UID, "gid", cfg.GID)
 	} else {
 		logger.Warn("worker runs without chroot and without changing user: the monitor is not root")
+	}
+	if err := dieWithMonitor(monitorPID); err != nil {
+		return err
 	}
 
 	auth := &monitorAuth{ch: ch, root: cfg.Root, chroot: cfg.Chroot}
