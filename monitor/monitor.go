@@ -42,6 +42,10 @@ type ServeOptions struct {
 // milliseconds and megabytes, and a login storm must not starve the machine.
 const authConcurrency = 4
 
+// maxPendingLogins bounds the login requests held at once, delayed or waiting for a
+// check; beyond it the monitor stops reading the worker's channel until one ends.
+const maxPendingLogins = 1024
+
 // Serve is the privileged monitor: it opens the listener, starts the unprivileged
 // worker with it, answers the worker's login requests from the account databases,
 // restarts a worker that dies, reloads on SIGHUP and stops on SIGTERM or SIGINT.
@@ -74,6 +78,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	defer stopControl()
+	go m.expireBans(ctx)
 	return m.superviseWorkers(ctx, ln, hup)
 }
 
@@ -86,6 +91,7 @@ type monitor struct {
 	wcfg     privsep.WorkerConfig
 	throttle *throttle
 	sem      chan struct{}
+	pending  chan struct{}     // login requests being delayed or checked
 	memory   *idlemem.Releaser // after bursts of password checks
 	xferlog  *os.File          // nil when no transfer log is configured
 	xmu      sync.Mutex
@@ -115,10 +121,11 @@ func newMonitor(opts ServeOptions) (*monitor, error) {
 		opts.WorkerCommand = []string{"/proc/self/exe", "worker"}
 	}
 	m := &monitor{
-		opts:   opts,
-		log:    opts.Logger,
-		sem:    make(chan struct{}, authConcurrency),
-		memory: idlemem.New(2*time.Second, nil),
+		opts:    opts,
+		log:     opts.Logger,
+		sem:     make(chan struct{}, authConcurrency),
+		pending: make(chan struct{}, maxPendingLogins),
+		memory:  idlemem.New(2*time.Second, nil),
 	}
 	if err := m.load(); err != nil {
 		return nil, err
@@ -182,7 +189,13 @@ func (m *monitor) load() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cfg, m.wcfg = cfg, w
-	m.throttle = newThrottle(cfg.Limits.BanAfterFailures, cfg.Limits.BanWindow, cfg.Limits.BanDuration)
+	// One throttle for the monitor's life: a reload (logrotate, a new certificate)
+	// changes its limits and keeps its counts and bans.
+	if m.throttle == nil {
+		m.throttle = newThrottle(m.log, cfg.Limits.BanAfterFailures, cfg.Limits.BanWindow, cfg.Limits.BanDuration)
+	} else {
+		m.throttle.setLimits(cfg.Limits.BanAfterFailures, cfg.Limits.BanWindow, cfg.Limits.BanDuration)
+	}
 	return nil
 }
 
@@ -370,6 +383,26 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	}
 }
 
+// banCheckEvery is how often bans that ran out are ended (and logged as such) when
+// no login from their source asks first.
+const banCheckEvery = 10 * time.Second
+
+func (m *monitor) expireBans(ctx context.Context) {
+	t := time.NewTicker(banCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			m.mu.Lock()
+			th := m.throttle
+			m.mu.Unlock()
+			th.expire(now)
+		}
+	}
+}
+
 // config returns the settings in force (SIGHUP may replace them).
 func (m *monitor) config() config.Config {
 	m.mu.Lock()
@@ -453,8 +486,11 @@ func (m *monitor) serveChannel(ch *privsep.Conn) {
 			ch.Close()
 			return
 		}
-		m.sem <- struct{}{}
+		m.pending <- struct{}{}
 		go func() {
+			defer func() { <-m.pending }()
+			m.delayLogin(msg.Auth)
+			m.sem <- struct{}{}
 			defer func() { <-m.sem }()
 			reply := m.checkLogin(msg.Auth)
 			ch.Send(privsep.Message{Kind: privsep.KindAuthReply, ID: msg.ID, Reply: &reply})
@@ -474,6 +510,17 @@ func (m *monitor) writeXferlog(line string) {
 	}
 }
 
+// delayLogin holds a login to an account under attack back before its check,
+// without taking one of the checks' slots meanwhile.
+func (m *monitor) delayLogin(req *privsep.AuthRequest) {
+	m.mu.Lock()
+	th := m.throttle
+	m.mu.Unlock()
+	if d := th.accountDelay(req.User, time.Now()); d > 0 {
+		time.Sleep(d)
+	}
+}
+
 // checkLogin decides a login. Only this process can read /etc/shadow.
 func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	refused := privsep.AuthReply{Failure: privsep.FailureBadLogin}
@@ -488,7 +535,7 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	m.mu.Unlock()
 	now := time.Now()
 	if th.banned(client, now) {
-		m.log.Warn("login refused: client banned", "user", req.User, "client", client.String())
+		m.log.Warn("login refused: client banned", "client", client.String(), "user", req.User)
 		return privsep.AuthReply{Failure: privsep.FailureBanned}
 	}
 	acc, err := users.Authenticate(m.opts.Etc, req.User, req.Password, now)
@@ -497,14 +544,12 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 			m.log.Error("cannot check passwords", "err", err)
 			return privsep.AuthReply{Failure: privsep.FailureError}
 		}
-		m.log.Info("login refused", "user", req.User, "client", client.String(), "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
-		if th.fail(client, now) {
-			m.log.Warn("client banned after repeated failed logins", "client", client.String(), "for", cfg.Limits.BanDuration.String())
-		}
+		m.log.Info("login refused", "client", client.String(), "user", req.User, "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
+		th.fail(client, req.User, now)
 		return refused
 	}
 	if !users.Within(acc.Home, cfg.Root) {
-		m.log.Warn("login refused: home outside the FTP root", "user", acc.Name, "home", acc.Home, "root", cfg.Root)
+		m.log.Warn("login refused: home outside the FTP root", "client", client.String(), "user", acc.Name, "home", acc.Home, "root", cfg.Root)
 		return refused
 	}
 	rel, err := filepath.Rel(cfg.Root, acc.Home)
