@@ -296,6 +296,8 @@ var shipped = []string{
 	"/usr/share/zsh/vendor-completions/_ftpctl",
 	"/usr/share/fish/vendor_completions.d/ftpctl.fish",
 	"/usr/share/doc/jelastic-ftp/ftpd.toml.example",
+	"/etc/fail2ban/filter.d/jelastic-ftp.conf",
+	"/etc/fail2ban/jail.d/jelastic-ftp.conf",
 }
 
 func run(t *testing.T, name string, args ...string) string {

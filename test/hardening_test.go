@@ -2,14 +2,20 @@ package e2e
 
 import (
 	"fmt"
+	"net"
+	"net/textproto"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
 // These tests repeat the attacks of issue 15 against the real service.
@@ -95,4 +101,139 @@ func TestWorkerDiesWithMonitor(t *testing.T) {
 	require.NoError(t, syscall.Kill(s.PID(), syscall.SIGKILL))
 	require.True(t, waitGone(worker, 5*time.Second), "worker %d outlived its monitor by 5 s", worker)
 	c.waitClosed(5 * time.Second)
+}
+
+// failLogin sends one wrong password as user from the local address from.
+func failLogin(t *testing.T, s *ftpServer, from, user string) {
+	t.Helper()
+	require.NoError(t, tryWrongPassword(s.Addr, from, user))
+}
+
+// tryWrongPassword is failLogin for goroutines other than the test's.
+func tryWrongPassword(addr, from, user string) error {
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	tp := textproto.NewConn(conn)
+	for _, step := range []struct {
+		cmd  string
+		want int
+	}{{"", 220}, {"USER " + user, 331}, {"PASS Wrong-Secret-1", 530}} {
+		if step.cmd != "" {
+			if err := tp.PrintfLine("%s", step.cmd); err != nil {
+				return err
+			}
+		}
+		if _, msg, err := tp.ReadResponse(step.want); err != nil {
+			return fmt.Errorf("%q from %s: %w (%s)", step.cmd, from, err, msg)
+		}
+	}
+	return nil
+}
+
+// TestBanSurvivesReload: SIGHUP (logrotate, a new certificate) keeps the bans.
+func TestBanSurvivesReload(t *testing.T) {
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	s := startFTP(t, e, ftpConf{
+		"limits.ban_after_failures": "3",
+		"limits.ban_window":         `"1m"`,
+		"limits.ban_duration":       `"10m"`,
+	})
+	for range 3 {
+		failLogin(t, s, "127.0.0.7", "alice")
+	}
+	s.waitLog(0, `msg="client banned after repeated failed logins" client=127.0.0.7 `)
+
+	mark := len(s.Log())
+	require.NoError(t, syscall.Kill(s.PID(), syscall.SIGHUP))
+	s.waitLog(mark, "configuration reloaded")
+	c := dialRaw(t, s.Addr, "127.0.0.7")
+	c.expect(331, "USER alice")
+	c.expect(530, "PASS %s", ftpPassword)
+	s.waitLog(mark, `msg="login refused: client banned" client=127.0.0.7 user=alice`)
+	dialRaw(t, s.Addr, "127.0.0.8").login("alice", ftpPassword)
+}
+
+// TestAccountSlowedFromManyAddresses: 100 addresses guessing one account's password,
+// each too few times to be banned, slow that account's logins down; its user still
+// logs in, later.
+func TestAccountSlowedFromManyAddresses(t *testing.T) {
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	addFTPUser(t, e, "bob", ftpPassword)
+	s := startFTP(t, e, ftpConf{
+		"limits.ban_after_failures": "10",
+		"limits.ban_window":         `"10m"`,
+		"limits.ban_duration":       `"10m"`,
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 100 {
+		wg.Go(func() { errs <- tryWrongPassword(s.Addr, fmt.Sprintf("127.0.0.%d", 10+i), "alice") })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, strings.Count(s.Log(), `msg="logins to the account slowed after repeated failed logins from any address"`), s.Log())
+	require.NotContains(t, s.Log(), "client banned", "no address failed often enough to be banned")
+
+	c := dialRaw(t, s.Addr, "127.0.0.200")
+	c.expect(331, "USER alice")
+	started := time.Now()
+	c.expect(230, "PASS %s", ftpPassword)
+	require.GreaterOrEqual(t, time.Since(started), 4*time.Second, "100 failures against the account delay its logins")
+	dialRaw(t, s.Addr, "127.0.0.201").login("bob", ftpPassword)
+}
+
+// TestFail2banFilter runs the packaged filter over the service's real log lines,
+// among them failures with user names crafted to look like another client's address:
+// fail2ban finds the real client addresses and only those. The packaged jail, enabled,
+// passes fail2ban's own configuration test.
+func TestFail2banFilter(t *testing.T) {
+	regex := testtool.Require(t, "fail2ban-regex")
+	client := testtool.Require(t, "fail2ban-client")
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	s := startFTP(t, e, nil)
+	failLogin(t, s, "127.0.0.3", "x client=10.9.9.9")
+	failLogin(t, s, "127.0.0.3", `a" msg="login refused" client=10.1.1.1`)
+	failLogin(t, s, "127.0.0.4", "alice")
+	dialRaw(t, s.Addr, "127.0.0.5").login("alice", ftpPassword)
+	s.waitLog(0, `msg="login refused" client=127.0.0.4 user=alice`)
+
+	dir := t.TempDir()
+	log := filepath.Join(dir, "ftpd.log")
+	require.NoError(t, os.WriteFile(log, []byte(s.Log()), 0o644))
+	filter, err := filepath.Abs("../packaging/fail2ban/filter.conf")
+	require.NoError(t, err)
+	r := runTool(t, "", regex, "-o", "ip", log, filter)
+	require.Equal(t, 0, r.Code, "%s", r)
+	require.Equal(t, []string{"127.0.0.3", "127.0.0.3", "127.0.0.4"}, strings.Fields(r.Stdout), "fail2ban-regex over:\n%s", s.Log())
+
+	// fail2ban's configuration with our filter and the jail switched on.
+	etc := filepath.Join(dir, "fail2ban")
+	require.NoError(t, exec.Command("cp", "-a", "/etc/fail2ban", etc).Run())
+	require.NoError(t, os.RemoveAll(filepath.Join(etc, "jail.d")))
+	require.NoError(t, os.MkdirAll(filepath.Join(etc, "jail.d"), 0o755))
+	copyFile(t, filter, filepath.Join(etc, "filter.d", "jelastic-ftp.conf"))
+	copyFile(t, "../packaging/fail2ban/jail.conf", filepath.Join(etc, "jail.d", "jelastic-ftp.conf"))
+	local := "[sshd]\nenabled = false\n\n[jelastic-ftp]\nenabled = true\nlogpath = " + log + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(etc, "jail.d", "jelastic-ftp.local"), []byte(local), 0o644))
+	r = runTool(t, "", client, "-c", etc, "-t")
+	require.Equal(t, 0, r.Code, "%s", r)
+	require.Contains(t, r.Stdout+r.Stderr, "OK: configuration test is successful")
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(to, data, 0o644))
 }
