@@ -274,7 +274,7 @@ func (l *Lifecycle) planTLS(req InstallRequest, cfg *config.Config, found bool, 
 		return errors.New("the host name is empty, so no certificate can be made for it; set one or give --tls-cert and --tls-key")
 	}
 	p.hostname = host
-	p.hosts = append([]string{host}, hostAddresses()...)
+	p.hosts = selfsigned.Hosts(host)
 	certPEM, _ := os.ReadFile(l.Layout.CertFile())
 	keyPEM, _ := os.ReadFile(l.Layout.KeyFile())
 	recorded, _ := os.ReadFile(l.Layout.certHostFile())
@@ -311,8 +311,11 @@ func renewalReason(certPEM, keyPEM []byte, recordedHost, host string, now time.T
 	if err != nil {
 		return "the old certificate cannot be read"
 	}
-	if now.Add(certRenewal).After(leaf.NotAfter) {
+	if now.Add(selfsigned.RenewBefore).After(leaf.NotAfter) {
 		return "the old one expires on " + leaf.NotAfter.Format("2006-01-02")
+	}
+	if selfsigned.TooLong(leaf) {
+		return "the old one lives until " + leaf.NotAfter.Format("2006-01-02") + ", longer than a certificate should"
 	}
 	if recordedHost != host {
 		if recordedHost == "" {
@@ -496,16 +499,7 @@ func (l *Lifecycle) ensureCertificate(p *installPlan) (changed bool, err error) 
 		// Only root may read the key; put that right if someone loosened it.
 		return false, os.Chmod(l.Layout.KeyFile(), 0o600)
 	}
-	certPEM, keyPEM, err := selfsigned.New(p.hosts, certValidity)
-	if err != nil {
-		return false, err
-	}
-	// The key goes first: a crash in between leaves a pair that does not match, which
-	// the next install replaces, never an old key with a new certificate in use.
-	if err := atomicfile.Write(l.Layout.KeyFile(), keyPEM, 0o600); err != nil {
-		return false, err
-	}
-	if err := atomicfile.Write(l.Layout.CertFile(), certPEM, 0o644); err != nil {
+	if _, err := selfsigned.WriteNew(l.Layout.CertFile(), l.Layout.KeyFile(), p.hosts); err != nil {
 		return false, err
 	}
 	return true, atomicfile.Write(l.Layout.certHostFile(), []byte(p.hostname+"\n"), 0o644)

@@ -22,10 +22,6 @@ const (
 )
 
 const (
-	// certValidity is long because a self-signed certificate is never verified
-	// anyway; install still renews one that is about to expire.
-	certValidity = 10 * 365 * 24 * time.Hour
-	certRenewal  = 30 * 24 * time.Hour
 	// readyTimeout bounds the wait for a started service to greet a client.
 	readyTimeout = 20 * time.Second
 	// stopTimeout covers the shutdown grace the monitor gives running transfers on

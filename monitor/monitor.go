@@ -78,7 +78,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	defer stopControl()
-	go m.expireBans(ctx)
+	go m.housekeeping(ctx)
 	return m.superviseWorkers(ctx, ln, hup)
 }
 
@@ -168,7 +168,7 @@ func (m *monitor) load() error {
 			return err
 		}
 	}
-	if w.CertPEM, w.KeyPEM, err = loadCertificate(cfg); err != nil {
+	if w.CertPEM, w.KeyPEM, err = m.loadCertificate(cfg); err != nil {
 		return err
 	}
 	var xferlog *os.File
@@ -199,15 +199,22 @@ func (m *monitor) load() error {
 	return nil
 }
 
-// loadCertificate reads the configured pair, or makes a self-signed one in memory so
-// that FTPS is always offered.
-func loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, err error) {
+// loadCertificate reads the configured pair, making it anew first when it is a
+// self-signed one of ours that is about to expire, or makes a self-signed one in
+// memory so that FTPS is always offered.
+func (m *monitor) loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, err error) {
+	host, _ := os.Hostname()
 	if !cfg.TLS.Enabled() {
-		host, _ := os.Hostname()
-		return selfsigned.New([]string{host, "localhost", "127.0.0.1", "::1"}, 365*24*time.Hour)
+		return selfsigned.New(append(selfsigned.Hosts(host), "localhost", "127.0.0.1", "::1"), selfsigned.Validity)
 	}
 	if certPEM, err = os.ReadFile(cfg.TLS.Cert); err != nil {
 		return nil, nil, fmt.Errorf("read the TLS certificate: %w", err)
+	}
+	if selfsigned.Due(certPEM, time.Now()) {
+		if certPEM, err = selfsigned.WriteNew(cfg.TLS.Cert, cfg.TLS.Key, selfsigned.Hosts(host)); err != nil {
+			return nil, nil, err
+		}
+		m.log.Info("renewed the self-signed certificate", "cert", cfg.TLS.Cert, "for", selfsigned.Validity.String())
 	}
 	if keyPEM, err = os.ReadFile(cfg.TLS.Key); err != nil {
 		return nil, nil, fmt.Errorf("read the TLS key: %w", err)
@@ -387,18 +394,30 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 // no login from their source asks first.
 const banCheckEvery = 10 * time.Second
 
-func (m *monitor) expireBans(ctx context.Context) {
-	t := time.NewTicker(banCheckEvery)
-	defer t.Stop()
+// certCheckEvery is how often a service that runs for months looks whether its
+// self-signed certificate is due; a reload, which renews it, follows when it is.
+const certCheckEvery = 12 * time.Hour
+
+// housekeeping ends bans that ran out and renews the certificate in time.
+func (m *monitor) housekeeping(ctx context.Context) {
+	bans, certs := time.NewTicker(banCheckEvery), time.NewTicker(certCheckEvery)
+	defer bans.Stop()
+	defer certs.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case now := <-bans.C:
 			m.mu.Lock()
 			th := m.throttle
 			m.mu.Unlock()
 			th.expire(now)
+		case now := <-certs.C:
+			if cfg := m.config(); cfg.TLS.Enabled() {
+				if certPEM, err := os.ReadFile(cfg.TLS.Cert); err == nil && selfsigned.Due(certPEM, now) {
+					syscall.Kill(os.Getpid(), syscall.SIGHUP)
+				}
+			}
 		}
 	}
 }

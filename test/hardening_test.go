@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/textproto"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
@@ -236,4 +239,66 @@ func copyFile(t *testing.T, from, to string) {
 	data, err := os.ReadFile(from)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(to, data, 0o644))
+}
+
+// TestTLS12AEADOnly: on TLS 1.2 the service completes a handshake with AEAD suites
+// only; each CBC suite a client may insist on (LUCKY13) is refused.
+func TestTLS12AEADOnly(t *testing.T) {
+	openssl := testtool.Require(t, "openssl")
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	s := startFTP(t, e, nil)
+	handshake := func(cipher string) Result {
+		// SECLEVEL=0 lets the client offer the old suites, so only the server decides.
+		return runTool(t, "", openssl, "s_client", "-connect", s.Addr, "-starttls", "ftp",
+			"-tls1_2", "-cipher", cipher+":@SECLEVEL=0", "-brief")
+	}
+	for _, cipher := range []string{"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"} {
+		r := handshake(cipher)
+		require.Contains(t, r.Stdout+r.Stderr, "Ciphersuite: "+cipher, "%s is offered: %s", cipher, r)
+	}
+	for _, cipher := range []string{"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA384", "AES128-SHA", "AES256-SHA", "AES128-GCM-SHA256"} {
+		r := handshake(cipher)
+		require.NotEqual(t, 0, r.Code, "%s is refused: %s", cipher, r)
+		require.Contains(t, r.Stdout+r.Stderr, "handshake failure", "%s: the server refuses it: %s", cipher, r)
+	}
+}
+
+// TestSelfSignedCertificate: install makes a certificate for at most 398 days that
+// names the node's full and short names and each of its addresses, and a reload
+// renews one of ours that expires within 30 days.
+func TestSelfSignedCertificate(t *testing.T) {
+	ie := newInstallEnv(t)
+	ie.WriteEtc("hosts", ie.ReadEtc("hosts")+"127.0.1.1 node-a.example.test node-a\n", 0o644)
+	r := ie.runNS(nsOptions{hostname: "node-a"}, "", ftpctlBin, append([]string{"install"}, ie.flags()...)...)
+	ie.track()
+	require.Equal(t, 0, r.Code, "%s", r)
+	certFile, keyFile := filepath.Join(ie.State, "cert.pem"), filepath.Join(ie.State, "key.pem")
+	cert := readCert(t, certFile)
+	require.LessOrEqual(t, cert.NotAfter.Sub(cert.NotBefore), 398*24*time.Hour+time.Hour)
+	require.Greater(t, time.Until(cert.NotAfter), 397*24*time.Hour)
+	require.Equal(t, []string{"node-a.example.test", "node-a"}, cert.DNSNames)
+	var ips []string
+	for _, ip := range cert.IPAddresses {
+		ips = append(ips, ip.String())
+	}
+	for _, a := range selfsigned.Addresses() {
+		require.Contains(t, ips, a.String())
+	}
+
+	// One of ours with 10 days left, as an install long ago would have left it.
+	old, oldKey, err := selfsigned.New([]string{"node-a"}, 10*24*time.Hour)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(keyFile, oldKey, 0o600))
+	require.NoError(t, os.WriteFile(certFile, old, 0o644))
+	pid := ie.pid()
+	require.NoError(t, syscall.Kill(pid, syscall.SIGHUP))
+	var renewed *x509.Certificate
+	require.True(t, waitFor(15*time.Second, func() bool {
+		renewed = readCert(t, certFile)
+		return time.Until(renewed.NotAfter) > 397*24*time.Hour
+	}), "the reload did not renew the certificate")
+	require.True(t, waitFor(10*time.Second, func() bool { return bytes.Equal(presentedCert(t, ie.Addr), renewed.Raw) }),
+		"the service does not present the renewed certificate")
+	require.Contains(t, string(mustRead(t, filepath.Join(ie.Log, "ftpd.log"))), `msg="renewed the self-signed certificate"`)
 }

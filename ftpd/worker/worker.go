@@ -179,7 +179,11 @@ func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer)
 		if err != nil {
 			return s, fmt.Errorf("TLS certificate from the monitor: %w", err)
 		}
-		s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: max(c.MinTLSVersion, tls.VersionTLS12)}
+		s.TLS = &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   max(c.MinTLSVersion, tls.VersionTLS12),
+			CipherSuites: ftpd.TLS12CipherSuites,
+		}
 	}
 	return s, nil
 }

@@ -12,6 +12,8 @@ import (
 	"math/big"
 	"net"
 	"time"
+
+	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
 )
 
 // New makes an ECDSA P-256 certificate for hosts (names or IP addresses), valid
@@ -29,7 +31,7 @@ func New(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte, err er
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "jelastic-ftp", Organization: []string{"jelastic-ftp self-signed"}},
+		Subject:      pkix.Name{CommonName: "jelastic-ftp", Organization: []string{organization}},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(validFor),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -55,4 +57,22 @@ func New(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte, err er
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
+}
+
+// WriteNew makes a certificate for hosts, valid for Validity, and puts it and its key
+// in place of the files certFile and keyFile. The key goes first: a crash in between
+// leaves a pair that does not match, which the next start or install replaces, never
+// an old key with a new certificate in use.
+func WriteNew(certFile, keyFile string, hosts []string) (certPEM []byte, err error) {
+	certPEM, keyPEM, err := New(hosts, Validity)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(keyFile, keyPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("write the self-signed key: %w", err)
+	}
+	if err := atomicfile.Write(certFile, certPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("write the self-signed certificate: %w", err)
+	}
+	return certPEM, nil
 }
