@@ -407,6 +407,9 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 	if w := uploadWarning(p.root.Path, gid); w != "" {
 		res.Warnings = append(res.Warnings, w)
 	}
+	if w := passiveRangeWarning(p.cfg); w != "" {
+		res.Warnings = append(res.Warnings, w)
+	}
 
 	configChanged := !bytes.Equal(p.oldConfig, p.newConfig)
 	if configChanged {

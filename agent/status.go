@@ -86,8 +86,23 @@ func (a *Admin) Status() Report {
 	}
 	if cfgErr == nil {
 		r.Warnings = append(r.Warnings, a.sudoCheck(cfg.Owner).Warnings...)
+		if w := passiveRangeWarning(cfg); w != "" {
+			r.Warnings = append(r.Warnings, w)
+		}
 	}
 	return r
+}
+
+// passiveRangeWarning says when the passive ports are fewer than the sessions allowed:
+// each transfer in passive mode holds a port until its data connection is made, so a
+// few clients can then take every port and the others' transfers fail.
+func passiveRangeWarning(cfg config.Config) string {
+	ports := cfg.PassivePorts.Last - cfg.PassivePorts.First + 1
+	if ports >= cfg.Limits.MaxSessions {
+		return ""
+	}
+	return fmt.Sprintf("passive_ports %s has %d ports, fewer than max_sessions (%d): a few clients can hold every port and the others' transfers fail; widen passive_ports or lower max_sessions",
+		cfg.PassivePorts, ports, cfg.Limits.MaxSessions)
 }
 
 // notRunning is the problem to report when the service does not answer, or ""

@@ -3,12 +3,14 @@ package e2e
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -301,4 +303,18 @@ func TestSelfSignedCertificate(t *testing.T) {
 	require.True(t, waitFor(10*time.Second, func() bool { return bytes.Equal(presentedCert(t, ie.Addr), renewed.Raw) }),
 		"the service does not present the renewed certificate")
 	require.Contains(t, string(mustRead(t, filepath.Join(ie.Log, "ftpd.log"))), `msg="renewed the self-signed certificate"`)
+}
+
+// TestPassiveRangeWarning: install and status warn when the passive ports are fewer
+// than the sessions allowed.
+func TestPassiveRangeWarning(t *testing.T) {
+	ie := newInstallEnv(t)
+	r := ie.install()
+	require.Equal(t, 0, r.Code, "%s", r)
+	want := fmt.Sprintf("passive_ports %d-%d has %d ports, fewer than max_sessions (200)", ie.Port+1, ie.Port+portBlock-1, portBlock-1)
+	require.Contains(t, r.Stderr, "warning: "+want)
+	r = ie.Ftpctl("", "status", "--json")
+	var st struct{ Warnings []string }
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &st), "%s", r)
+	require.Len(t, slices.DeleteFunc(st.Warnings, func(w string) bool { return !strings.HasPrefix(w, want) }), 1, "%q", st.Warnings)
 }
