@@ -96,7 +96,8 @@ type monitor struct {
 	xferlog  *os.File          // nil when no transfer log is configured
 	xmu      sync.Mutex
 
-	activated bool // systemd passed the listening socket: idle_exit applies
+	activated bool   // systemd passed the listening socket: idle_exit applies
+	sweepFrom string // where the last worker's sweep of upload leftovers got
 
 	// For `ftpctl status`.
 	started    time.Time
@@ -312,6 +313,7 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	}()
 	m.mu.Lock()
 	w := m.wcfg
+	w.SweepFrom = m.sweepFrom
 	m.mu.Unlock()
 	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
 		cmd.Process.Kill()
@@ -498,6 +500,11 @@ func (m *monitor) serveChannel(ch *privsep.Conn) {
 			continue
 		case privsep.KindSessions:
 			m.queries.answer(msg.ID, msg.Sessions)
+			continue
+		case privsep.KindSweep:
+			m.mu.Lock()
+			m.sweepFrom = msg.Sweep.Cursor
+			m.mu.Unlock()
 			continue
 		}
 		if msg.Kind != privsep.KindAuth {

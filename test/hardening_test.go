@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
@@ -317,4 +318,38 @@ func TestPassiveRangeWarning(t *testing.T) {
 	var st struct{ Warnings []string }
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &st), "%s", r)
 	require.Len(t, slices.DeleteFunc(st.Warnings, func(w string) bool { return !strings.HasPrefix(w, want) }), 1, "%q", st.Warnings)
+}
+
+// TestSweepBeyondFirstBatch: a leftover of a killed upload behind 200,100 other entries
+// (more than the sweep before serving used to visit) is removed by the sweep that runs
+// beside serving.
+func TestSweepBeyondFirstBatch(t *testing.T) {
+	e := NewEnv(t)
+	// 200,000 files take minutes to make on a busy disk and a second in memory. (The
+	// tests run in a mount namespace of their own; the servers they start inherit it.)
+	require.NoError(t, unix.Mount("tmpfs", e.Root, "tmpfs", 0, "mode=0755,size=512m"))
+	t.Cleanup(func() { unix.Unmount(e.Root, unix.MNT_DETACH) })
+	addFTPUser(t, e, "alice", ftpPassword)
+	for d := range 100 {
+		dir := filepath.Join(e.Root, fmt.Sprintf("d%03d", d))
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		for f := range 2001 {
+			require.NoError(t, unix.Mknod(filepath.Join(dir, fmt.Sprintf("f%04d", f)), unix.S_IFREG|0o644, 0))
+		}
+	}
+	last := filepath.Join(e.Root, "zz")
+	require.NoError(t, os.Mkdir(last, 0o755))
+	require.NoError(t, os.Chown(last, 700, ftpGID(t, e)))
+	leftover := filepath.Join(last, ".big.bin.ftpupload-0123456789abcdef")
+	require.NoError(t, os.WriteFile(leftover, []byte("half of it"), 0o644))
+	old := time.Now().Add(-time.Hour)
+	require.NoError(t, os.Chtimes(leftover, old, old))
+
+	s := startFTP(t, e, nil)
+	dialRaw(t, s.Addr, "").login("alice", ftpPassword)
+	require.True(t, waitFor(time.Minute, func() bool {
+		return findLine(s.Log(), "removed leftovers of interrupted uploads", "files=1", "complete=true") != ""
+	}), "the sweep did not finish within a minute:\n%s", s.Log())
+	_, err := os.Lstat(leftover)
+	require.True(t, os.IsNotExist(err), "the leftover is still there: %v", err)
 }

@@ -104,7 +104,10 @@ func Run(logger *slog.Logger) error {
 		<-sigs
 		stop.start()
 	}()
-	sweepUploads(cfg, started, logger)
+	// Beside serving, never before it: a large FTP root takes a while to walk.
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	go sweepUploads(sweepCtx, cfg, started, logger, ch)
 	err = srv.Serve(ln)
 	if errors.Is(err, net.ErrClosed) {
 		// Serve returns once the listener is closed; running transfers end later.
@@ -114,22 +117,29 @@ func Run(logger *slog.Logger) error {
 	return err
 }
 
-// sweepLimits keep the sweep of upload leftovers from holding up a start
-// on a large FTP root; connections wait in the listener's backlog meanwhile.
-var sweepLimits = rootfs.SweepLimits{Entries: 200_000, Duration: 3 * time.Second}
+// sweepPace lets the sweep of upload leftovers walk the FTP root in batches with a
+// pause between them, so that the sessions keep most of the disk meanwhile.
+var sweepPace = rootfs.SweepOptions{Batch: 1000, Pause: 10 * time.Millisecond}
 
-// sweepUploads removes what uploads cut short by an earlier worker left,
-// even with atomic uploads now off: the names are the server's own.
-func sweepUploads(cfg *privsep.WorkerConfig, started time.Time, logger *slog.Logger) {
+// sweepUploads removes what uploads cut short by an earlier worker left, even with
+// atomic uploads now off: the names are the server's own. It goes on where the
+// previous worker's sweep stopped and tells the monitor how far it got, so that a
+// worker restarted again and again still covers the whole tree.
+func sweepUploads(ctx context.Context, cfg *privsep.WorkerConfig, started time.Time, logger *slog.Logger, ch *privsep.Conn) {
 	dir := cfg.Root
 	if cfg.Chroot {
 		dir = "/"
 	}
-	res, err := rootfs.SweepUploads(dir, started, sweepLimits)
+	o := sweepPace
+	o.From = cfg.SweepFrom
+	o.Progress = func(cursor string) {
+		ch.Send(privsep.Message{Kind: privsep.KindSweep, Sweep: &privsep.SweepState{Cursor: cursor}})
+	}
+	res, err := rootfs.SweepUploads(ctx, dir, started, o)
 	switch {
 	case err != nil:
 		logger.Warn("cannot sweep upload leftovers", "err", err)
-	case res.Removed > 0 || !res.Complete:
+	case res.Removed > 0:
 		logger.Info("removed leftovers of interrupted uploads", "files", res.Removed, "complete", res.Complete)
 	}
 }

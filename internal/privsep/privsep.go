@@ -31,6 +31,7 @@ const (
 	KindAuthReply = "auth-reply" // monitor → worker
 	KindXferlog   = "xferlog"    // worker → monitor: one transfer log line
 	KindSessions  = "sessions"   // monitor → worker: list sessions; worker → monitor: the list
+	KindSweep     = "sweep"      // worker → monitor: how far the sweep of upload leftovers got
 )
 
 // The descriptors the worker inherits, in os/exec ExtraFiles order; it is started
@@ -61,6 +62,14 @@ type Message struct {
 	Line   string        `json:"line,omitempty"`
 	// Sessions answers a KindSessions request; a request carries none.
 	Sessions *SessionList `json:"sessions,omitempty"`
+	Sweep    *SweepState  `json:"sweep,omitempty"`
+}
+
+// SweepState is where the worker's sweep of upload leftovers got: the last path it
+// visited, "" when it visited the whole tree. The monitor hands it to the next worker,
+// which goes on from there.
+type SweepState struct {
+	Cursor string `json:"cursor"`
 }
 
 // SessionList is the worker's view of its sessions for `ftpctl status`.
@@ -114,6 +123,8 @@ type WorkerConfig struct {
 	TransferLog bool `json:"transfer_log"`
 	// Chroot is false when the monitor runs without root (development, the demo).
 	Chroot bool `json:"chroot"`
+	// SweepFrom is where the previous worker's sweep of upload leftovers stopped.
+	SweepFrom string `json:"sweep_from,omitempty"`
 }
 
 // AuthRequest asks the monitor to check a login.
@@ -242,16 +253,19 @@ func (c *Conn) Recv() (Message, error) {
 func (m Message) wellFormed() bool {
 	switch m.Kind {
 	case KindConfig:
-		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil
+		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil
 	case KindAuth:
-		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.ID != 0
+		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
 	case KindAuthReply:
-		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.ID != 0
+		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
 	case KindXferlog:
-		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Sessions == nil && m.ID == 0 && validLogLine(m.Line)
+		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Sessions == nil && m.Sweep == nil && m.ID == 0 && validLogLine(m.Line)
 	case KindSessions:
-		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.ID != 0 &&
+		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sweep == nil && m.ID != 0 &&
 			(m.Sessions == nil || len(m.Sessions.Sessions) <= MaxSessionsListed)
+	case KindSweep:
+		return m.Sweep != nil && m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.ID == 0 &&
+			len(m.Sweep.Cursor) <= MaxLogLine && !strings.ContainsAny(m.Sweep.Cursor, "\x00\n")
 	}
 	return false
 }

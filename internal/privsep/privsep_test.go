@@ -26,6 +26,8 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindAuth, ID: 7, Auth: &AuthRequest{User: "u", Password: "p:w\n", Client: "127.0.0.1"}},
 		{Kind: KindAuthReply, ID: 7, Reply: &AuthReply{OK: true, Home: "site1"}},
 		{Kind: KindAuthReply, ID: 8, Reply: &AuthReply{Failure: FailureBanned}},
+		{Kind: KindSweep, Sweep: &SweepState{Cursor: "site1/uploads"}},
+		{Kind: KindSweep, Sweep: &SweepState{}},
 		{Kind: KindXferlog, Line: "Sat Nov 21 23:00:00 2026 1 127.0.0.1 6 /up.txt b _ i r alice ftp 0 * c\n"},
 	}
 	for _, m := range msgs {
@@ -53,6 +55,9 @@ func TestRecvRejectsMalformed(t *testing.T) {
 		{"log line with CR", `{"kind":"xferlog","line":"a\rb\n"}`},
 		{"refusal without failure", `{"kind":"auth-reply","id":1,"reply":{"ok":false}}`},
 		{"unknown failure", `{"kind":"auth-reply","id":1,"reply":{"failure":"maybe"}}`},
+		{"sweep without state", `{"kind":"sweep"}`},
+		{"sweep cursor with newline", `{"kind":"sweep","sweep":{"cursor":"a\nb"}}`},
+		{"sweep with a second payload", `{"kind":"sweep","sweep":{"cursor":"a"},"line":"x\n"}`},
 		{"success with failure", `{"kind":"auth-reply","id":1,"reply":{"ok":true,"failure":"banned"}}`},
 	}
 	for _, tt := range tests {
