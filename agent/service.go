@@ -238,6 +238,7 @@ func (l *Lifecycle) startDetached(p *installPlan) (int, error) {
 	cmd.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		monitor.RunDirEnv + "=" + filepath.Join(l.Layout.RunDir, ServiceName),
+		monitor.StateDirEnv + "=" + l.Layout.StateDir,
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// Nothing install's caller left open reaches the service.

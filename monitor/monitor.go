@@ -36,6 +36,9 @@ type ServeOptions struct {
 	// WorkerCommand starts the worker; the default re-executes this binary
 	// (/proc/self/exe) with the hidden "worker" command.
 	WorkerCommand []string
+	// StateDir keeps the bans across restarts; the default is $STATE_DIRECTORY, and
+	// without either bans last as long as the process.
+	StateDir string
 }
 
 // authConcurrency bounds simultaneous password checks: a yescrypt check takes tens of
@@ -79,6 +82,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	defer stopControl()
 	go m.housekeeping(ctx)
+	defer func() { m.saveBans(m.opts.StateDir, time.Now(), true) }()
 	return m.superviseWorkers(ctx, ln, hup)
 }
 
@@ -130,6 +134,10 @@ func newMonitor(opts ServeOptions) (*monitor, error) {
 	}
 	if err := m.load(); err != nil {
 		return nil, err
+	}
+	m.opts.StateDir = stateDir(opts.StateDir)
+	if err := m.loadBans(m.opts.StateDir, time.Now()); err != nil {
+		m.log.Warn("the bans from before the restart are lost", "err", err)
 	}
 	return m, nil
 }
@@ -393,7 +401,7 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 }
 
 // banCheckEvery is how often bans that ran out are ended (and logged as such) when
-// no login from their source asks first.
+// no login from their source asks first, and changed bans are saved.
 const banCheckEvery = 10 * time.Second
 
 // certCheckEvery is how often a service that runs for months looks whether its
@@ -414,6 +422,7 @@ func (m *monitor) housekeeping(ctx context.Context) {
 			th := m.throttle
 			m.mu.Unlock()
 			th.expire(now)
+			m.saveBans(m.opts.StateDir, now, false)
 		case now := <-certs.C:
 			if cfg := m.config(); cfg.TLS.Enabled() {
 				if certPEM, err := os.ReadFile(cfg.TLS.Cert); err == nil && selfsigned.Due(certPEM, now) {

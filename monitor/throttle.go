@@ -43,6 +43,7 @@ type throttle struct {
 	sources  *lru[netip.Prefix, *failures]
 	accounts *lru[string, *failures]
 	bans     *lru[netip.Prefix, ban] // oldest ban first
+	changed  bool                    // bans were set or ended since the last snapshot
 }
 
 // failures counts failed logins in a window that opens with the first of them.
@@ -111,6 +112,7 @@ func (t *throttle) banned(addr netip.Addr, now time.Time) bool {
 // lift ends a ban that ran out, and says so once.
 func (t *throttle) lift(src netip.Prefix, b ban) {
 	t.bans.remove(src)
+	t.changed = true
 	t.log.Info("ban ended", "client", b.client.String(), "source", src.String())
 }
 
@@ -147,6 +149,7 @@ func (t *throttle) fail(addr netip.Addr, name string, now time.Time) bool {
 		t.log.Warn("client banned after repeated failed logins", "client", addr.Unmap().String(), "source", src.String(), "for", t.banFor.String())
 	}
 	t.bans.put(src, ban{client: addr.Unmap(), until: now.Add(t.banFor)})
+	t.changed = true
 	return true
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +177,37 @@ func BenchmarkThrottleFull(b *testing.B) {
 	for i := range b.N {
 		th.fail(netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)}), "alice", t0)
 	}
+}
+
+// TestBansSavedAndRestored: the bans running when a monitor stops are in force in the
+// next one, for no longer than the ban duration; ended ones and garbage are dropped.
+func TestBansSavedAndRestored(t *testing.T) {
+	dir := t.TempDir()
+	m := loginWorld(t)
+	a, b := netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("2001:db8:5:5::1")
+	now := time.Now()
+	for range 3 {
+		m.throttle.fail(a, "alice", now.Add(-time.Hour)) // banned an hour ago, for 15 minutes: ended
+		m.throttle.fail(b, "alice", now)
+	}
+	m.saveBans(dir, now, false)
+	saved, err := os.ReadFile(filepath.Join(dir, bansFileName))
+	require.NoError(t, err)
+	require.NotContains(t, string(saved), "203.0.113.5", "an ended ban is not saved")
+
+	next := loginWorld(t)
+	require.NoError(t, next.loadBans(dir, now))
+	require.True(t, next.throttle.banned(netip.MustParseAddr("2001:db8:5:5::9"), now.Add(time.Minute)), "the /64 is still banned")
+	require.False(t, next.throttle.banned(b, now.Add(16*time.Minute)), "for no longer than before")
+
+	// A ban far in the future (a clock set wrong, an edited file) lasts ban_duration.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, bansFileName), []byte(`[{"client":"192.0.2.1","until":"2999-01-01T00:00:00Z"},{"client":"","until":"2999-01-01T00:00:00Z"}]`), 0o600))
+	next = loginWorld(t)
+	require.NoError(t, next.loadBans(dir, now))
+	require.Equal(t, 1, next.throttle.bans.len(), "a record without an address is dropped")
+	require.True(t, next.throttle.banned(netip.MustParseAddr("192.0.2.1"), now))
+	require.False(t, next.throttle.banned(netip.MustParseAddr("192.0.2.1"), now.Add(16*time.Minute)))
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, bansFileName), []byte("{not json"), 0o600))
+	require.Error(t, loginWorld(t).loadBans(dir, now))
 }

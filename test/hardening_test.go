@@ -22,6 +22,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
+	"github.com/jelastic/jelastic-ftp/monitor"
 )
 
 // These tests repeat the attacks of issue 15 against the real service.
@@ -141,28 +142,41 @@ func tryWrongPassword(addr, from, user string) error {
 	return nil
 }
 
-// TestBanSurvivesReload: SIGHUP (logrotate, a new certificate) keeps the bans.
+// TestBanSurvivesReload: SIGHUP (logrotate, a new certificate) keeps the bans, and so
+// does a restart with a state folder.
 func TestBanSurvivesReload(t *testing.T) {
 	e := NewEnv(t)
 	addFTPUser(t, e, "alice", ftpPassword)
-	s := startFTP(t, e, ftpConf{
+	conf := ftpConf{
 		"limits.ban_after_failures": "3",
 		"limits.ban_window":         `"1m"`,
 		"limits.ban_duration":       `"10m"`,
-	})
+	}
+	state := t.TempDir()
+	withState := func(s *ftpServer) { s.cmd.Env = append(s.cmd.Env, monitor.StateDirEnv+"="+state) }
+	s := startFTPWith(t, e, conf, withState)
 	for range 3 {
 		failLogin(t, s, "127.0.0.7", "alice")
 	}
 	s.waitLog(0, `msg="client banned after repeated failed logins" client=127.0.0.7 `)
 
+	refused := func(s *ftpServer, mark int) {
+		t.Helper()
+		c := dialRaw(t, s.Addr, "127.0.0.7")
+		c.expect(331, "USER alice")
+		c.expect(530, "PASS %s", ftpPassword)
+		s.waitLog(mark, `msg="login refused: client banned" client=127.0.0.7 user=alice`)
+		dialRaw(t, s.Addr, "127.0.0.8").login("alice", ftpPassword)
+	}
 	mark := len(s.Log())
 	require.NoError(t, syscall.Kill(s.PID(), syscall.SIGHUP))
 	s.waitLog(mark, "configuration reloaded")
-	c := dialRaw(t, s.Addr, "127.0.0.7")
-	c.expect(331, "USER alice")
-	c.expect(530, "PASS %s", ftpPassword)
-	s.waitLog(mark, `msg="login refused: client banned" client=127.0.0.7 user=alice`)
-	dialRaw(t, s.Addr, "127.0.0.8").login("alice", ftpPassword)
+	refused(s, mark)
+
+	s.stop()
+	s = startFTPWith(t, e, conf, withState)
+	s.waitLog(0, "restored bans from before the restart", "bans=1")
+	refused(s, 0)
 }
 
 // TestAccountSlowedFromManyAddresses: 100 addresses guessing one account's password,
