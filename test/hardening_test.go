@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -366,4 +368,48 @@ func TestSweepBeyondFirstBatch(t *testing.T) {
 	}), "the sweep did not finish within a minute:\n%s", s.Log())
 	_, err := os.Lstat(leftover)
 	require.True(t, os.IsNotExist(err), "the leftover is still there: %v", err)
+}
+
+// TestBanIPv6Prefix: failures from two addresses of one IPv6 /64 add up to a ban of
+// the whole /64, while another /64 still logs in. ::1 is the only IPv6 loopback
+// address, so the test's thread moves into a network namespace of its own, where the
+// loopback holds addresses of two /64s; the server it starts inherits that namespace.
+func TestBanIPv6Prefix(t *testing.T) {
+	ip := testtool.Require(t, "ip")
+	runtime.LockOSThread() // never unlocked: the thread ends with the test
+	require.NoError(t, unix.Unshare(unix.CLONE_NEWNET))
+	own, err := os.Readlink("/proc/thread-self/ns/net")
+	require.NoError(t, err)
+	host, err := os.Readlink("/proc/1/ns/net") // the suite's first process: the machine's network
+	require.NoError(t, err)
+	require.NotEqual(t, host, own, "the machine's own network must not get the test's addresses")
+	for _, args := range [][]string{
+		{"link", "set", "lo", "up"},
+		{"addr", "add", "2001:db8:1:1::1/64", "dev", "lo", "nodad"},
+		{"addr", "add", "2001:db8:1:1::2/64", "dev", "lo", "nodad"},
+		{"addr", "add", "2001:db8:1:1::3/64", "dev", "lo", "nodad"},
+		{"addr", "add", "2001:db8:1:2::2/64", "dev", "lo", "nodad"},
+	} {
+		out, err := exec.Command(ip, args...).CombinedOutput()
+		require.NoError(t, err, "ip %v: %s", args, out)
+	}
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	s := startFTPWith(t, e, ftpConf{
+		"limits.ban_after_failures": "4",
+		"limits.ban_window":         `"1m"`,
+		"limits.ban_duration":       `"10m"`,
+	}, func(s *ftpServer) {
+		s.conf["listen"] = strconv.Quote(fmt.Sprintf("[::]:%d", s.Port))
+		s.writeConfig()
+	})
+	server := fmt.Sprintf("[2001:db8:1:1::1]:%d", s.Port)
+	for _, from := range []string{"2001:db8:1:1::2", "2001:db8:1:1::3", "2001:db8:1:1::2", "2001:db8:1:1::3"} {
+		require.NoError(t, tryWrongPassword(server, from, "alice"))
+	}
+	s.waitLog(0, `msg="client banned after repeated failed logins" client=2001:db8:1:1::3 source=2001:db8:1:1::/64`)
+	c := dialRaw(t, server, "2001:db8:1:1::1") // a third address of the /64
+	c.expect(331, "USER alice")
+	c.expect(530, "PASS %s", ftpPassword)
+	dialRaw(t, server, "2001:db8:1:2::2").login("alice", ftpPassword)
 }
