@@ -18,6 +18,8 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/internal/certfp"
+	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/etcdb"
 	"github.com/jelastic/jelastic-ftp/users/passhash"
@@ -323,7 +325,7 @@ func (l *Lifecycle) planTLS(req InstallRequest, cfg *config.Config, found bool, 
 		return errors.New("the host name is empty, so no certificate can be made for it; set one or give --tls-cert and --tls-key")
 	}
 	p.hostname = host
-	p.hosts = append([]string{host}, hostAddresses()...)
+	p.hosts = selfsigned.Hosts(host)
 	certPEM, _ := os.ReadFile(l.Layout.CertFile())
 	keyPEM, _ := os.ReadFile(l.Layout.KeyFile())
 	recorded, _ := os.ReadFile(l.Layout.certHostFile())
@@ -360,8 +362,11 @@ func renewalReason(certPEM, keyPEM []byte, recordedHost, host string, now time.T
 	if err != nil {
 		return "the old certificate cannot be read"
 	}
-	if now.Add(certRenewal).After(leaf.NotAfter) {
+	if now.Add(selfsigned.RenewBefore).After(leaf.NotAfter) {
 		return "the old one expires on " + leaf.NotAfter.Format("2006-01-02")
+	}
+	if selfsigned.TooLong(leaf) {
+		return "the old one lives until " + leaf.NotAfter.Format("2006-01-02") + ", longer than a certificate should"
 	}
 	if recordedHost != host {
 		if recordedHost == "" {
@@ -455,6 +460,9 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 	if w := uploadWarning(p.root.Path, gid); w != "" {
 		res.Warnings = append(res.Warnings, w)
 	}
+	if w := passiveRangeWarning(p.cfg); w != "" {
+		res.Warnings = append(res.Warnings, w)
+	}
 
 	configChanged := p.restored || !bytes.Equal(p.oldConfig, p.newConfig)
 	if configChanged {
@@ -473,7 +481,7 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 	if certChanged {
 		note("made a self-signed certificate for %s in %s (%s)", strings.Join(p.hosts, ", "), l.Layout.StateDir, p.certReason)
 	}
-	if res.CertSHA256, err = certFileFingerprint(p.cfg.TLS.Cert); err != nil {
+	if res.CertSHA256, err = certfp.File(p.cfg.TLS.Cert); err != nil {
 		return res, err
 	}
 
@@ -555,16 +563,7 @@ func (l *Lifecycle) ensureCertificate(p *installPlan) (changed bool, err error) 
 		// Only root may read the key; put that right if someone loosened it.
 		return false, os.Chmod(l.Layout.KeyFile(), 0o600)
 	}
-	certPEM, keyPEM, err := SelfSigned(p.hosts, certValidity)
-	if err != nil {
-		return false, err
-	}
-	// The key goes first: a crash in between leaves a pair that does not match, which
-	// the next install replaces, never an old key with a new certificate in use.
-	if err := atomicfile.Write(l.Layout.KeyFile(), keyPEM, 0o600); err != nil {
-		return false, err
-	}
-	if err := atomicfile.Write(l.Layout.CertFile(), certPEM, 0o644); err != nil {
+	if _, err := selfsigned.WriteNew(l.Layout.CertFile(), l.Layout.KeyFile(), p.hosts); err != nil {
 		return false, err
 	}
 	return true, atomicfile.Write(l.Layout.certHostFile(), []byte(p.hostname+"\n"), 0o644)

@@ -14,16 +14,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/packaging"
 )
 
 func TestRenewalReason(t *testing.T) {
 	now := time.Now()
-	certPEM, keyPEM, err := SelfSigned([]string{"node1"}, certValidity)
+	certPEM, keyPEM, err := selfsigned.New([]string{"node1"}, selfsigned.Validity)
 	require.NoError(t, err)
-	otherCert, _, err := SelfSigned([]string{"node1"}, certValidity)
+	otherCert, _, err := selfsigned.New([]string{"node1"}, selfsigned.Validity)
 	require.NoError(t, err)
-	soonCert, soonKey, err := SelfSigned([]string{"node1"}, 10*24*time.Hour)
+	soonCert, soonKey, err := selfsigned.New([]string{"node1"}, 10*24*time.Hour)
+	require.NoError(t, err)
+	longCert, longKey, err := selfsigned.New([]string{"node1"}, 10*365*24*time.Hour)
 	require.NoError(t, err)
 	cases := []struct {
 		name          string
@@ -39,6 +42,7 @@ func TestRenewalReason(t *testing.T) {
 		{"cloned node", certPEM, keyPEM, "node1", "node2", "changed from node1"},
 		{"host not recorded", certPEM, keyPEM, "", "node1", "not recorded"},
 		{"expires soon", soonCert, soonKey, "node1", "node1", "expires on"},
+		{"made for ten years", longCert, longKey, "node1", "node1", "longer than a certificate should"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

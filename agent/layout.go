@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
 )
 
 // Where the add-on keeps what is not configuration, and what its service is called.
@@ -22,14 +23,11 @@ const (
 )
 
 const (
-	// certValidity is long because a self-signed certificate is never verified
-	// anyway; install still renews one that is about to expire.
-	certValidity = 10 * 365 * 24 * time.Hour
-	certRenewal  = 30 * 24 * time.Hour
 	// readyTimeout bounds the wait for a started service to greet a client.
 	readyTimeout = 20 * time.Second
-	// stopTimeout covers the 30 s the monitor gives running transfers on SIGTERM.
-	stopTimeout = 40 * time.Second
+	// stopTimeout covers the shutdown grace the monitor gives running transfers on
+	// SIGTERM, as the unit's TimeoutStopSec does.
+	stopTimeout = privsep.ShutdownGrace + 10*time.Second
 	// systemctlTimeout bounds one systemctl call, `enable --now` included.
 	systemctlTimeout = 2 * time.Minute
 )

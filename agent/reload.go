@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/monitor"
 )
 
 // reloadTimeout bounds the wait for the service to report the reloaded settings.
@@ -19,7 +20,7 @@ const reloadTimeout = 15 * time.Second
 // controlSocket is where the service that install starts answers status requests:
 // RunDir/jelastic-ftp, systemd's RuntimeDirectory or what startDetached passes on.
 func (l Layout) controlSocket() string {
-	return filepath.Join(l.RunDir, ServiceName, filepath.Base(ControlSocket()))
+	return filepath.Join(l.RunDir, ServiceName, filepath.Base(monitor.ControlSocket()))
 }
 
 // ServiceReady checks what the service itself checks of valid settings when it starts
@@ -51,7 +52,7 @@ func (l *Lifecycle) Reload(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w; the service keeps its settings", err)
 	}
-	st, err := QueryStatusAt(l.Layout.controlSocket(), 3*time.Second)
+	st, err := monitor.QueryStatusAt(l.Layout.controlSocket(), 3*time.Second)
 	if err != nil {
 		return "", fmt.Errorf("the service is not running, so there is nothing to reload (start it with ftpctl install; a socket-activated one reads the file when it starts): %w", errors.Unwrap(err))
 	}
@@ -63,7 +64,7 @@ func (l *Lifecycle) Reload(ctx context.Context) (string, error) {
 	}
 	deadline := time.Now().Add(reloadTimeout)
 	for {
-		now, err := QueryStatusAt(l.Layout.controlSocket(), 3*time.Second)
+		now, err := monitor.QueryStatusAt(l.Layout.controlSocket(), 3*time.Second)
 		if err == nil && now.ConfigSHA256 == digest {
 			msg := fmt.Sprintf("ftpctl serve (PID %d) reloaded %s for new sessions", st.PID, path)
 			if !sameListen(cfg.Listen, st.Listen) {
@@ -85,7 +86,7 @@ func (l *Lifecycle) Reload(ctx context.Context) (string, error) {
 // serviceStale reports whether the running service answers with settings other than
 // config: a hand edit install found already in place, which the service never read.
 func (l *Lifecycle) serviceStale(newConfig []byte) bool {
-	st, err := QueryStatusAt(l.Layout.controlSocket(), 3*time.Second)
+	st, err := monitor.QueryStatusAt(l.Layout.controlSocket(), 3*time.Second)
 	return err == nil && st.ConfigSHA256 != "" && st.ConfigSHA256 != config.Digest(newConfig)
 }
 

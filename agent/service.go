@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/monitor"
 )
 
 // unitMarker identifies a unit file or drop-in install wrote, which uninstall may remove.
@@ -235,9 +237,14 @@ func (l *Lifecycle) startDetached(p *installPlan) (int, error) {
 	// install may reach the service.
 	cmd.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		RunDirEnv + "=" + filepath.Join(l.Layout.RunDir, ServiceName),
+		monitor.RunDirEnv + "=" + filepath.Join(l.Layout.RunDir, ServiceName),
+		monitor.StateDirEnv + "=" + l.Layout.StateDir,
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Nothing install's caller left open reaches the service.
+	if err := privsep.CloseInherited(); err != nil {
+		return 0, err
+	}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start ftpctl serve: %w", err)
 	}

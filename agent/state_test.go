@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 )
 
 func TestParseState(t *testing.T) {
@@ -44,7 +45,7 @@ func TestManifestKeepsTheStateCopy(t *testing.T) {
 }
 
 func TestPlanImportTLS(t *testing.T) {
-	certPEM, keyPEM, err := SelfSigned([]string{"node1"}, certValidity)
+	certPEM, keyPEM, err := selfsigned.New([]string{"node1"}, selfsigned.Validity)
 	require.NoError(t, err)
 	l := &Lifecycle{Layout: Layout{StateDir: "/here"}}
 	ours := config.TLS{Cert: "/there/cert.pem", Key: "/there/key.pem"}

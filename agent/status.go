@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/monitor"
 	"github.com/jelastic/jelastic-ftp/sudoers"
 )
 
 // Report is everything `ftpctl status` shows; Problems lists what is broken.
 type Report struct {
-	ConfigPath string         `json:"config"`
-	Running    bool           `json:"running"`
-	Systemd    string         `json:"systemd,omitempty"` // the unit's state where systemd runs
-	Socket     string         `json:"socket,omitempty"`  // jelastic-ftp.socket's; "active": systemd starts the service on a connection
-	Service    *ServiceStatus `json:"service,omitempty"`
+	ConfigPath string                 `json:"config"`
+	Running    bool                   `json:"running"`
+	Systemd    string                 `json:"systemd,omitempty"` // the unit's state where systemd runs
+	Socket     string                 `json:"socket,omitempty"`  // jelastic-ftp.socket's; "active": systemd starts the service on a connection
+	Service    *monitor.ServiceStatus `json:"service,omitempty"`
 	// Owner may change FTP passwords with sudo ("" = none found), for OwnerReason.
 	Owner       string        `json:"owner"`
 	OwnerReason string        `json:"owner_reason"`
@@ -88,7 +89,7 @@ func (a *Admin) Status() Report {
 		r.Systemd = unitState(ServiceName + ".service")
 		r.Socket = unitState(socketUnit)
 	}
-	if st, err := QueryStatus(3 * time.Second); err != nil {
+	if st, err := monitor.QueryStatus(3 * time.Second); err != nil {
 		if problem := notRunning(err, r.Socket); problem != "" {
 			r.Problems = append(r.Problems, problem)
 		}
@@ -123,8 +124,23 @@ func (a *Admin) Status() Report {
 		} else {
 			r.Warnings = append(r.Warnings, a.sudoCheck(choice.Owner).Warnings...)
 		}
+		if w := passiveRangeWarning(cfg); w != "" {
+			r.Warnings = append(r.Warnings, w)
+		}
 	}
 	return r
+}
+
+// passiveRangeWarning says when the passive ports are fewer than the sessions allowed:
+// each transfer in passive mode holds a port until its data connection is made, so a
+// few clients can then take every port and the others' transfers fail.
+func passiveRangeWarning(cfg config.Config) string {
+	ports := cfg.PassivePorts.Last - cfg.PassivePorts.First + 1
+	if ports >= cfg.Limits.MaxSessions {
+		return ""
+	}
+	return fmt.Sprintf("passive_ports %s has %d ports, fewer than max_sessions (%d): a few clients can hold every port and the others' transfers fail; widen passive_ports or lower max_sessions",
+		cfg.PassivePorts, ports, cfg.Limits.MaxSessions)
 }
 
 // notRunning is the problem to report when the service does not answer, or ""

@@ -2,9 +2,12 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/agent/config"
 )
 
 // TestNotRunning: a service that does not answer is a problem, unless systemd
@@ -19,5 +22,27 @@ func TestNotRunning(t *testing.T) {
 		"active":   "",
 	} {
 		require.Equal(t, want, notRunning(down, socket), "socket unit %q", socket)
+	}
+}
+
+func TestPassiveRangeWarning(t *testing.T) {
+	for _, tt := range []struct {
+		first, last, sessions int
+		warn                  bool
+	}{
+		{10100, 12000, 200, false},
+		{30000, 30199, 200, false},
+		{30000, 30198, 200, true},
+		{30001, 30007, 200, true},
+		{30001, 30007, 7, false},
+	} {
+		cfg := config.Default()
+		cfg.PassivePorts = config.PortRange{First: tt.first, Last: tt.last}
+		cfg.Limits.MaxSessions = tt.sessions
+		w := passiveRangeWarning(cfg)
+		require.Equal(t, tt.warn, w != "", "%d-%d for %d sessions: %q", tt.first, tt.last, tt.sessions, w)
+		if tt.warn {
+			require.Contains(t, w, fmt.Sprintf("%d-%d has %d ports, fewer than max_sessions (%d)", tt.first, tt.last, tt.last-tt.first+1, tt.sessions))
+		}
 	}
 }

@@ -11,6 +11,18 @@ import (
 // connection's TLS session on a data connection reads in the reply.
 var errNoSessionReuse = errors.New("TLS session reuse required: the data connection must resume the TLS session of its control connection")
 
+// TLS12CipherSuites are the only suites offered on TLS 1.2: ECDHE key exchange (forward
+// secrecy) with an AEAD cipher, AES-GCM or ChaCha20-Poly1305. Go's defaults add CBC
+// suites (LUCKY13) and RSA key exchange. TLS 1.3's suites are all AEAD and fixed.
+var TLS12CipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 // baseTLS checks the configured TLS and returns the copy sessions derive
 // theirs from, or nil when FTPS is off.
 func baseTLS(c *tls.Config) (*tls.Config, error) {

@@ -14,11 +14,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
@@ -175,6 +177,16 @@ func TestUnitHardening(t *testing.T) {
 	require.Contains(t, string(out), "Overall exposure level for jelastic-ftp.service")
 }
 
+// TestUnitStopTimeout: systemd waits for the monitor's shutdown grace before it kills.
+func TestUnitStopTimeout(t *testing.T) {
+	m := regexp.MustCompile(`(?m)^TimeoutStopSec=(\d+)s$`).FindSubmatch(Unit)
+	require.NotNil(t, m, "the unit sets TimeoutStopSec in seconds")
+	sec, err := strconv.Atoi(string(m[1]))
+	require.NoError(t, err)
+	require.Greater(t, time.Duration(sec)*time.Second, privsep.ShutdownGrace+5*time.Second,
+		"TimeoutStopSec must outlast the shutdown grace and the monitor's wait for its worker")
+}
+
 // TestMaintainerScripts runs the scripts nfpm puts in the packages with a systemctl
 // that only records its arguments, with and without a running systemd.
 func TestMaintainerScripts(t *testing.T) {
@@ -306,6 +318,8 @@ var shipped = []string{
 	"/usr/share/fish/vendor_completions.d/ftpctl.fish",
 	"/usr/share/doc/jelastic-ftp/ftpd.toml.example",
 	"/usr/share/doc/jelastic-ftp/copyright",
+	"/etc/fail2ban/filter.d/jelastic-ftp.conf",
+	"/etc/fail2ban/jail.d/jelastic-ftp.conf",
 }
 
 func run(t *testing.T, name string, args ...string) string {

@@ -13,6 +13,7 @@ declare -A pkg_of=(
   [pwck]=passwd [chpasswd]=passwd [openssl]=openssl [unshare]=util-linux
   [curl]=curl [python3]=python3 [getent]=libc-bin [vsftpd]=vsftpd
   [systemd-analyze]=systemd [rpm]=rpm [dpkg-deb]=dpkg [man]=man-db [bc]=bc
+  [fail2ban-regex]=fail2ban
 )
 missing=()
 for tool in "${!pkg_of[@]}"; do
@@ -31,6 +32,10 @@ fi
 # vsftpd's package enables and starts it where systemd runs; the benchmark starts its own.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet vsftpd 2>/dev/null; then
   systemctl disable --now vsftpd >/dev/null 2>&1 || true
+fi
+# So does fail2ban's; the tests only run fail2ban-regex and fail2ban-client -t.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet fail2ban 2>/dev/null; then
+  systemctl disable --now fail2ban >/dev/null 2>&1 || true
 fi
 
 export JFTP_REQUIRE_TOOLS=1

@@ -290,7 +290,10 @@ func waitGone(pid int, within time.Duration) bool {
 
 // workerPID finds the worker among serve's children by the name it gives itself; 0 if
 // there is none.
-func (s *ftpServer) workerPID() int {
+func (s *ftpServer) workerPID() int { return workerOf(s.PID()) }
+
+// workerOf finds the worker child of the monitor with PID monitor; 0 if there is none.
+func workerOf(monitor int) int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
@@ -310,7 +313,7 @@ func (s *ftpServer) workerPID() int {
 			continue
 		}
 		fields := strings.Fields(string(stat[closing+1:]))
-		if string(stat[open+1:closing]) == "ftpctl-worker" && len(fields) > 1 && fields[1] == strconv.Itoa(s.PID()) {
+		if string(stat[open+1:closing]) == "ftpctl-worker" && len(fields) > 1 && fields[1] == strconv.Itoa(monitor) {
 			return pid
 		}
 	}

@@ -20,10 +20,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/jelastic/jelastic-ftp/agent"
 	"github.com/jelastic/jelastic-ftp/agent/config"
-
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
+	"github.com/jelastic/jelastic-ftp/monitor"
 )
 
 // ftpctlBin is the binary under test, built once by TestMain.
@@ -111,7 +110,7 @@ func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cm
 	script += fmt.Sprintf("\nshift %d\nexec \"$@\"", len(pos)-1)
 	full := append(append(append(flags, "--", "sh", "-c", script), pos...), name)
 	cmd := exec.CommandContext(ctx, "unshare", append(full, args...)...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C", agent.RunDirEnv+"="+e.RunDir, config.StateDirEnv+"="+e.StateDir)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", monitor.RunDirEnv+"="+e.RunDir, config.StateDirEnv+"="+e.StateDir)
 	return cmd
 }
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/jelastic/jelastic-ftp/agent"
+	"github.com/jelastic/jelastic-ftp/monitor"
 )
 
 // These tests give ftpd.toml no owner, as a first install does, and check whom install
@@ -244,7 +244,7 @@ func (ie *installEnv) serviceStatus() (st struct {
 	} `json:"service"`
 }) {
 	ie.t.Helper()
-	r := ie.Env.Run("", "env", agent.RunDirEnv+"="+filepath.Join(ie.Run, "jelastic-ftp"), ftpctlBin, "status", "--json")
+	r := ie.Env.Run("", "env", monitor.RunDirEnv+"="+filepath.Join(ie.Run, "jelastic-ftp"), ftpctlBin, "status", "--json")
 	require.NoError(ie.t, json.Unmarshal([]byte(r.Stdout), &st), r.String())
 	return st
 }

@@ -10,12 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/jelastic/jelastic-ftp/agent"
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/ftpd/worker"
 	"github.com/jelastic/jelastic-ftp/internal/logbuf"
 	"github.com/jelastic/jelastic-ftp/users/lastlogin"
+	"github.com/jelastic/jelastic-ftp/monitor"
 )
 
 func newLogger(out io.Writer, debug bool) *slog.Logger {
@@ -64,7 +64,7 @@ that long without a session, for systemd to start it again on the next connectio
 					logger.Error("write the last logins", "err", err)
 				}
 			}()
-			return agent.Serve(context.Background(), agent.ServeOptions{ConfigPath: cfgPath, Logger: logger})
+			return monitor.Serve(context.Background(), monitor.ServeOptions{ConfigPath: cfgPath, Logger: logger})
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", config.DefaultPath, "the configuration file")

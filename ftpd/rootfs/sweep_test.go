@@ -1,8 +1,11 @@
 package rootfs
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,7 +43,7 @@ func TestSweepUploads(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(outside, stale), filepath.Join(dir, "site", ".a"+uploadMarker+"0123456789abcdef")))
 	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "elsewhere")))
 
-	res, err := SweepUploads(dir, start, SweepLimits{Entries: 1000, Duration: time.Minute})
+	res, err := SweepUploads(context.Background(), dir, start, SweepOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, SweepResult{Removed: 2, Complete: true}, res)
 	for _, f := range files {
@@ -51,9 +54,75 @@ func TestSweepUploads(t *testing.T) {
 	assert.NoError(t, err, "a symlink is left alone")
 	_, err = os.Stat(filepath.Join(outside, stale))
 	assert.NoError(t, err, "nothing outside the root is touched")
+}
 
-	// A bound on entries stops the walk and says so.
-	res, err = SweepUploads(dir, start, SweepLimits{Entries: 2, Duration: time.Minute})
+func TestWalksBefore(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"a", "b", true},
+		{"b", "a", false},
+		{"a", "a/b", true}, // a folder before what it holds
+		{"a/b", "a", false},
+		{"a/z", "b", true},   // all of a before b
+		{"a/z", "a.b", true}, // by name, not by whole path: "a" < "a.b", though "a/" > "a."
+		{"a.b", "a/z", false},
+		{"a/b/c", "a/c", true},
+		{"x", "x", false},
+	} {
+		require.Equal(t, tt.want, walksBefore(tt.a, tt.b), "%s before %s", tt.a, tt.b)
+	}
+}
+
+// sweepTree makes folders d0…d4 holding, first in walk order, a leftover of an upload
+// from before start, and files f0…f4; it returns the leftovers.
+func sweepTree(t *testing.T, dir string, start time.Time) []string {
+	t.Helper()
+	old := start.Add(-time.Hour)
+	var leftovers []string
+	for d := range 5 {
+		for f := range 5 {
+			p := filepath.Join(dir, fmt.Sprintf("d%d/f%d", d, f))
+			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			require.NoError(t, os.WriteFile(p, nil, 0o644))
+		}
+		p := filepath.Join(dir, fmt.Sprintf("d%d/.z%s0123456789abcdef", d, uploadMarker))
+		require.NoError(t, os.WriteFile(p, nil, 0o644))
+		require.NoError(t, os.Chtimes(p, old, old))
+		leftovers = append(leftovers, p)
+	}
+	return leftovers
+}
+
+// TestSweepResumes: a sweep stopped after its first batch reports where it was, and
+// the next one, started there, visits the rest and then the start, so every leftover
+// goes, those beyond the first batch included.
+func TestSweepResumes(t *testing.T) {
+	dir, start := t.TempDir(), time.Now()
+	leftovers := sweepTree(t, dir, start)
+	ctx, cancel := context.WithCancel(context.Background())
+	var cursors []string
+	res, err := SweepUploads(ctx, dir, start, SweepOptions{Batch: 8, Pause: time.Hour, Progress: func(c string) {
+		cursors = append(cursors, c)
+		cancel()
+	}})
 	require.NoError(t, err)
-	assert.False(t, res.Complete)
+	require.False(t, res.Complete)
+	require.Equal(t, []string{"d1"}, cursors, "8 entries: d0, its leftover and 5 files, d1")
+	require.Equal(t, 1, res.Removed, "the first batch held one leftover")
+
+	var visited []string
+	res, err = SweepUploads(context.Background(), dir, start, SweepOptions{From: cursors[0], Batch: 1, Progress: func(c string) { visited = append(visited, c) }})
+	require.NoError(t, err)
+	require.True(t, res.Complete)
+	require.Equal(t, 4, res.Removed)
+	require.Equal(t, "d1/.z"+uploadMarker+"0123456789abcdef", visited[0], "it goes on right after the cursor")
+	require.Equal(t, "d0", visited[slices.Index(visited, "d4/f4")+1], "then from the start")
+	require.Equal(t, "d1", visited[len(visited)-2], "up to the cursor")
+	require.Equal(t, "", visited[len(visited)-1], "and says when the tree was all visited")
+	for _, p := range leftovers {
+		_, err := os.Lstat(p)
+		require.True(t, os.IsNotExist(err), "%s is left", p)
+	}
 }

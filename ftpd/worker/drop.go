@@ -2,6 +2,8 @@ package worker
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -54,6 +56,29 @@ func verifyDropped(uid, gid int) error {
 		if d.Effective != 0 || d.Permitted != 0 || d.Inheritable != 0 {
 			return fmt.Errorf("capabilities remain after dropping privileges: %+v", data)
 		}
+	}
+	return nil
+}
+
+// dieWithMonitor has the kernel kill this process when the monitor dies, so that no
+// worker serves on without the process that decides its logins. The monitor asks for
+// that when it starts the worker, but a change of credentials (setuid) clears the
+// request; it is made again here, on a thread kept for it, because the kernel keeps
+// it per thread and Go ends a thread whose locked goroutine returns.
+func dieWithMonitor(monitorPID int) error {
+	armed := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+		armed <- unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0)
+		select {}
+	}()
+	if err := <-armed; err != nil {
+		return fmt.Errorf("set the parent-death signal: %w", err)
+	}
+	// A monitor that died before the signal was armed has left this process to another
+	// parent, and no signal will come.
+	if ppid := os.Getppid(); ppid != monitorPID {
+		return fmt.Errorf("the monitor (PID %d) is gone; stopping", monitorPID)
 	}
 	return nil
 }

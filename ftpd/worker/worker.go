@@ -1,4 +1,4 @@
-// Package worker is the unprivileged FTP process. The monitor (package agent) starts it
+// Package worker is the unprivileged FTP process. The monitor (package monitor) starts it
 // with the listening socket and a privsep channel; it takes its settings from the
 // channel, chroots into the FTP root, drops to the FTP UID and only then serves, asking
 // the monitor to check every password.
@@ -29,29 +29,16 @@ import (
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 )
 
-// File descriptors the monitor passes, in os/exec ExtraFiles order.
-const (
-	ListenerFD = 3
-	ChannelFD  = 4
-)
-
-// EnvMarker is set by the monitor so that the hidden worker command refuses to run
-// when started any other way.
-const EnvMarker = "JELASTIC_FTP_WORKER"
-
-// ShutdownGrace is how long running transfers may continue after SIGTERM.
-const ShutdownGrace = 30 * time.Second
-
 // Run is the worker's main.
 func Run(logger *slog.Logger) error {
-	started := time.Now()
-	if os.Getenv(EnvMarker) != "1" {
+	started, monitorPID := time.Now(), os.Getppid()
+	if os.Getenv(privsep.EnvMarker) != "1" {
 		return errors.New("the worker is started by `ftpctl serve`, not by hand")
 	}
-	os.Unsetenv(EnvMarker)
+	os.Unsetenv(privsep.EnvMarker)
 	// Started through /proc/self/exe, the process would be called "exe" in ps and top.
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("ftpctl-worker\x00")[0])), 0, 0, 0)
-	ch, err := privsep.FromFile(os.NewFile(ChannelFD, "privsep"))
+	ch, err := privsep.FromFile(os.NewFile(privsep.ChannelFD, "privsep"))
 	if err != nil {
 		return err
 	}
@@ -63,7 +50,7 @@ func Run(logger *slog.Logger) error {
 		return fmt.Errorf("expected settings from the monitor, got %q", first.Kind)
 	}
 	cfg := first.Config
-	lf := os.NewFile(ListenerFD, "listener")
+	lf := os.NewFile(privsep.ListenerFD, "listener")
 	ln, err := net.FileListener(lf)
 	if err != nil {
 		return fmt.Errorf("inherited listener: %w", err)
@@ -79,6 +66,9 @@ func Run(logger *slog.Logger) error {
 		logger.Info("worker confined", "chroot", cfg.Root, "uid", cfg.UID, "gid", cfg.GID)
 	} else {
 		logger.Warn("worker runs without chroot and without changing user: the monitor is not root")
+	}
+	if err := dieWithMonitor(monitorPID); err != nil {
+		return err
 	}
 
 	auth := &monitorAuth{ch: ch, root: cfg.Root, chroot: cfg.Chroot}
@@ -114,7 +104,10 @@ func Run(logger *slog.Logger) error {
 		<-sigs
 		stop.start()
 	}()
-	sweepUploads(cfg, started, logger)
+	// Beside serving, never before it: a large FTP root takes a while to walk.
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	go sweepUploads(sweepCtx, cfg, started, logger, ch)
 	err = srv.Serve(ln)
 	if errors.Is(err, net.ErrClosed) {
 		// Serve returns once the listener is closed; running transfers end later.
@@ -124,22 +117,29 @@ func Run(logger *slog.Logger) error {
 	return err
 }
 
-// sweepLimits keep the sweep of upload leftovers from holding up a start
-// on a large FTP root; connections wait in the listener's backlog meanwhile.
-var sweepLimits = rootfs.SweepLimits{Entries: 200_000, Duration: 3 * time.Second}
+// sweepPace lets the sweep of upload leftovers walk the FTP root in batches with a
+// pause between them, so that the sessions keep most of the disk meanwhile.
+var sweepPace = rootfs.SweepOptions{Batch: 1000, Pause: 10 * time.Millisecond}
 
-// sweepUploads removes what uploads cut short by an earlier worker left,
-// even with atomic uploads now off: the names are the server's own.
-func sweepUploads(cfg *privsep.WorkerConfig, started time.Time, logger *slog.Logger) {
+// sweepUploads removes what uploads cut short by an earlier worker left, even with
+// atomic uploads now off: the names are the server's own. It goes on where the
+// previous worker's sweep stopped and tells the monitor how far it got, so that a
+// worker restarted again and again still covers the whole tree.
+func sweepUploads(ctx context.Context, cfg *privsep.WorkerConfig, started time.Time, logger *slog.Logger, ch *privsep.Conn) {
 	dir := cfg.Root
 	if cfg.Chroot {
 		dir = "/"
 	}
-	res, err := rootfs.SweepUploads(dir, started, sweepLimits)
+	o := sweepPace
+	o.From = cfg.SweepFrom
+	o.Progress = func(cursor string) {
+		ch.Send(privsep.Message{Kind: privsep.KindSweep, Sweep: &privsep.SweepState{Cursor: cursor}})
+	}
+	res, err := rootfs.SweepUploads(ctx, dir, started, o)
 	switch {
 	case err != nil:
 		logger.Warn("cannot sweep upload leftovers", "err", err)
-	case res.Removed > 0 || !res.Complete:
+	case res.Removed > 0:
 		logger.Info("removed leftovers of interrupted uploads", "files", res.Removed, "complete", res.Complete)
 	}
 }
@@ -157,7 +157,7 @@ func (s *stopper) start() {
 	s.once.Do(func() {
 		go func() {
 			defer close(s.done)
-			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+			ctx, cancel := context.WithTimeout(context.Background(), privsep.ShutdownGrace)
 			defer cancel()
 			s.srv.Shutdown(ctx)
 		}()
@@ -189,7 +189,11 @@ func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer)
 		if err != nil {
 			return s, fmt.Errorf("TLS certificate from the monitor: %w", err)
 		}
-		s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: max(c.MinTLSVersion, tls.VersionTLS12)}
+		s.TLS = &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   max(c.MinTLSVersion, tls.VersionTLS12),
+			CipherSuites: ftpd.TLS12CipherSuites,
+		}
 	}
 	return s, nil
 }
@@ -268,7 +272,7 @@ func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, c
 	select {
 	case r := <-reply:
 		if !r.OK {
-			if r.Failure == "error" {
+			if r.Failure == privsep.FailureError {
 				return ftpd.Account{}, errors.New("the monitor could not check the password")
 			}
 			return ftpd.Account{}, ftpd.ErrBadLogin

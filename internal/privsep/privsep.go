@@ -33,7 +33,23 @@ const (
 	KindAuthReply = "auth-reply" // monitor → worker
 	KindXferlog   = "xferlog"    // worker → monitor: one transfer log line
 	KindSessions  = "sessions"   // monitor → worker: list sessions; worker → monitor: the list
+	KindSweep     = "sweep"      // worker → monitor: how far the sweep of upload leftovers got
 )
+
+// The descriptors the worker inherits, in os/exec ExtraFiles order; it is started
+// with these and stdin, stdout and stderr, and no other.
+const (
+	ListenerFD = 3 // the FTP listening socket
+	ChannelFD  = 4 // the worker's end of this channel
+)
+
+// EnvMarker is set by the monitor so that the hidden worker command refuses to run
+// when started any other way.
+const EnvMarker = "JELASTIC_FTP_WORKER"
+
+// ShutdownGrace is how long running transfers may continue after SIGTERM. The monitor
+// waits a little longer for the worker, and install and the systemd unit longer still.
+const ShutdownGrace = 30 * time.Second
 
 // MaxSessionsListed bounds a sessions reply to what fits a packet; the count is exact.
 const MaxSessionsListed = 200
@@ -48,6 +64,14 @@ type Message struct {
 	Line   string        `json:"line,omitempty"`
 	// Sessions answers a KindSessions request; a request carries none.
 	Sessions *SessionList `json:"sessions,omitempty"`
+	Sweep    *SweepState  `json:"sweep,omitempty"`
+}
+
+// SweepState is where the worker's sweep of upload leftovers got: the last path it
+// visited, "" when it visited the whole tree. The monitor hands it to the next worker,
+// which goes on from there.
+type SweepState struct {
+	Cursor string `json:"cursor"`
 }
 
 // SessionList is the worker's view of its sessions for `ftpctl status`.
@@ -101,6 +125,8 @@ type WorkerConfig struct {
 	TransferLog bool `json:"transfer_log"`
 	// Chroot is false when the monitor runs without root (development, the demo).
 	Chroot bool `json:"chroot"`
+	// SweepFrom is where the previous worker's sweep of upload leftovers stopped.
+	SweepFrom string `json:"sweep_from,omitempty"`
 }
 
 // AuthRequest asks the monitor to check a login.
@@ -119,9 +145,30 @@ type AuthReply struct {
 	// Permissions and MaxSessions are the user's, from users.toml.
 	Permissions perm.Set `json:"permissions,omitzero"`
 	MaxSessions int      `json:"max_sessions,omitempty"`
-	// Failure is "bad-login", "banned" or "error": the worker needs to know whether
-	// to count an attempt or to close the session, never why a login was refused.
-	Failure string `json:"failure,omitempty"`
+	// Failure is set when OK is not: the worker needs to know whether to count an
+	// attempt or to close the session, never why a login was refused.
+	Failure Failure `json:"failure,omitempty"`
+}
+
+// Failure is why a login did not succeed, as far as the worker needs to know.
+type Failure string
+
+// The failures a reply may carry.
+const (
+	FailureBadLogin Failure = "bad-login" // wrong name or password, or an account that may not log in
+	FailureBanned   Failure = "banned"    // the client address is banned for failing too often
+	FailureError    Failure = "error"     // the monitor could not check: not the client's fault
+)
+
+// valid reports whether a reply's failure matches its outcome.
+func (r AuthReply) valid() bool {
+	switch r.Failure {
+	case "":
+		return r.OK
+	case FailureBadLogin, FailureBanned, FailureError:
+		return !r.OK
+	}
+	return false
 }
 
 // Pair returns the two ends of a new channel; the child's end is for ExtraFiles.
@@ -211,16 +258,19 @@ func (c *Conn) Recv() (Message, error) {
 func (m Message) wellFormed() bool {
 	switch m.Kind {
 	case KindConfig:
-		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil
+		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil
 	case KindAuth:
-		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.ID != 0
+		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
 	case KindAuthReply:
-		return m.Reply != nil && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.ID != 0
+		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
 	case KindXferlog:
-		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Sessions == nil && m.ID == 0 && validLogLine(m.Line)
+		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Sessions == nil && m.Sweep == nil && m.ID == 0 && validLogLine(m.Line)
 	case KindSessions:
-		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.ID != 0 &&
+		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sweep == nil && m.ID != 0 &&
 			(m.Sessions == nil || len(m.Sessions.Sessions) <= MaxSessionsListed)
+	case KindSweep:
+		return m.Sweep != nil && m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.ID == 0 &&
+			len(m.Sweep.Cursor) <= MaxLogLine && !strings.ContainsAny(m.Sweep.Cursor, "\x00\n")
 	}
 	return false
 }

@@ -25,6 +25,9 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindConfig, Config: &WorkerConfig{Root: "/srv", UID: 700, CertPEM: []byte(strings.Repeat("x", 40_000))}},
 		{Kind: KindAuth, ID: 7, Auth: &AuthRequest{User: "u", Password: "p:w\n", Client: "127.0.0.1"}},
 		{Kind: KindAuthReply, ID: 7, Reply: &AuthReply{OK: true, Home: "site1"}},
+		{Kind: KindAuthReply, ID: 8, Reply: &AuthReply{Failure: FailureBanned}},
+		{Kind: KindSweep, Sweep: &SweepState{Cursor: "site1/uploads"}},
+		{Kind: KindSweep, Sweep: &SweepState{}},
 		{Kind: KindXferlog, Line: "Sat Nov 21 23:00:00 2026 1 127.0.0.1 6 /up.txt b _ i r alice ftp 0 * c\n"},
 	}
 	for _, m := range msgs {
@@ -50,6 +53,12 @@ func TestRecvRejectsMalformed(t *testing.T) {
 		{"two log lines", `{"kind":"xferlog","line":"a\nforged\n"}`},
 		{"log line without newline", `{"kind":"xferlog","line":"a"}`},
 		{"log line with CR", `{"kind":"xferlog","line":"a\rb\n"}`},
+		{"refusal without failure", `{"kind":"auth-reply","id":1,"reply":{"ok":false}}`},
+		{"unknown failure", `{"kind":"auth-reply","id":1,"reply":{"failure":"maybe"}}`},
+		{"sweep without state", `{"kind":"sweep"}`},
+		{"sweep cursor with newline", `{"kind":"sweep","sweep":{"cursor":"a\nb"}}`},
+		{"sweep with a second payload", `{"kind":"sweep","sweep":{"cursor":"a"},"line":"x\n"}`},
+		{"success with failure", `{"kind":"auth-reply","id":1,"reply":{"ok":true,"failure":"banned"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package agent
+package monitor
 
 import (
 	"os"
@@ -53,13 +53,13 @@ func TestCheckLogin(t *testing.T) {
 	}{
 		{"alice", "Right-Pass-1", "127.0.0.1", privsep.AuthReply{OK: true, Home: "site1"}},
 		{"ro", "Right-Pass-1", "::ffff:127.0.0.1", privsep.AuthReply{OK: true, Home: ".", ReadOnly: true, Permissions: perm.ReadOnly}},
-		{"alice", "wrong", "10.0.0.1", privsep.AuthReply{Failure: "bad-login"}},
-		{"root", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: "bad-login"}},
-		{"away", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: "bad-login"}},
-		{"nobody", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: "bad-login"}},
-		{strings.Repeat("a", 70000), "x", "10.0.0.3", privsep.AuthReply{Failure: "bad-login"}},
-		{"alice", strings.Repeat("p", 70000), "10.0.0.3", privsep.AuthReply{Failure: "bad-login"}},
-		{"alice", "Right-Pass-1", "not an address", privsep.AuthReply{Failure: "error"}},
+		{"alice", "wrong", "10.0.0.1", privsep.AuthReply{Failure: privsep.FailureBadLogin}},
+		{"root", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: privsep.FailureBadLogin}},
+		{"away", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: privsep.FailureBadLogin}},
+		{"nobody", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: privsep.FailureBadLogin}},
+		{strings.Repeat("a", 70000), "x", "10.0.0.3", privsep.AuthReply{Failure: privsep.FailureBadLogin}},
+		{"alice", strings.Repeat("p", 70000), "10.0.0.3", privsep.AuthReply{Failure: privsep.FailureBadLogin}},
+		{"alice", "Right-Pass-1", "not an address", privsep.AuthReply{Failure: privsep.FailureError}},
 	}
 	for _, tt := range tests {
 		got := m.checkLogin(&privsep.AuthRequest{User: tt.user, Password: tt.password, Client: tt.client})
@@ -72,9 +72,9 @@ func TestCheckLoginBans(t *testing.T) {
 	bad := &privsep.AuthRequest{User: "alice", Password: "wrong", Client: "203.0.113.9"}
 	good := &privsep.AuthRequest{User: "alice", Password: "Right-Pass-1", Client: "203.0.113.9"}
 	for range 3 {
-		require.Equal(t, "bad-login", m.checkLogin(bad).Failure)
+		require.Equal(t, privsep.FailureBadLogin, m.checkLogin(bad).Failure)
 	}
-	require.Equal(t, "banned", m.checkLogin(good).Failure, "the right password does not lift a ban")
+	require.Equal(t, privsep.FailureBanned, m.checkLogin(good).Failure, "the right password does not lift a ban")
 	other := &privsep.AuthRequest{User: "alice", Password: "Right-Pass-1", Client: "203.0.113.10"}
 	require.True(t, m.checkLogin(other).OK, "other addresses are not banned")
 }
@@ -82,7 +82,7 @@ func TestCheckLoginBans(t *testing.T) {
 func TestCheckLoginRecordsLastLogin(t *testing.T) {
 	m := loginWorld(t)
 	require.True(t, m.checkLogin(&privsep.AuthRequest{User: "ro", Password: "Right-Pass-1", Client: "::ffff:127.0.0.2"}).OK)
-	require.Equal(t, "bad-login", m.checkLogin(&privsep.AuthRequest{User: "alice", Password: "wrong", Client: "127.0.0.3"}).Failure)
+	require.Equal(t, privsep.FailureBadLogin, m.checkLogin(&privsep.AuthRequest{User: "alice", Password: "wrong", Client: "127.0.0.3"}).Failure)
 	require.NoError(t, lastlogin.Flush())
 	got, err := lastlogin.Read(lastlogin.Path())
 	require.NoError(t, err)

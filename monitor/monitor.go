@@ -1,4 +1,4 @@
-package agent
+package monitor
 
 import (
 	"context"
@@ -22,9 +22,9 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
-	"github.com/jelastic/jelastic-ftp/ftpd/worker"
 	"github.com/jelastic/jelastic-ftp/internal/idlemem"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/lastlogin"
 )
@@ -37,11 +37,18 @@ type ServeOptions struct {
 	// WorkerCommand starts the worker; the default re-executes this binary
 	// (/proc/self/exe) with the hidden "worker" command.
 	WorkerCommand []string
+	// StateDir keeps the bans across restarts; the default is $STATE_DIRECTORY, and
+	// without either bans last as long as the process.
+	StateDir string
 }
 
 // authConcurrency bounds simultaneous password checks: a yescrypt check takes tens of
 // milliseconds and megabytes, and a login storm must not starve the machine.
 const authConcurrency = 4
+
+// maxPendingLogins bounds the login requests held at once, delayed or waiting for a
+// check; beyond it the monitor stops reading the worker's channel until one ends.
+const maxPendingLogins = 1024
 
 // Serve is the privileged monitor: it opens the listener, starts the unprivileged
 // worker with it, answers the worker's login requests from the account databases,
@@ -56,6 +63,11 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	defer ln.Close()
+	// Neither the monitor nor the worker holds what the caller left open; systemd's
+	// sockets are taken by now.
+	if err := privsep.CloseInherited(); err != nil {
+		return err
+	}
 	m.activated = activated
 	m.log.Info("listening", "addr", ln.Addr().String(), "root", m.cfg.Root, "socket_activation", activated)
 	m.started, m.listenAddr = time.Now(), ln.Addr().String()
@@ -70,6 +82,8 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	defer stopControl()
+	go m.housekeeping(ctx)
+	defer func() { m.saveBans(m.opts.StateDir, time.Now(), true) }()
 	return m.superviseWorkers(ctx, ln, hup)
 }
 
@@ -83,11 +97,13 @@ type monitor struct {
 	wcfg     privsep.WorkerConfig
 	throttle *throttle
 	sem      chan struct{}
+	pending  chan struct{}     // login requests being delayed or checked
 	memory   *idlemem.Releaser // after bursts of password checks
 	xferlog  *os.File          // nil when no transfer log is configured
 	xmu      sync.Mutex
 
-	activated bool // systemd passed the listening socket: idle_exit applies
+	activated bool   // systemd passed the listening socket: idle_exit applies
+	sweepFrom string // where the last worker's sweep of upload leftovers got
 
 	// For `ftpctl status`.
 	started    time.Time
@@ -112,13 +128,18 @@ func newMonitor(opts ServeOptions) (*monitor, error) {
 		opts.WorkerCommand = []string{"/proc/self/exe", "worker"}
 	}
 	m := &monitor{
-		opts:   opts,
-		log:    opts.Logger,
-		sem:    make(chan struct{}, authConcurrency),
-		memory: idlemem.New(2*time.Second, nil),
+		opts:    opts,
+		log:     opts.Logger,
+		sem:     make(chan struct{}, authConcurrency),
+		pending: make(chan struct{}, maxPendingLogins),
+		memory:  idlemem.New(2*time.Second, nil),
 	}
 	if err := m.load(); err != nil {
 		return nil, err
+	}
+	m.opts.StateDir = stateDir(opts.StateDir)
+	if err := m.loadBans(m.opts.StateDir, time.Now()); err != nil {
+		m.log.Warn("the bans from before the restart are lost", "err", err)
 	}
 	return m, nil
 }
@@ -160,7 +181,7 @@ func (m *monitor) load() error {
 			return err
 		}
 	}
-	if w.CertPEM, w.KeyPEM, err = loadCertificate(cfg); err != nil {
+	if w.CertPEM, w.KeyPEM, err = m.loadCertificate(cfg); err != nil {
 		return err
 	}
 	var xferlog *os.File
@@ -181,19 +202,32 @@ func (m *monitor) load() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cfg, m.wcfg, m.digest = cfg, w, digest
-	m.throttle = newThrottle(cfg.Limits.BanAfterFailures, cfg.Limits.BanWindow, cfg.Limits.BanDuration)
+	// One throttle for the monitor's life: a reload (logrotate, a new certificate)
+	// changes its limits and keeps its counts and bans.
+	if m.throttle == nil {
+		m.throttle = newThrottle(m.log, cfg.Limits.BanAfterFailures, cfg.Limits.BanWindow, cfg.Limits.BanDuration)
+	} else {
+		m.throttle.setLimits(cfg.Limits.BanAfterFailures, cfg.Limits.BanWindow, cfg.Limits.BanDuration)
+	}
 	return nil
 }
 
-// loadCertificate reads the configured pair, or makes a self-signed one in memory so
-// that FTPS is always offered.
-func loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, err error) {
+// loadCertificate reads the configured pair, making it anew first when it is a
+// self-signed one of ours that is about to expire, or makes a self-signed one in
+// memory so that FTPS is always offered.
+func (m *monitor) loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, err error) {
+	host, _ := os.Hostname()
 	if !cfg.TLS.Enabled() {
-		host, _ := os.Hostname()
-		return SelfSigned([]string{host, "localhost", "127.0.0.1", "::1"}, 365*24*time.Hour)
+		return selfsigned.New(append(selfsigned.Hosts(host), "localhost", "127.0.0.1", "::1"), selfsigned.Validity)
 	}
 	if certPEM, err = os.ReadFile(cfg.TLS.Cert); err != nil {
 		return nil, nil, fmt.Errorf("read the TLS certificate: %w", err)
+	}
+	if selfsigned.Due(certPEM, time.Now()) {
+		if certPEM, err = selfsigned.WriteNew(cfg.TLS.Cert, cfg.TLS.Key, selfsigned.Hosts(host)); err != nil {
+			return nil, nil, err
+		}
+		m.log.Info("renewed the self-signed certificate", "cert", cfg.TLS.Cert, "for", selfsigned.Validity.String())
 	}
 	if keyPEM, err = os.ReadFile(cfg.TLS.Key); err != nil {
 		return nil, nil, fmt.Errorf("read the TLS key: %w", err)
@@ -268,9 +302,10 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	}
 	defer ch.Close()
 	cmd := exec.Command(m.opts.WorkerCommand[0], m.opts.WorkerCommand[1:]...)
-	cmd.Args[0] = "ftpctl" // what ps shows, rather than /proc/self/exe
-	cmd.ExtraFiles = []*os.File{lf, child}
-	cmd.Env = []string{worker.EnvMarker + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Args[0] = "ftpctl"                                                          // what ps shows, rather than /proc/self/exe
+	cmd.ExtraFiles = make([]*os.File, max(privsep.ListenerFD, privsep.ChannelFD)-2) // ExtraFiles[0] is descriptor 3
+	cmd.ExtraFiles[privsep.ListenerFD-3], cmd.ExtraFiles[privsep.ChannelFD-3] = lf, child
+	cmd.Env = []string{privsep.EnvMarker + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := startWithTimerSlack(cmd, workerTimerSlack); err != nil {
@@ -290,6 +325,7 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	}()
 	m.mu.Lock()
 	w := m.wcfg
+	w.SweepFrom = m.sweepFrom
 	m.mu.Unlock()
 	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
 		cmd.Process.Kill()
@@ -328,7 +364,7 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
-		case <-time.After(worker.ShutdownGrace + 5*time.Second):
+		case <-time.After(privsep.ShutdownGrace + workerStopMargin):
 			cmd.Process.Kill()
 			<-exited
 		}
@@ -368,12 +404,49 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	}
 }
 
+// banCheckEvery is how often bans that ran out are ended (and logged as such) when
+// no login from their source asks first, and changed bans are saved.
+const banCheckEvery = 10 * time.Second
+
+// certCheckEvery is how often a service that runs for months looks whether its
+// self-signed certificate is due; a reload, which renews it, follows when it is.
+const certCheckEvery = 12 * time.Hour
+
+// housekeeping ends bans that ran out and renews the certificate in time.
+func (m *monitor) housekeeping(ctx context.Context) {
+	bans, certs := time.NewTicker(banCheckEvery), time.NewTicker(certCheckEvery)
+	defer bans.Stop()
+	defer certs.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-bans.C:
+			m.mu.Lock()
+			th := m.throttle
+			m.mu.Unlock()
+			th.expire(now)
+			m.saveBans(m.opts.StateDir, now, false)
+		case now := <-certs.C:
+			if cfg := m.config(); cfg.TLS.Enabled() {
+				if certPEM, err := os.ReadFile(cfg.TLS.Cert); err == nil && selfsigned.Due(certPEM, now) {
+					syscall.Kill(os.Getpid(), syscall.SIGHUP)
+				}
+			}
+		}
+	}
+}
+
 // config returns the settings in force (SIGHUP may replace them).
 func (m *monitor) config() config.Config {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.cfg
 }
+
+// workerStopMargin is how much longer than the shutdown grace the monitor waits for a
+// stopping worker before it kills it.
+const workerStopMargin = 5 * time.Second
 
 // statusEvery is how often `systemctl status` learns the number of sessions.
 const statusEvery = 15 * time.Second
@@ -441,14 +514,22 @@ func (m *monitor) serveChannel(ch *privsep.Conn) {
 		case privsep.KindSessions:
 			m.queries.answer(msg.ID, msg.Sessions)
 			continue
+		case privsep.KindSweep:
+			m.mu.Lock()
+			m.sweepFrom = msg.Sweep.Cursor
+			m.mu.Unlock()
+			continue
 		}
 		if msg.Kind != privsep.KindAuth {
 			m.log.Error("unexpected message from the worker; closing its channel", "kind", msg.Kind)
 			ch.Close()
 			return
 		}
-		m.sem <- struct{}{}
+		m.pending <- struct{}{}
 		go func() {
+			defer func() { <-m.pending }()
+			m.delayLogin(msg.Auth)
+			m.sem <- struct{}{}
 			defer func() { <-m.sem }()
 			reply := m.checkLogin(msg.Auth)
 			ch.Send(privsep.Message{Kind: privsep.KindAuthReply, ID: msg.ID, Reply: &reply})
@@ -468,13 +549,24 @@ func (m *monitor) writeXferlog(line string) {
 	}
 }
 
+// delayLogin holds a login to an account under attack back before its check,
+// without taking one of the checks' slots meanwhile.
+func (m *monitor) delayLogin(req *privsep.AuthRequest) {
+	m.mu.Lock()
+	th := m.throttle
+	m.mu.Unlock()
+	if d := th.accountDelay(req.User, time.Now()); d > 0 {
+		time.Sleep(d)
+	}
+}
+
 // checkLogin decides a login. Only this process can read /etc/shadow.
 func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
-	refused := privsep.AuthReply{Failure: "bad-login"}
+	refused := privsep.AuthReply{Failure: privsep.FailureBadLogin}
 	client, err := netip.ParseAddr(req.Client)
 	if err != nil {
 		m.log.Error("worker sent a malformed client address", "client", req.Client)
-		return privsep.AuthReply{Failure: "error"}
+		return privsep.AuthReply{Failure: privsep.FailureError}
 	}
 	client = client.Unmap()
 	m.mu.Lock()
@@ -482,23 +574,21 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	m.mu.Unlock()
 	now := time.Now()
 	if th.banned(client, now) {
-		m.log.Warn("login refused: client banned", "user", req.User, "client", client.String())
-		return privsep.AuthReply{Failure: "banned"}
+		m.log.Warn("login refused: client banned", "client", client.String(), "user", req.User)
+		return privsep.AuthReply{Failure: privsep.FailureBanned}
 	}
 	acc, err := users.Authenticate(m.opts.Etc, req.User, req.Password, client, config.UsersBeside(m.opts.ConfigPath), now)
 	if err != nil {
 		if !errors.Is(err, users.ErrBadLogin) {
 			m.log.Error("cannot check passwords", "err", err)
-			return privsep.AuthReply{Failure: "error"}
+			return privsep.AuthReply{Failure: privsep.FailureError}
 		}
-		m.log.Info("login refused", "user", req.User, "client", client.String(), "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
-		if th.fail(client, now) {
-			m.log.Warn("client banned after repeated failed logins", "client", client.String(), "for", cfg.Limits.BanDuration.String())
-		}
+		m.log.Info("login refused", "client", client.String(), "user", req.User, "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
+		th.fail(client, req.User, now)
 		return refused
 	}
 	if !users.Within(acc.Home, cfg.Root) {
-		m.log.Warn("login refused: home outside the FTP root", "user", acc.Name, "home", acc.Home, "root", cfg.Root)
+		m.log.Warn("login refused: home outside the FTP root", "client", client.String(), "user", acc.Name, "home", acc.Home, "root", cfg.Root)
 		return refused
 	}
 	rel, err := filepath.Rel(cfg.Root, acc.Home)
@@ -508,7 +598,7 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	store, err := config.LoadUsers(filepath.Join(filepath.Dir(m.opts.ConfigPath), filepath.Base(config.DefaultUsersPath)))
 	if err != nil {
 		m.log.Error("cannot read per-user options", "err", err)
-		return privsep.AuthReply{Failure: "error"}
+		return privsep.AuthReply{Failure: privsep.FailureError}
 	}
 	lastlogin.Record(acc.Name, client, "ftp", now)
 	return privsep.AuthReply{OK: true, Home: rel, ReadOnly: store[acc.Name].ReadOnly(), Permissions: store[acc.Name].Permissions, MaxSessions: store[acc.Name].MaxSessions}

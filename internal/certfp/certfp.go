@@ -1,4 +1,7 @@
-package agent
+// Package certfp writes a certificate's SHA-256 fingerprint the way openssl and FTP
+// clients show it, so that the owner can compare what ftpctl prints with what the
+// client presents.
+package certfp
 
 import (
 	"crypto/sha256"
@@ -8,9 +11,8 @@ import (
 	"strings"
 )
 
-// Fingerprint is the SHA-256 of a DER certificate as openssl and FTP clients show it,
-// "AB:CD:…", for the owner to compare with what the client presents.
-func Fingerprint(der []byte) string {
+// Of is the SHA-256 of a DER certificate, "AB:CD:…".
+func Of(der []byte) string {
 	sum := sha256.Sum256(der)
 	parts := make([]string, len(sum))
 	for i, b := range sum {
@@ -19,8 +21,8 @@ func Fingerprint(der []byte) string {
 	return strings.Join(parts, ":")
 }
 
-// certFileFingerprint is the Fingerprint of the first certificate in a PEM file.
-func certFileFingerprint(path string) (string, error) {
+// File is the fingerprint of the first certificate in a PEM file.
+func File(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("read the TLS certificate: %w", err)
@@ -29,5 +31,5 @@ func certFileFingerprint(path string) (string, error) {
 	if block == nil || block.Type != "CERTIFICATE" {
 		return "", fmt.Errorf("%s holds no PEM certificate", path)
 	}
-	return Fingerprint(block.Bytes), nil
+	return Of(block.Bytes), nil
 }

@@ -1,4 +1,5 @@
-package agent
+// Package selfsigned makes the certificate FTPS is offered with when the operator gave none.
+package selfsigned
 
 import (
 	"crypto/ecdsa"
@@ -11,12 +12,14 @@ import (
 	"math/big"
 	"net"
 	"time"
+
+	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
 )
 
-// SelfSigned makes an ECDSA P-256 certificate for hosts (names or IP addresses), valid
+// New makes an ECDSA P-256 certificate for hosts (names or IP addresses), valid
 // from an hour ago (clock skew) for the given time. FTP clients cannot verify it, but
 // it still encrypts the password and the files; operators replace it with their own.
-func SelfSigned(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte, err error) {
+func New(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate key: %w", err)
@@ -28,7 +31,7 @@ func SelfSigned(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte,
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "jelastic-ftp", Organization: []string{"jelastic-ftp self-signed"}},
+		Subject:      pkix.Name{CommonName: "jelastic-ftp", Organization: []string{organization}},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(validFor),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -54,4 +57,22 @@ func SelfSigned(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte,
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
+}
+
+// WriteNew makes a certificate for hosts, valid for Validity, and puts it and its key
+// in place of the files certFile and keyFile. The key goes first: a crash in between
+// leaves a pair that does not match, which the next start or install replaces, never
+// an old key with a new certificate in use.
+func WriteNew(certFile, keyFile string, hosts []string) (certPEM []byte, err error) {
+	certPEM, keyPEM, err := New(hosts, Validity)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(keyFile, keyPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("write the self-signed key: %w", err)
+	}
+	if err := atomicfile.Write(certFile, certPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("write the self-signed certificate: %w", err)
+	}
+	return certPEM, nil
 }

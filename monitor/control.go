@@ -1,4 +1,4 @@
-package agent
+package monitor
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jelastic/jelastic-ftp/internal/certfp"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/users"
 )
@@ -69,7 +70,7 @@ func certificateInfo(certPEM []byte) (CertificateInfo, error) {
 	if err != nil {
 		return CertificateInfo{}, err
 	}
-	info := CertificateInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter, SHA256: Fingerprint(c.Raw), DNSNames: c.DNSNames}
+	info := CertificateInfo{Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter, SHA256: certfp.Of(c.Raw), DNSNames: c.DNSNames}
 	for _, ip := range c.IPAddresses {
 		info.IPs = append(info.IPs, ip.String())
 	}
