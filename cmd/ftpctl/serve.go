@@ -14,8 +14,8 @@ import (
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/ftpd/worker"
 	"github.com/jelastic/jelastic-ftp/internal/logbuf"
-	"github.com/jelastic/jelastic-ftp/users/lastlogin"
 	"github.com/jelastic/jelastic-ftp/monitor"
+	"github.com/jelastic/jelastic-ftp/users/lastlogin"
 )
 
 func newLogger(out io.Writer, debug bool) *slog.Logger {
