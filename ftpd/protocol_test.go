@@ -211,8 +211,7 @@ func TestPassiveDataConnectionFromAnotherAddressIsDropped(t *testing.T) {
 }
 
 // TestErrorRepliesNameTheClientPath: a failed RETR says what the file system
-// said about the client's path, without ftpserverlib's "driver error: calling
-// GetHandle" in between.
+// said about the client's path, and nothing in between.
 func TestErrorRepliesNameTheClientPath(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
@@ -407,8 +406,7 @@ func statMode(t *testing.T, ts *testServer, name string) string {
 
 // TestIdleTimeoutDuringTransfers: a transfer that moves keeps a quiet control
 // connection open past the idle timeout; one that stops moving ends the session,
-// also in active mode, where ftpserverlib dials the data connection without any
-// deadline of its own.
+// also in active mode, where the server dials the data connection itself.
 func TestIdleTimeoutDuringTransfers(t *testing.T) {
 	t.Parallel()
 	// Each mode reaches the file by another path: plain passive uploads are
@@ -479,8 +477,7 @@ func TestIdleTimeoutDuringTransfers(t *testing.T) {
 			defer data.Close() // and never read
 			c.expect(150)
 			if pipelined {
-				// ftpserverlib holds it back until the transfer ends, and reads
-				// nothing more meanwhile.
+				// The server holds it back until the transfer ends.
 				require.NoError(t, c.text.PrintfLine("NOOP"))
 			}
 			msg := c.expect(421)

@@ -128,7 +128,7 @@ func freePorts(t *testing.T) int {
 		var held []net.Listener
 		ok := true
 		for p := base; p < base+portBlock && ok; p++ {
-			// ftpserverlib listens for passive connections on every address.
+			// Passive listeners may take any address; keep the port free on all.
 			l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
 			if err != nil {
 				ok = false

@@ -60,7 +60,7 @@ func TestReadDir(t *testing.T) {
 	require.Len(t, inner, 1)
 }
 
-// dirLister is the listing half of afero.File.
+// dirLister is the listing half of File.
 type dirLister interface {
 	Readdir(int) ([]os.FileInfo, error)
 	Readdirnames(int) ([]string, error)

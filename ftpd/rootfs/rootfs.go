@@ -1,6 +1,5 @@
-// Package rootfs is the per-session file system of the FTP worker: an
-// afero.Fs, with the ftpserverlib driver extensions, that is confined to one
-// user's home directory by os.Root.
+// Package rootfs is the per-session file system of the FTP worker, confined
+// to one user's home directory by os.Root.
 //
 // Client paths are slash paths relative to the home: "/", "a/../b" and
 // "../../etc/shadow" all name something inside it. os.Root refuses every
@@ -24,14 +23,13 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"syscall"
 	"time"
 
-	ftpserver "github.com/fclairamb/ftpserverlib"
-	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,40 +61,35 @@ var (
 	// ErrOutsideHome refuses a path that leads out of the home through a
 	// symlink.
 	ErrOutsideHome error = &refusal{msg: "the path leads outside the home directory"}
-	// ErrReservedName refuses any use of a temporary upload name. It also
-	// matches ftpserver.ErrFileNameNotAllowed so that STOR and RNTO answer
-	// 553, as for any forbidden name.
-	ErrReservedName error = &refusal{
-		msg:  "the name is reserved for uploads in progress",
-		also: ftpserver.ErrFileNameNotAllowed,
-	}
+	// ErrReservedName refuses any use of a temporary upload name; the
+	// server answers it with 553, as for any forbidden name.
+	ErrReservedName error = &refusal{msg: "the name is reserved for uploads in progress"}
 	// ErrNotRegular refuses FIFOs, sockets and devices, which a transfer
 	// could block on.
 	ErrNotRegular error = &refusal{msg: "only regular files and directories can be opened"}
 )
 
-type refusal struct {
-	msg  string
-	also error
-}
+type refusal struct{ msg string }
 
 func (r *refusal) Error() string { return r.msg }
 
 func (r *refusal) Is(target error) bool {
-	return target == fs.ErrPermission || (r.also != nil && target == r.also)
+	return target == fs.ErrPermission
 }
 
-// The server finds these by type assertion; a wrong signature would make it
-// silently fall back to plain afero calls.
+// File is a file or directory opened with Open or OpenFile.
+type File interface {
+	io.ReadWriteSeeker
+	io.Closer
+	Name() string
+	Stat() (os.FileInfo, error)
+	Readdir(n int) ([]os.FileInfo, error)
+	Readdirnames(n int) ([]string, error)
+}
+
 var (
-	_ ftpserver.ClientDriver                      = (*FS)(nil)
-	_ ftpserver.ClientDriverExtentionFileTransfer = (*FS)(nil)
-	_ ftpserver.ClientDriverExtensionFileList     = (*FS)(nil)
-	_ ftpserver.ClientDriverExtensionRemoveDir    = (*FS)(nil)
-	_ ftpserver.ClientDriverExtensionAllocate     = (*FS)(nil)
-	_ ftpserver.FileTransferError                 = (*atomicUpload)(nil)
-	_ afero.File                                  = (*os.File)(nil)
-	_ afero.File                                  = (*dirFile)(nil)
+	_ File = (*os.File)(nil)
+	_ File = (*dirFile)(nil)
 )
 
 // New opens home as the root of a session's file system.
@@ -113,9 +106,6 @@ func New(home string, opts Options) (*FS, error) {
 func (fsys *FS) Close() error {
 	return fsys.root.Close()
 }
-
-// Name returns the name of this afero.Fs implementation.
-func (fsys *FS) Name() string { return "rootfs" }
 
 // clientPath turns a client path into the name to give os.Root and the
 // path to show the client in errors.
@@ -180,12 +170,12 @@ func (fsys *FS) Stat(name string) (os.FileInfo, error) {
 }
 
 // Open opens name for reading.
-func (fsys *FS) Open(name string) (afero.File, error) {
+func (fsys *FS) Open(name string) (File, error) {
 	return fsys.OpenFile(name, os.O_RDONLY, 0)
 }
 
 // Create creates or truncates name in place.
-func (fsys *FS) Create(name string) (afero.File, error) {
+func (fsys *FS) Create(name string) (File, error) {
 	return fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0)
 }
 
@@ -195,7 +185,7 @@ const writeFlags = os.O_WRONLY | os.O_RDWR | os.O_CREATE | os.O_TRUNC | os.O_APP
 // through GetHandle. perm is ignored (see the package comment). A regular
 // file comes back as an *os.File; a directory as a handle whose listings
 // hide temporary upload files.
-func (fsys *FS) OpenFile(name string, flag int, _ os.FileMode) (afero.File, error) {
+func (fsys *FS) OpenFile(name string, flag int, _ os.FileMode) (File, error) {
 	resolveOpen := resolve
 	if flag&writeFlags != 0 {
 		resolveOpen = fsys.resolveWrite

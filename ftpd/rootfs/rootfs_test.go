@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/stretchr/testify/require"
 )
 
@@ -104,8 +103,8 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	return entries
 }
 
-// upload does what ftpserverlib does for one transfer: GetHandle, seek to a
-// REST offset, copy, report a failed copy with TransferError, Close.
+// upload does what the server does for one transfer: GetHandle, seek to a
+// REST offset, copy, report a failed copy with Abort, Close.
 func upload(t *testing.T, fsys *FS, name string, flags int, offset int64, data string, failure error) {
 	t.Helper()
 	h, err := fsys.GetHandle(name, flags, offset)
@@ -116,8 +115,8 @@ func upload(t *testing.T, fsys *FS, name string, flags int, offset int64, data s
 	}
 	_, err = io.Copy(h, strings.NewReader(data))
 	require.NoError(t, err)
-	if te, ok := h.(ftpserver.FileTransferError); ok && failure != nil {
-		te.TransferError(failure)
+	if a, ok := h.(Aborter); ok && failure != nil {
+		a.Abort(failure)
 	}
 	require.NoError(t, h.Close())
 }
@@ -403,7 +402,7 @@ func TestOpenRefusesWhatCannotBeTransferred(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Opening a FIFO without O_NONBLOCK would wait for a writer forever.
 			type result struct {
-				h   ftpserver.FileTransfer
+				h   Handle
 				err error
 			}
 			done := make(chan result, 1)
