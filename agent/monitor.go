@@ -150,6 +150,11 @@ func (m *monitor) load() error {
 		AtomicUploads:           cfg.AtomicUploads,
 		MaxCommandLength:        cfg.Limits.MaxCommandLength,
 		Chroot:                  os.Geteuid() == 0,
+
+		LoginTimeout:                cfg.LoginTimeout,
+		MaxSessionsBeforeLogin:      cfg.Limits.MaxSessionsBeforeLogin,
+		MaxSessionsBeforeLoginPerIP: cfg.Limits.MaxSessionsBeforeLoginPerIP,
+		MaxSessionsPerUser:          cfg.Limits.MaxSessionsPerUser,
 	}
 	if w.Chroot {
 		if w.GID, err = users.GroupGID(m.opts.Etc); err != nil {

@@ -8,11 +8,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	agentconfig "github.com/jelastic/jelastic-ftp/agent/config"
 )
 
-// maxCommandLength is the longest command line a session takes: 4 KiB with
-// the CRLF, the most a client's command needs (a path of PATH_MAX).
-const maxCommandLength = 4094
+// maxCommandLength is the longest command line a session takes.
+const maxCommandLength = agentconfig.MaxCommandLength
 
 // Settings configure a Server. Start from DefaultSettings: in a zero
 // Settings the booleans RequireSessionReuse and AtomicUploads are false,
@@ -85,22 +86,24 @@ type Settings struct {
 	Welcome string
 }
 
-// DefaultSettings returns the recommended settings: no FTPS until TLS is
-// set, passive mode only, session reuse required, atomic uploads.
+// DefaultSettings returns the recommended settings, those of ftpd.toml's
+// defaults (agent/config): no FTPS until TLS is set, passive mode only,
+// session reuse required, atomic uploads.
 func DefaultSettings() Settings {
+	d := agentconfig.Default()
 	return Settings{
-		RequireSessionReuse:         true,
-		IdleTimeout:                 300 * time.Second,
-		LoginTimeout:                30 * time.Second,
-		MaxSessions:                 200,
-		MaxSessionsPerIP:            50,
-		MaxSessionsBeforeLogin:      150,
-		MaxSessionsBeforeLoginPerIP: 10,
-		MaxSessionsPerUser:          50,
-		LoginAttemptsPerSession:     3,
-		FailedLoginDelay:            time.Second,
-		AtomicUploads:               true,
-		MaxCommandLength:            maxCommandLength,
+		RequireSessionReuse:         d.TLS.RequireSessionReuse,
+		IdleTimeout:                 d.IdleTimeout,
+		LoginTimeout:                d.LoginTimeout,
+		MaxSessions:                 d.Limits.MaxSessions,
+		MaxSessionsPerIP:            d.Limits.MaxSessionsPerIP,
+		MaxSessionsBeforeLogin:      d.Limits.MaxSessionsBeforeLogin,
+		MaxSessionsBeforeLoginPerIP: d.Limits.MaxSessionsBeforeLoginPerIP,
+		MaxSessionsPerUser:          d.Limits.MaxSessionsPerUser,
+		LoginAttemptsPerSession:     d.Limits.LoginAttemptsPerSession,
+		FailedLoginDelay:            d.Limits.FailedLoginDelay,
+		AtomicUploads:               d.AtomicUploads,
+		MaxCommandLength:            d.Limits.MaxCommandLength,
 		Welcome:                     "FTP server ready.",
 	}
 }
