@@ -113,7 +113,10 @@ func TestRepeatedWarningsAreCounted(t *testing.T) {
 // TestUploadWhoseClientLeavesIsNotPublished: the client closes its control
 // connection, then its data connection cleanly, as a killed client's kernel
 // does: the old file stays, and the transfer is logged as aborted. One that
-// keeps its control connection replaces the file.
+// keeps its control connection replaces the file. (The data connection is
+// closed once the server has seen the control connection end: closed in
+// the same instant from two CPUs, the two ends may reach the server in
+// either order; a killed process closes them from one.)
 func TestUploadWhoseClientLeavesIsNotPublished(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
@@ -124,12 +127,13 @@ func TestUploadWhoseClientLeavesIsNotPublished(t *testing.T) {
 	_, err := data.Write([]byte("<?php half"))
 	require.NoError(t, err)
 	require.NoError(t, c.conn.Close())
+	waitFor(t, "the session to end", func() bool { return strings.Contains(ts.logs.String(), `msg="session closed"`) })
 	require.NoError(t, data.Close())
 	waitFor(t, "the upload to end", func() bool {
-		return strings.Contains(ts.logs.String(), "msg=transfer client=127.0.0.1 user=alice direction=upload path=/page.php bytes=10")
+		return strings.Contains(ts.logs.String(), "msg=transfer client=127.0.0.1 user=alice direction=upload path=/page.php")
 	})
-	require.Contains(t, ts.logs.String(), "path=/page.php bytes=10 ")
-	require.Regexp(t, `path=/page\.php bytes=10 duration=\S+ status=aborted`, ts.logs.String())
+	// Depending on which end the server sees first, it read the part or not.
+	require.Regexp(t, `path=/page\.php bytes=(0|10) duration=\S+ status=aborted`, ts.logs.String())
 	require.Equal(t, "old", string(ts.readHome(t, "page.php")))
 	entries, err := os.ReadDir(ts.home)
 	require.NoError(t, err)
