@@ -81,6 +81,7 @@ func (s *session) login(acct Account) bool {
 	s.user = acct.Name
 	s.mu.Unlock()
 	s.loggedIn.Store(true)
+	s.decide()
 	s.report(slog.LevelInfo, "login", "user", acct.Name, "tls", s.tlsActive(), "read_only", acct.ReadOnly)
 	return s.send(replyLoggedIn) == nil
 }

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 var (
@@ -346,17 +344,4 @@ func (c *dataConn) Read(p []byte) (int, error) {
 func (c *dataConn) Write(p []byte) (int, error) {
 	_ = c.SetWriteDeadline(time.Now().Add(c.timeout))
 	return c.TCPConn.Write(p)
-}
-
-// peerGone tells whether the client has closed or reset conn: poll(2) for
-// a hang-up or an error at this moment, without reading.
-func peerGone(conn any) bool {
-	gone := false
-	onSocket(conn, func(fd int) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
-		if n, err := unix.Poll(fds, 0); err == nil && n > 0 {
-			gone = fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
-		}
-	})
-	return gone
 }

@@ -242,16 +242,29 @@ func (srv *Server) remember(id uint64, user string) {
 	srv.endedOrder = append(srv.endedOrder, id)
 }
 
-// userOfSession returns the user session id logged in as, "" if none.
+// ticketLoginWait bounds how long a data connection's TLS handshake waits
+// for the session that issued its ticket to log in: a client that opens
+// connections in parallel (rclone) may resume one's ticket while that one
+// is still logging in.
+const ticketLoginWait = 3 * time.Second
+
+// userOfSession returns the user session id logged in as, "" if none. A
+// session still logging in is waited for, up to ticketLoginWait.
 func (srv *Server) userOfSession(id uint64) string {
 	srv.mu.Lock()
 	s, live := srv.sessions[id]
 	user := srv.endedUsers[id]
 	srv.mu.Unlock()
-	if live {
-		return s.userName()
+	if !live {
+		return user
 	}
-	return user
+	timer := time.NewTimer(ticketLoginWait)
+	defer timer.Stop()
+	select {
+	case <-s.decided:
+	case <-timer.C:
+	}
+	return s.userName()
 }
 
 func (srv *Server) idle() bool {

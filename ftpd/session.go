@@ -68,6 +68,9 @@ type session struct {
 	stopping bool                   // Shutdown waits for the transfer to end
 
 	closeOnce sync.Once
+
+	decided    chan struct{} // closed once logged in, or at the session's end
+	decideOnce sync.Once
 }
 
 func newSession(srv *Server, conf *config, id uint64, conn net.Conn, client netip.AddrPort) *session {
@@ -87,8 +90,12 @@ func newSession(srv *Server, conf *config, id uint64, conn net.Conn, client neti
 		in:       newLineReader(conn, conf.MaxCommandLength+2),
 		cwd:      "/",
 		hashAlgo: defaultHash,
+		decided:  make(chan struct{}),
 	}
 }
+
+// decide marks the session's user as known for good: logged in, or never.
+func (s *session) decide() { s.decideOnce.Do(func() { close(s.decided) }) }
 
 // report logs one line about this session. The client address comes first so
 // that a fail2ban pattern can anchor on it before any client-chosen text.
@@ -214,6 +221,7 @@ func (s *session) running() *job {
 // and closes the home.
 func (s *session) teardown() {
 	s.cancel()
+	s.decide()
 	if c := s.running(); c != nil {
 		<-c.done
 	}

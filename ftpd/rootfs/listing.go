@@ -30,7 +30,9 @@ func (fsys *FS) List(name string, fn func([]Entry) error) error {
 	err = readBatches(dir, func(batch []Entry) error {
 		kept := batch[:0]
 		for _, e := range batch {
-			if isUploadTemp(string(e.Name)) {
+			// Only a name that starts with a dot can be one (no string made
+			// for the others).
+			if e.Name[0] == '.' && isUploadTemp(string(e.Name)) {
 				continue
 			}
 			if e.Mode&fs.ModeSymlink != 0 {

@@ -157,3 +157,25 @@ func BenchmarkReadDir(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkList(b *testing.B) {
+	home := b.TempDir()
+	const entries = 10_000
+	for i := range entries {
+		if err := os.WriteFile(filepath.Join(home, fmt.Sprintf("file-%05d.php", i)), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fsys, err := New(home, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fsys.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if err := fsys.List("/", func(batch []Entry) error { n += len(batch); return nil }); err != nil || n != entries {
+			b.Fatalf("List: %d entries, %v", n, err)
+		}
+	}
+}
