@@ -60,9 +60,9 @@ func (s *session) cmdPASV(string) bool {
 	if host == "" {
 		host = local.String()
 	}
-	p, ok := s.listenPassive()
-	if !ok {
-		return true
+	p, alive := s.listenPassive()
+	if p == nil {
+		return alive
 	}
 	port := p.port()
 	b := []byte("Entering Passive Mode (")
@@ -76,23 +76,24 @@ func (s *session) cmdPASV(string) bool {
 }
 
 func (s *session) cmdEPSV(string) bool {
-	p, ok := s.listenPassive()
-	if !ok {
-		return true
+	p, alive := s.listenPassive()
+	if p == nil {
+		return alive
 	}
 	return s.reply(229, "Entering Extended Passive Mode (|||"+strconv.Itoa(p.port())+"|)") == nil
 }
 
 // listenPassive replaces the data channel with a new passive listener, on
-// the address the client reached the server at; false if it could not.
-func (s *session) listenPassive() (*passive, bool) {
+// the address the client reached the server at. Without one it has
+// answered, and alive tells whether the session goes on.
+func (s *session) listenPassive() (p *passive, alive bool) {
 	s.data.close()
 	l, err := s.listen(addrPort(s.raw.LocalAddr()).Addr())
 	if err != nil {
 		s.report(slog.LevelWarn, "cannot listen for a passive data connection", "user", s.userName(), "err", err)
 		return nil, s.reply(425, "Could not listen for passive connection: "+err.Error()) == nil
 	}
-	p := &passive{l: l, s: s, ready: make(chan struct{})}
+	p = &passive{l: l, s: s, ready: make(chan struct{})}
 	if !s.track(p) {
 		_ = l.Close()
 		return nil, false

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,6 +117,7 @@ func (s *session) report(level slog.Level, msg string, args ...any) {
 // run greets the client and serves its commands until the session ends.
 func (s *session) run() {
 	defer s.teardown()
+	defer s.recoverPanic()
 	context.AfterFunc(s.ctx, s.closeData)
 	if s.reply(220, s.conf.Welcome) != nil {
 		s.close(0, "")
@@ -124,6 +126,15 @@ func (s *session) run() {
 	for s.next() {
 	}
 	s.close(0, "")
+}
+
+// recoverPanic ends a session that hit a bug, rather than the worker and
+// every session with it.
+func (s *session) recoverPanic() {
+	if r := recover(); r != nil {
+		s.report(slog.LevelError, "internal error; closing the session", "user", s.userName(), "panic", r, "stack", string(debug.Stack()))
+		s.close(421, "Internal error, closing the session.")
+	}
 }
 
 // next reads and handles one command; false ends the session.

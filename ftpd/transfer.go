@@ -86,6 +86,7 @@ func (s *session) startJob(run func(j *job, ch dataChannel)) bool {
 			close(j.done)
 			s.closeIfStopping()
 		}()
+		defer s.recoverPanic()
 		run(j, ch)
 	}()
 	return true

@@ -112,7 +112,7 @@ func (b *syncBuffer) String() string {
 
 // portBlock is how many consecutive ports a server takes: the control port, then its
 // passive range.
-const portBlock = 8
+const portBlock = 32 // rclone opens a dozen passive ports at once
 
 var portMu sync.Mutex
 
