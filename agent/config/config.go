@@ -57,7 +57,7 @@ type TLS struct {
 	Key                 string // PEM private key
 	RequireTLS          bool   // refuse login and transfers without TLS
 	MinVersion          uint16 // tls.VersionTLS12 or tls.VersionTLS13
-	RequireSessionReuse bool   // data connections must resume the control connection's session
+	RequireSessionReuse bool   // TLS data connections must resume a session of the same client and user
 }
 
 // Enabled reports whether a certificate and key are configured.

@@ -81,7 +81,8 @@ require_tls = {{.TLS.RequireTLS}}
 # Oldest TLS version accepted: "1.2" or "1.3".
 min_version = {{tlsVersion .TLS.MinVersion}}
 
-# Data connections must resume the control connection's TLS session, so that
+# TLS data connections must resume a TLS session this server gave a control
+# connection from the same client address, logged in as the same user, so that
 # no one else can take over a transfer. Set to false only for clients that
 # cannot resume sessions.
 require_session_reuse = {{.TLS.RequireSessionReuse}}
