@@ -107,8 +107,8 @@ func (s *session) cmdAUTH(arg string) bool {
 		s.close(replyPipelinedAuth.code, replyPipelinedAuth.text)
 		return false
 	}
-	s.tlsControl = s.sessionTLS()
-	conn, err := s.out.upgrade(s.ctx, s.tlsControl)
+	s.tlsConf = s.sessionTLS()
+	conn, err := s.out.upgrade(s.ctx, s.tlsConf)
 	if err != nil {
 		s.report(slog.LevelInfo, "TLS handshake failed on the control connection", "err", err)
 		return false

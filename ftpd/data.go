@@ -303,10 +303,7 @@ func (s *session) connect(ctx context.Context, ch dataChannel) (*dataConn, error
 // client has finished with the connection, so that its replies stay in
 // step (refuseData).
 func (s *session) secure(dc *dataConn) (tc *tls.Conn, reused bool, err error) {
-	if s.tlsData == nil {
-		s.tlsData = s.sessionTLS()
-	}
-	tc = tls.Server(dc, s.tlsData)
+	tc = tls.Server(dc, s.tlsConf) // PROT P needs AUTH TLS first
 	ctx, cancel := context.WithTimeout(s.ctx, s.conf.IdleTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {

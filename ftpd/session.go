@@ -39,22 +39,21 @@ type session struct {
 	out    replyWriter
 
 	// Owned by the control loop.
-	conn       net.Conn // raw, or TLS over it after AUTH TLS
-	in         *lineReader
-	tlsControl *tls.Config // made at AUTH TLS
-	tlsData    *tls.Config // made at the first TLS data connection
-	userArg    string      // from USER, waiting for PASS
-	failures   int
-	protP      bool
-	readOnly   bool
-	fs         *rootfs.FS // after login
-	cwd        string     // a clean absolute path
-	rnfr       string     // the source RNFR found, for the RNTO right after
-	prevVerb   string
-	rest       int64
-	hashAlgo   string
-	data       dataChannel // what the last PASV, EPSV, PORT or EPRT set up
-	warnings   warnLimiter
+	conn     net.Conn // raw, or TLS over it after AUTH TLS
+	in       *lineReader
+	tlsConf  *tls.Config // made at AUTH TLS, for the control and data connections
+	userArg  string      // from USER, waiting for PASS
+	failures int
+	protP    bool
+	readOnly bool
+	fs       *rootfs.FS // after login
+	cwd      string     // a clean absolute path
+	rnfr     string     // the source RNFR found, for the RNTO right after
+	prevVerb string
+	rest     int64
+	hashAlgo string
+	data     dataChannel // what the last PASV, EPSV, PORT or EPRT set up
+	warnings warnLimiter
 
 	loggedIn atomic.Bool
 	ascii    atomic.Bool // the last TYPE was ASCII, for xferlog
