@@ -273,8 +273,12 @@ const maxHangUpGrace = 2 * time.Millisecond
 // control connection's end: a killed client's kernel closes the data
 // connection first and the control connection tens of microseconds later.
 // A hundredth of the upload's time, so that a live client's upload takes 1 %
-// longer at most, and a small one, over before a kill could come, nothing.
+// longer at most; an upload of under 5 ms, over before a kill could come,
+// only looks.
 func hangUpGrace(elapsed time.Duration) time.Duration {
+	if elapsed < 5*time.Millisecond {
+		return 0
+	}
 	return min(elapsed/100, maxHangUpGrace)
 }
 
