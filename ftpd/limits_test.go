@@ -1,7 +1,6 @@
 package ftpd
 
 import (
-	"io"
 	"net"
 	"os"
 	"strings"
@@ -50,19 +49,8 @@ func TestSessionCapsBeforeLoginAndPerUser(t *testing.T) {
 		s.MaxSessionsBeforeLoginPerIP = 2
 		s.MaxSessionsPerUser = 2
 	})
-	from := func(ip byte) *net.Dialer {
-		return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}, Timeout: 5 * time.Second}
-	}
-	refused := func(d *net.Dialer, reason string) {
-		t.Helper()
-		conn, err := d.Dial("tcp", ts.addr)
-		require.NoError(t, err)
-		defer conn.Close()
-		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-		reply, err := io.ReadAll(conn)
-		require.NoError(t, err)
-		require.Equal(t, "421 "+reason+"\r\n", string(reply))
-	}
+	from := dialerFrom
+	refused := func(d *net.Dialer, reason string) { t.Helper(); ts.requireRefused(t, d, reason) }
 	first := dialFTPFrom(t, from(1), ts.addr)
 	dialFTPFrom(t, from(1), ts.addr)
 	refused(from(1), "Too many connections waiting to log in from your address.")

@@ -329,19 +329,8 @@ func TestSessionLimits(t *testing.T) {
 		s.MaxSessions = 3
 		s.MaxSessionsPerIP = 2
 	})
-	from := func(ip byte) *net.Dialer {
-		return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}, Timeout: 5 * time.Second}
-	}
-	refused := func(d *net.Dialer, reason string) {
-		t.Helper()
-		conn, err := d.Dial("tcp", ts.addr)
-		require.NoError(t, err)
-		defer conn.Close()
-		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-		reply, err := io.ReadAll(conn)
-		require.NoError(t, err)
-		require.Equal(t, "421 "+reason+"\r\n", string(reply))
-	}
+	from := dialerFrom
+	refused := func(d *net.Dialer, reason string) { t.Helper(); ts.requireRefused(t, d, reason) }
 
 	first := dialFTP(t, ts.addr)
 	dialFTP(t, ts.addr)

@@ -119,44 +119,29 @@ type config struct {
 
 func newConfig(s Settings) (*config, error) {
 	def := DefaultSettings()
-	if s.IdleTimeout == 0 {
-		s.IdleTimeout = def.IdleTimeout
+	orDefault(&s.IdleTimeout, def.IdleTimeout)
+	orDefault(&s.LoginTimeout, def.LoginTimeout)
+	orDefault(&s.FailedLoginDelay, def.FailedLoginDelay)
+	for _, limit := range []struct {
+		v   *int
+		def int
+	}{
+		{&s.MaxSessions, def.MaxSessions},
+		{&s.MaxSessionsPerIP, def.MaxSessionsPerIP},
+		{&s.MaxSessionsBeforeLogin, def.MaxSessionsBeforeLogin},
+		{&s.MaxSessionsBeforeLoginPerIP, def.MaxSessionsBeforeLoginPerIP},
+		{&s.MaxSessionsPerUser, def.MaxSessionsPerUser},
+		{&s.LoginAttemptsPerSession, def.LoginAttemptsPerSession},
+		{&s.MaxCommandLength, def.MaxCommandLength},
+	} {
+		orDefault(limit.v, limit.def)
 	}
-	if s.MaxSessions == 0 {
-		s.MaxSessions = def.MaxSessions
-	}
-	if s.MaxSessionsPerIP == 0 {
-		s.MaxSessionsPerIP = def.MaxSessionsPerIP
-	}
-	if s.MaxSessionsBeforeLogin == 0 {
-		s.MaxSessionsBeforeLogin = def.MaxSessionsBeforeLogin
-	}
-	if s.MaxSessionsBeforeLoginPerIP == 0 {
-		s.MaxSessionsBeforeLoginPerIP = def.MaxSessionsBeforeLoginPerIP
-	}
-	if s.MaxSessionsPerUser == 0 {
-		s.MaxSessionsPerUser = def.MaxSessionsPerUser
-	}
-	if s.LoginTimeout == 0 {
-		s.LoginTimeout = def.LoginTimeout
-	}
+	orDefault(&s.Welcome, def.Welcome)
 	// The caps of sessions before login stay within the others.
 	s.MaxSessionsBeforeLogin = min(s.MaxSessionsBeforeLogin, s.MaxSessions)
 	s.MaxSessionsBeforeLoginPerIP = min(s.MaxSessionsBeforeLoginPerIP, s.MaxSessionsBeforeLogin, s.MaxSessionsPerIP)
-	if s.LoginAttemptsPerSession == 0 {
-		s.LoginAttemptsPerSession = def.LoginAttemptsPerSession
-	}
-	if s.FailedLoginDelay == 0 {
-		s.FailedLoginDelay = def.FailedLoginDelay
-	}
 	if s.FailedLoginDelay < 0 {
 		s.FailedLoginDelay = 0
-	}
-	if s.MaxCommandLength == 0 {
-		s.MaxCommandLength = def.MaxCommandLength
-	}
-	if s.Welcome == "" {
-		s.Welcome = def.Welcome
 	}
 
 	var errs []error
@@ -205,6 +190,14 @@ func newConfig(s Settings) (*config, error) {
 		logger:      logger,
 		tls:         base,
 	}, nil
+}
+
+// orDefault sets a zero setting to its default.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 func checkPassivePorts(lo, hi int) error {

@@ -59,7 +59,7 @@ func TestEngineRcloneOverFTPS(t *testing.T) {
 	home := addFTPUser(t, e, "alice", ftpPassword)
 	s := startFTP(t, e, nil)
 	local := t.TempDir()
-	const files = 300
+	const files = 500
 	for i := range files {
 		name := filepath.Join(local, fmt.Sprintf("d%d", i%10), fmt.Sprintf("f%03d.txt", i))
 		require.NoError(t, os.MkdirAll(filepath.Dir(name), 0o755))

@@ -137,18 +137,8 @@ func TestOpenedDirectoryHidesTempFiles(t *testing.T) {
 // BenchmarkReadDir lists a directory of 10,000 files, as a LIST or MLSD of
 // a large upload folder does.
 func BenchmarkReadDir(b *testing.B) {
-	home := b.TempDir()
 	const entries = 10_000
-	for i := range entries {
-		if err := os.WriteFile(filepath.Join(home, fmt.Sprintf("file-%05d.php", i)), nil, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	fsys, err := New(home, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer fsys.Close()
+	fsys := benchHome(b, entries)
 	b.ReportAllocs()
 	for b.Loop() {
 		infos, err := fsys.ReadDir("/")
@@ -159,9 +149,21 @@ func BenchmarkReadDir(b *testing.B) {
 }
 
 func BenchmarkList(b *testing.B) {
-	home := b.TempDir()
 	const entries = 10_000
-	for i := range entries {
+	fsys := benchHome(b, entries)
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if err := fsys.List("/", func(batch []Entry) error { n += len(batch); return nil }); err != nil || n != entries {
+			b.Fatalf("List: %d entries, %v", n, err)
+		}
+	}
+}
+
+// benchHome is a home of n empty files, open as a session's file system.
+func benchHome(b *testing.B, n int) *FS {
+	home := b.TempDir()
+	for i := range n {
 		if err := os.WriteFile(filepath.Join(home, fmt.Sprintf("file-%05d.php", i)), nil, 0o644); err != nil {
 			b.Fatal(err)
 		}
@@ -170,12 +172,6 @@ func BenchmarkList(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer fsys.Close()
-	b.ReportAllocs()
-	for b.Loop() {
-		n := 0
-		if err := fsys.List("/", func(batch []Entry) error { n += len(batch); return nil }); err != nil || n != entries {
-			b.Fatalf("List: %d entries, %v", n, err)
-		}
-	}
+	b.Cleanup(func() { fsys.Close() })
+	return fsys
 }
