@@ -55,7 +55,7 @@ func init() {
 		"NOOP": {handle: (*session).cmdNOOP, open: true},
 		"CLNT": {handle: (*session).cmdCLNT, open: true, feat: "CLNT"},
 		"OPTS": {handle: (*session).cmdOPTS, open: true, feat: "UTF8"},
-		"HOST": {handle: (*session).cmdHOST, open: true},
+		"HOST": {handle: (*session).cmdHOST, open: true, feat: "HOST"},
 		"TYPE": {handle: (*session).cmdTYPE},
 		"MODE": {handle: (*session).cmdMODE},
 		"STRU": {handle: (*session).cmdSTRU},

@@ -1,6 +1,7 @@
 package ftpd
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,19 +109,41 @@ func (s *session) cmdAUTH(arg string) bool {
 		return false
 	}
 	s.tlsConf = s.sessionTLS()
-	conn, err := s.out.upgrade(s.ctx, s.tlsConf)
+	conn, err := s.out.upgrade(s.ctx, s.tlsConf, true)
 	if err != nil {
 		s.report(slog.LevelInfo, "TLS handshake failed on the control connection", "err", err)
 		return false
 	}
+	s.secured(conn)
+	s.userArg = "" // AUTH resets the login (RFC 4217 section 4)
+	return true
+}
+
+// startImplicitTLS runs the TLS handshake an implicit FTPS client starts
+// with, before the greeting.
+func (s *session) startImplicitTLS() bool {
+	if s.conf.tls == nil {
+		s.report(slog.LevelError, "implicit FTPS needs TLS in the settings")
+		return false
+	}
+	s.tlsConf = s.sessionTLS()
+	conn, err := s.out.upgrade(s.ctx, s.tlsConf, false)
+	if err != nil {
+		s.report(slog.LevelInfo, "TLS handshake failed on the control connection", "err", err)
+		return false
+	}
+	s.secured(conn)
+	return true
+}
+
+// secured moves the control connection onto TLS.
+func (s *session) secured(conn *tls.Conn) {
 	quickAck(s.raw) // the client's first command may wait for it
 	s.conn = conn
 	s.in = newLineReader(conn, s.conf.MaxCommandLength+2)
 	s.mu.Lock()
 	s.tlsOn = true
 	s.mu.Unlock()
-	s.userArg = "" // AUTH resets the login (RFC 4217 section 4)
-	return true
 }
 
 // cmdPBSZ and cmdPROT are refused on a clear control connection (RFC 4217

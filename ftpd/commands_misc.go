@@ -8,10 +8,11 @@ import (
 )
 
 // featOrder is the order of the FEAT reply's lines, as clients have seen it
-// since the first release: the base commands, then TLS, then the hashes.
+// since the first release: the base commands, then TLS, then the hashes;
+// HOST (RFC 7151) came later.
 var featOrder = []string{"CLNT", "UTF8", "SIZE", "MDTM", "REST STREAM", "EPRT", "EPSV", "MLSD",
 	"MLST type*;size*;modify*;", "MFMT", "AUTH TLS", "PBSZ", "PROT", "HASH",
-	"XCRC", "MD5", "XMD5", "XSHA", "XSHA1", "XSHA256", "XSHA512"}
+	"XCRC", "MD5", "XMD5", "XSHA", "XSHA1", "XSHA256", "XSHA512", "HOST"}
 
 // cmdFEAT lists the features of the command table in featOrder: EPRT only
 // with active mode, the TLS commands only with TLS, and the HASH line with

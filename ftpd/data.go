@@ -218,11 +218,11 @@ func (s *session) setActive(verb, arg string, parse func(string) (netip.AddrPort
 		return s.reply(501, "Syntax error in "+verb+" argument.") == nil
 	}
 	if target.Addr().WithZone("") != s.client.Addr().WithZone("") {
-		s.report(slog.LevelWarn, "active data connection to another address refused", "user", s.userName(), "target", target)
+		s.warn("active data connection to another address refused", "user", s.userName(), "target", target)
 		return s.send(replyOwnAddress) == nil
 	}
 	if target.Port() < 1024 {
-		s.report(slog.LevelWarn, "active data connection to a privileged port refused", "user", s.userName(), "target", target)
+		s.warn("active data connection to a privileged port refused", "user", s.userName(), "target", target)
 		return s.send(replyPrivilegedPort) == nil
 	}
 	s.data.close()

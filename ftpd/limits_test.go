@@ -1,6 +1,7 @@
 package ftpd
 
 import (
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -131,4 +132,34 @@ func TestUploadWhoseClientLeavesIsNotPublished(t *testing.T) {
 	c.login()
 	c.stor("page.php", []byte("<?php whole"))
 	require.Equal(t, "<?php whole", string(ts.readHome(t, "page.php")))
+}
+
+// TestImplicitFTPS serves implicit FTPS (TLS from the first byte) beside
+// explicit FTPS on one server: curl's ftps:// downloads with PROT P, and a
+// client that speaks plain FTP to it gets no greeting.
+func TestImplicitFTPS(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.writeHome(t, "hello.txt", []byte("over implicit TLS\n"))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- ts.srv.ServeImplicitTLS(l) }()
+	t.Cleanup(func() {
+		l.Close()
+		<-served
+	})
+	out, err := runTool(t, "curl", "-sS", "-k", "--max-time", "15", "-u", testUser+":"+testPassword,
+		"ftps://"+l.Addr().String()+"/hello.txt")
+	require.NoError(t, err, out)
+	require.Equal(t, "over implicit TLS\n", out)
+
+	plain, err := net.DialTimeout("tcp", l.Addr().String(), 5*time.Second)
+	require.NoError(t, err)
+	defer plain.Close()
+	_, err = plain.Write([]byte("USER alice\r\n"))
+	require.NoError(t, err)
+	require.NoError(t, plain.SetReadDeadline(time.Now().Add(10*time.Second)))
+	got, _ := io.ReadAll(plain)
+	require.False(t, strings.HasPrefix(string(got), "220"), "no clear greeting on the implicit TLS port: %q", got)
 }

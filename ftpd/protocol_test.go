@@ -374,7 +374,7 @@ func TestFeaturesClientsNeed(t *testing.T) {
 	c := dialFTP(t, ts.addr)
 	msg := c.must(211, "FEAT")
 	for _, feature := range []string{"UTF8", "SIZE", "MDTM", "REST STREAM", "EPSV", "MLST type*;size*;modify*;", "MLSD", "MFMT",
-		"AUTH TLS", "PBSZ", "PROT", "HASH SHA-512;SHA-256*;SHA-1;MD5;CRC32", "XSHA256"} {
+		"AUTH TLS", "PBSZ", "PROT", "HASH SHA-512;SHA-256*;SHA-1;MD5;CRC32", "XSHA256", "HOST"} {
 		require.Contains(t, msg, "\n "+feature+"\n", "FEAT lacks %s", feature)
 	}
 	require.NotContains(t, msg, "EPRT", "active mode is off")

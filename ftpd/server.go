@@ -102,7 +102,15 @@ func (srv *Server) Reload(s Settings) error {
 
 // Serve accepts connections on l until l fails or Shutdown is called, and
 // then returns ErrServerClosed. It may run on several listeners at once.
-func (srv *Server) Serve(l net.Listener) error {
+func (srv *Server) Serve(l net.Listener) error { return srv.serve(l, false) }
+
+// ServeImplicitTLS is Serve for implicit FTPS, for clients that only speak
+// it (port 990 by custom): each connection starts with a TLS handshake, as
+// if it had sent AUTH TLS, and the server greets it over TLS. It needs TLS
+// in the settings.
+func (srv *Server) ServeImplicitTLS(l net.Listener) error { return srv.serve(l, true) }
+
+func (srv *Server) serve(l net.Listener, implicitTLS bool) error {
 	srv.mu.Lock()
 	if srv.closing {
 		srv.mu.Unlock()
@@ -134,7 +142,7 @@ func (srv *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
-		srv.admit(conn)
+		srv.admit(conn, implicitTLS)
 	}
 }
 
@@ -155,7 +163,7 @@ func (srv *Server) shuttingDown() bool {
 
 // admit starts a session for conn, or turns it away with 421 when the
 // server is full or closing.
-func (srv *Server) admit(conn net.Conn) {
+func (srv *Server) admit(conn net.Conn, implicitTLS bool) {
 	conf := srv.conf.Load()
 	client := addrPort(conn.RemoteAddr())
 
@@ -180,6 +188,7 @@ func (srv *Server) admit(conn net.Conn) {
 		return
 	}
 	s := newSession(srv, conf, srv.lastID.Add(1), conn, client)
+	s.implicitTLS = implicitTLS
 	srv.sessions[s.id] = s
 	srv.perIP[client.Addr()]++
 	srv.waiting++

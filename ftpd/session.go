@@ -55,8 +55,9 @@ type session struct {
 	data     dataChannel // what the last PASV, EPSV, PORT or EPRT set up
 	warnings warnLimiter
 
-	loggedIn atomic.Bool
-	ascii    atomic.Bool // the last TYPE was ASCII, for xferlog
+	implicitTLS bool // TLS from the first byte (ServeImplicitTLS)
+	loggedIn    atomic.Bool
+	ascii       atomic.Bool // the last TYPE was ASCII, for xferlog
 
 	mu       sync.Mutex
 	tlsOn    bool
@@ -118,6 +119,10 @@ func (s *session) run() {
 	defer s.teardown()
 	defer s.recoverPanic()
 	context.AfterFunc(s.ctx, s.closeData)
+	if s.implicitTLS && !s.startImplicitTLS() {
+		s.close(0, "")
+		return
+	}
 	if s.reply(220, s.conf.Welcome) != nil {
 		s.close(0, "")
 		return
@@ -413,14 +418,16 @@ func (w *replyWriter) tryReply(code int, msg string) {
 	_, _ = w.conn.Write(appendReply(nil, code, msg))
 }
 
-// upgrade sends the 234 reply and runs the TLS handshake with nothing else
-// written in between.
-func (w *replyWriter) upgrade(ctx context.Context, config *tls.Config) (*tls.Conn, error) {
+// upgrade runs the TLS handshake, after the 234 reply to AUTH when accept is
+// set, with nothing else written in between.
+func (w *replyWriter) upgrade(ctx context.Context, config *tls.Config, accept bool) (*tls.Conn, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
-	if _, err := w.conn.Write(appendReply(nil, replyAuthOK.code, replyAuthOK.text)); err != nil {
-		return nil, err
+	if accept {
+		if _, err := w.conn.Write(appendReply(nil, replyAuthOK.code, replyAuthOK.text)); err != nil {
+			return nil, err
+		}
 	}
 	conn := tls.Server(w.conn, config)
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
