@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -77,37 +76,6 @@ func readBatches(dir *os.File, fn func([]Entry) error) error {
 	return errors.Join(ctlErr, readErr)
 }
 
-// readEntries lists the open directory dir into entryInfos that share two
-// allocations: a listing of 10,000 entries is otherwise 20,000 objects for
-// the garbage collector to mark.
-func readEntries(dir *os.File) ([]os.FileInfo, error) {
-	var (
-		entries []entryInfo
-		names   []byte // every name, one after the other
-		ends    []int  // where each name ends in names
-	)
-	err := readBatches(dir, func(batch []Entry) error {
-		for _, e := range batch {
-			names = append(names, e.Name...)
-			ends = append(ends, len(names))
-			entries = append(entries, entryInfo{size: e.Size, mtime: e.Mtime, mode: e.Mode})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	all := string(names)
-	infos := make([]os.FileInfo, len(entries))
-	start := 0
-	for i := range entries {
-		entries[i].name = all[start:ends[i]]
-		start = ends[i]
-		infos[i] = &entries[i]
-	}
-	return infos, nil
-}
-
 // direntName returns the name in the linux_dirent64 record at the start of
 // rec (a view of rec, followed there by its NUL), and the record's length;
 // an empty name for a record it cannot read.
@@ -166,18 +134,3 @@ func fileMode(mode uint32) fs.FileMode {
 	}
 	return m
 }
-
-// entryInfo is one entry of readEntries.
-type entryInfo struct {
-	name  string
-	size  int64
-	mtime int64 // nanoseconds since 1970
-	mode  fs.FileMode
-}
-
-func (e *entryInfo) Name() string       { return e.name }
-func (e *entryInfo) Size() int64        { return e.size }
-func (e *entryInfo) Mode() fs.FileMode  { return e.mode }
-func (e *entryInfo) ModTime() time.Time { return time.Unix(0, e.mtime) }
-func (e *entryInfo) IsDir() bool        { return e.mode.IsDir() }
-func (e *entryInfo) Sys() any           { return nil }

@@ -23,7 +23,6 @@ package rootfs
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -76,21 +75,6 @@ func (r *refusal) Error() string { return r.msg }
 func (r *refusal) Is(target error) bool {
 	return target == fs.ErrPermission
 }
-
-// File is a file or directory opened with Open or OpenFile.
-type File interface {
-	io.ReadWriteSeeker
-	io.Closer
-	Name() string
-	Stat() (os.FileInfo, error)
-	Readdir(n int) ([]os.FileInfo, error)
-	Readdirnames(n int) ([]string, error)
-}
-
-var (
-	_ File = (*os.File)(nil)
-	_ File = (*dirFile)(nil)
-)
 
 // New opens home as the root of a session's file system.
 func New(home string, opts Options) (*FS, error) {
@@ -169,44 +153,7 @@ func (fsys *FS) Stat(name string) (os.FileInfo, error) {
 	return fi, nil
 }
 
-// Open opens name for reading.
-func (fsys *FS) Open(name string) (File, error) {
-	return fsys.OpenFile(name, os.O_RDONLY, 0)
-}
-
-// Create creates or truncates name in place.
-func (fsys *FS) Create(name string) (File, error) {
-	return fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0)
-}
-
 const writeFlags = os.O_WRONLY | os.O_RDWR | os.O_CREATE | os.O_TRUNC | os.O_APPEND
-
-// OpenFile opens name in place, whatever the upload mode: uploads go
-// through GetHandle. perm is ignored (see the package comment). A regular
-// file comes back as an *os.File; a directory as a handle whose listings
-// hide temporary upload files.
-func (fsys *FS) OpenFile(name string, flag int, _ os.FileMode) (File, error) {
-	resolveOpen := resolve
-	if flag&writeFlags != 0 {
-		resolveOpen = fsys.resolveWrite
-	}
-	rel, shown, err := resolveOpen("open", name)
-	if err != nil {
-		return nil, err
-	}
-	f, fi, err := openAt(fsys.root, rel, shown, flag)
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return &dirFile{File: f, fsys: fsys, rel: rel, shown: shown}, nil
-	}
-	detached, err := detach(f, fi, shown)
-	if err != nil {
-		return nil, err // not a nil *os.File in a non-nil interface
-	}
-	return detached, nil
-}
 
 // openAt opens name in root without blocking on a FIFO and reports what it
 // opened.
@@ -258,18 +205,6 @@ func (fsys *FS) Mkdir(name string, _ os.FileMode) error {
 	return nil
 }
 
-// MkdirAll creates the directory name and any missing parents.
-func (fsys *FS) MkdirAll(name string, _ os.FileMode) error {
-	rel, shown, err := fsys.resolveWrite("mkdir", name)
-	if err != nil {
-		return err
-	}
-	if err := fsys.root.MkdirAll(rel, 0o777); err != nil {
-		return pathError("mkdir", shown, err)
-	}
-	return nil
-}
-
 // Remove deletes a file or a symlink (DELE), never a directory.
 func (fsys *FS) Remove(name string) error {
 	return fsys.unlink("remove", name, 0)
@@ -297,22 +232,6 @@ func (fsys *FS) unlink(op, name string, flags int) error {
 	defer dir.Close()
 	if err := unix.Unlinkat(int(dir.Fd()), path.Base(rel), flags); err != nil {
 		return pathError(op, shown, err)
-	}
-	return nil
-}
-
-// RemoveAll deletes name and everything below it; symlinks are removed, not
-// followed.
-func (fsys *FS) RemoveAll(name string) error {
-	rel, shown, err := fsys.resolveWrite("remove", name)
-	if err != nil {
-		return err
-	}
-	if rel == "." {
-		return &os.PathError{Op: "remove", Path: shown, Err: fs.ErrPermission}
-	}
-	if err := fsys.root.RemoveAll(rel); err != nil {
-		return pathError("remove", shown, err)
 	}
 	return nil
 }
@@ -357,13 +276,6 @@ func (fsys *FS) Chmod(name string, mode os.FileMode) error {
 		return pathError("chmod", shown, err)
 	}
 	return nil
-}
-
-// Chown is always refused: every FTP account shares one UID and ownership
-// is the agent's business.
-func (fsys *FS) Chown(name string, _, _ int) error {
-	_, shown := clientPath(name)
-	return &os.PathError{Op: "chown", Path: shown, Err: fs.ErrPermission}
 }
 
 // Chtimes sets the access and modification times of name (MFMT).
