@@ -66,15 +66,18 @@ func checkAccount(acct Account) error {
 // login opens the account's home and starts serving it, unless the account
 // already has as many sessions as it may.
 func (s *session) login(acct Account) bool {
-	if !s.srv.loggedIn(s, acct.Name) {
-		s.report(slog.LevelWarn, "login refused: too many sessions for the user", "user", acct.Name, "limit", s.conf.MaxSessionsPerUser)
-		s.close(421, "Too many sessions for this user, try again later.")
-		return false
-	}
 	fs, err := rootfs.New(acct.Home, rootfs.Options{ReadOnly: acct.ReadOnly, InPlaceUploads: !s.conf.AtomicUploads})
 	if err != nil {
 		s.report(slog.LevelError, "home directory not usable", "user", acct.Name, "err", err)
 		s.close(replyHomeUnavailable.code, replyHomeUnavailable.text)
+		return false
+	}
+	// From here the session counts as the user's (Server.admit's end of
+	// a session counts it out by its user), so nothing fails after.
+	if !s.srv.loggedIn(s, acct.Name) {
+		_ = fs.Close()
+		s.report(slog.LevelWarn, "login refused: too many sessions for the user", "user", acct.Name, "limit", s.conf.MaxSessionsPerUser)
+		s.close(421, "Too many sessions for this user, try again later.")
 		return false
 	}
 	s.fs, s.readOnly = fs, acct.ReadOnly

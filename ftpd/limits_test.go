@@ -1,10 +1,15 @@
 package ftpd
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,4 +167,41 @@ func TestImplicitFTPS(t *testing.T) {
 	require.NoError(t, plain.SetReadDeadline(time.Now().Add(10*time.Second)))
 	got, _ := io.ReadAll(plain)
 	require.False(t, strings.HasPrefix(string(got), "220"), "no clear greeting on the implicit TLS port: %q", got)
+}
+
+// homeOnceMissing gives testUser a missing home at the first login only.
+type homeOnceMissing struct {
+	fakeAuth
+	calls atomic.Int32
+}
+
+func (a *homeOnceMissing) Authenticate(ctx context.Context, user, password string, client netip.Addr) (Account, error) {
+	acct, err := a.fakeAuth.Authenticate(ctx, user, password, client)
+	if a.calls.Add(1) == 1 {
+		acct.Home = filepath.Join(a.home, "missing")
+	}
+	return acct, err
+}
+
+// TestFailedLoginLeavesNoSessionCounted: a login whose home cannot be
+// opened counts neither as waiting nor as the user's session afterwards.
+func TestFailedLoginLeavesNoSessionCounted(t *testing.T) {
+	t.Parallel()
+	settings := DefaultSettings()
+	settings.MaxSessionsPerUser = 1
+	settings.MaxSessionsBeforeLoginPerIP = 1
+	logs := &syncBuffer{}
+	settings.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	srv, err := New(settings, &homeOnceMissing{fakeAuth: fakeAuth{home: t.TempDir()}})
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	serveUntilCleanup(t, srv, l)
+
+	c := dialFTP(t, l.Addr().String())
+	c.must(331, "USER %s", testUser)
+	c.must(421, "PASS %s", testPassword)
+	require.True(t, c.closed())
+	waitFor(t, "the session to end", func() bool { return len(srv.Sessions()) == 0 })
+	dialFTP(t, l.Addr().String()).login()
 }
