@@ -13,7 +13,7 @@ declare -A pkg_of=(
   [pwck]=passwd [chpasswd]=passwd [openssl]=openssl [unshare]=util-linux
   [curl]=curl [python3]=python3 [getent]=libc-bin [vsftpd]=vsftpd
   [systemd-analyze]=systemd [rpm]=rpm [dpkg-deb]=dpkg [man]=man-db [bc]=bc
-  [fail2ban-regex]=fail2ban
+  [fail2ban-regex]=fail2ban [rclone]=rclone
 )
 missing=()
 for tool in "${!pkg_of[@]}"; do
