@@ -36,7 +36,8 @@ fetch_debs() {
   done
   for deb in "$tmp"/debs/*.deb; do
     dpkg-deb -x "$deb" "$tmp/root" || { rm -rf "$tmp"; die "dpkg-deb -x $deb failed"; }
-    dpkg-deb -f "$deb" Package Version | paste -sd' ' >>"$tmp/root/.versions"
+    # shellcheck disable=SC2016 # dpkg's own ${fields}
+    dpkg-deb --show --showformat '${Package} ${Version}\n' "$deb" >>"$tmp/root/.versions"
   done
   rm -rf "$dir"
   mv "$tmp/root" "$dir"

@@ -59,6 +59,8 @@ LoadModule mod_tls.c
   TLSProtocol TLSv1.2 TLSv1.3
   TLSRSACertificateFile $tls/cert.pem
   TLSRSACertificateKeyFile $tls/key.pem
+  # Without a CA file of its own, mod_tls reads the system bundle at every session start.
+  TLSCACertificateFile $tls/cert.pem
   TLSVerifyClient off
   TLSRequired off
 </IfModule>

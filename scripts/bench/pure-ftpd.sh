@@ -14,8 +14,13 @@ version_pure_ftpd() {
 # setup_pure_ftpd PORT: sets cmd to the foreground command; the options are the
 # configuration (Debian's wrapper turns /etc/pure-ftpd/conf into the same options).
 setup_pure_ftpd() {
-  local p=$1 d="$work/pure-ftpd" lib
+  local p=$1 d="$work/pure-ftpd" lib shell
   lib=$(lib_path pure-ftpd)
+  # With -l unix, Pure-FTPd admits only accounts whose shell /etc/shells lists, and FTP
+  # accounts have nologin: the private /etc lists it (vsftpd's PAM service and
+  # ProFTPD's RequireValidShell off skip the same check).
+  shell=$(getent passwd bench | cut -d: -f7)
+  grep -qxF "$shell" /etc/shells || echo "$shell" >>/etc/shells
   # -l unix: /etc/passwd and /etc/shadow through crypt(3), the same SHA-512 hash as ours;
   # -A: every account chrooted into its home; -H: no DNS look-ups; -E: no anonymous;
   # -Y 1: TLS on request; -2: our certificate; -c/-C: sessions in all and per address;
