@@ -16,7 +16,8 @@
 # clients at once, of BENCH_FILES [1000] files of 4 KiB up and down (plain, then FTPS;
 # lftp mirrors the first 100 up and back), and of BENCH_LIST_REPS [5] listings (median)
 # of a folder of BENCH_ENTRIES [10000]; BENCH_IDLE [500] idle sessions; BENCH_PORT
-# [25021] first of the ports (500 per server: control port, then passive ports);
+# [25021] first of the ports (per server a control port, then 2 passive ports per session
+# allowed);
 # BENCH_PIN [1] servers on CPU 0 and clients on the last CPU (see below); BENCH_FS [ext4]
 # the FTP root on a fresh ext4 file system in a loop-mounted image ("dir": a folder in
 # the temporary one, on whatever file system holds /tmp); BENCH_CACHE
@@ -84,9 +85,12 @@ list_reps=${BENCH_LIST_REPS:-$d_list}
 rounds=${BENCH_ROUNDS:-$d_rounds}
 idle=${BENCH_IDLE:-$d_idle}
 port=${BENCH_PORT:-25021}
-max_sessions=$((idle + 500))
+# Every server admits the idle sessions and a few more, and has twice as many passive
+# ports (Pure-FTPd admits at most half as many sessions as it has passive ports).
+max_sessions=$((idle + 100))
+pasv_ports=$((2 * max_sessions))
 declare -A PORT PID
-for i in "${!servers[@]}"; do PORT[${servers[$i]}]=$((port + 500 * i)); done
+for i in "${!servers[@]}"; do PORT[${servers[$i]}]=$((port + (pasv_ports + 1) * i)); done
 # The servers run on CPU 0 and the clients on the last CPU, each alone there. A client in
 # production is on another machine; here it shares two cores with the server, and where
 # the kernel places a server woken by its client's packets (often on the client's own,
@@ -104,6 +108,11 @@ client=("${pin[@]}" python3 "$PWD/scripts/bench/ftpbench.py")
 # Bounds every client command, so that a hung server costs one row, not the run.
 limit=600
 
+# Passive ports among the kernel's ephemeral ones could be taken by a client's socket.
+read -r ephemeral _ </proc/sys/net/ipv4/ip_local_port_range
+last=$((port + (pasv_ports + 1) * ${#servers[@]} - 1))
+[ "$last" -lt "$ephemeral" ] ||
+  die "ports $port-$last reach the kernel's ephemeral ports (from $ephemeral): lower BENCH_PORT or BENCH_IDLE"
 for name in "${servers[@]}"; do
   p=${PORT[$name]}
   if ss -Htln "sport = :$p" | grep -q .; then
@@ -176,7 +185,7 @@ ours_port=${PORT[ours]}
 cat >"$work/etc/jelastic-ftp/ftpd.toml" <<CONF
 root = "$root"
 listen = "127.0.0.1:${PORT[ours]}"
-passive_ports = "$((ours_port + 1))-$((ours_port + 400))"
+passive_ports = "$((ours_port + 1))-$((ours_port + pasv_ports))"
 atomic_uploads = true
 
 [tls]

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2154,SC2034 # sourced: globals come from bench.sh, cmd goes back to it
 # Sourced by scripts/bench.sh: Debian's ProFTPD (proftpd-core, and proftpd-mod-crypto for
 # mod_tls), unpacked from its packages into $cache/proftpd (it conflicts with vsftpd and
-# Pure-FTPd as a package). Needs: $work, $cache, $tls, $max_sessions, $entries,
+# Pure-FTPd as a package). Needs: $work, $cache, $tls, $max_sessions, $pasv_ports, $entries,
 # fetch_debs, lib_path, deb_version.
 
 install_proftpd() { # outside the private namespace
@@ -29,7 +29,7 @@ DefaultAddress 127.0.0.1
 SocketBindTight on
 UseIPv6 off
 Port $p
-PassivePorts $((p + 1)) $((p + 400))
+PassivePorts $((p + 1)) $((p + pasv_ports))
 User nobody
 Group nogroup
 Umask 022

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2154,SC2034 # sourced: globals come from bench.sh, cmd goes back to it
 # Sourced by scripts/bench.sh: Debian's Pure-FTPd, unpacked from its package into
 # $cache/pure-ftpd (it conflicts with vsftpd and ProFTPD as a package).
-# Needs: $work, $cache, $tls, $max_sessions, $entries, fetch_debs, lib_path, deb_version.
+# Needs: $work, $cache, $tls, $max_sessions, $pasv_ports, $entries, fetch_debs, lib_path, deb_version.
 
 install_pure_ftpd() { # outside the private namespace
   fetch_debs pure-ftpd pure-ftpd
@@ -28,7 +28,7 @@ setup_pure_ftpd() {
   # -O: a transfer log, as the others write one.
   cmd=(env ${lib:+"LD_LIBRARY_PATH=$lib"} "$cache/pure-ftpd/usr/sbin/pure-ftpd"
     -S "127.0.0.1,$p" -4 -l unix -A -H -E -u 1
-    -c "$max_sessions" -C "$max_sessions" -p "$((p + 1)):$((p + 400))"
+    -c "$max_sessions" -C "$max_sessions" -p "$((p + 1)):$((p + pasv_ports))"
     -Y 1 -2 "$tls/cert.pem,$tls/key.pem"
     -L "$((entries * 2 + 100)):5" -O "clf:$d/transfer.log")
 }

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2154,SC2034 # sourced: globals come from bench.sh, cmd goes back to it
 # Sourced by scripts/bench.sh: Debian's vsftpd, installed as a package (it is the peer the
-# end-to-end tests install too). Needs: $work, $root, $tls, $max_sessions, die().
+# end-to-end tests install too). Needs: $work, $root, $tls, $max_sessions, $pasv_ports, die().
 
 install_vsftpd() { # outside the private namespace
   if [ ! -x /usr/sbin/vsftpd ] && command -v apt-get >/dev/null 2>&1; then
@@ -42,7 +42,7 @@ local_umask=022
 chroot_local_user=YES
 allow_writeable_chroot=YES
 pasv_min_port=$((p + 1))
-pasv_max_port=$((p + 400))
+pasv_max_port=$((p + pasv_ports))
 pam_service_name=jftp-bench-vsftpd
 secure_chroot_dir=/var/run/vsftpd/empty
 ssl_enable=YES
