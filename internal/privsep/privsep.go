@@ -67,8 +67,8 @@ type Message struct {
 	Sweep    *SweepState  `json:"sweep,omitempty"`
 }
 
-// SweepState is where the worker's sweep of upload leftovers got: the last path it
-// visited, "" when it visited the whole tree. The monitor hands it to the next worker,
+// SweepState is where the worker's sweep of upload leftovers got: the folder it
+// was in, "" when it visited the whole tree. The monitor hands it to the next worker,
 // which goes on from there.
 type SweepState struct {
 	Cursor string `json:"cursor"`
