@@ -127,13 +127,14 @@ func (s *sweep) visit(fd int, rel string, from, until bound, depth int) {
 	if from.on && len(from.rest) > 0 {
 		low = from.rest[0]
 	}
-	var chunk []string
+	var c chunk
 	for first := true; ; first = false {
-		chunk = s.subfolders(fd, chunk[:0], low, inclusive, first && checkFiles)
-		if s.stopped() || len(chunk) == 0 {
+		c = chunk{names: c.names[:0]}
+		s.subfolders(fd, &c, low, inclusive, first && checkFiles)
+		if s.stopped() || len(c.names) == 0 {
 			return
 		}
-		for _, name := range chunk {
+		for _, name := range c.names {
 			childFrom, childUntil := bound{}, bound{}
 			if from.on && len(from.rest) > 0 && name == from.rest[0] {
 				childFrom = bound{rest: from.rest[1:], on: true}
@@ -152,7 +153,10 @@ func (s *sweep) visit(fd int, rel string, from, until bound, depth int) {
 				return
 			}
 		}
-		low, inclusive = chunk[len(chunk)-1], false
+		if !c.more {
+			return // no need to read the folder again
+		}
+		low, inclusive = c.names[len(c.names)-1], false
 	}
 }
 
@@ -174,19 +178,17 @@ func (s *sweep) descend(fd int, rel, name string, from, until bound, depth int) 
 	s.visit(child, rel, from, until, depth+1)
 }
 
-// subfolders reads the folder open as fd from its start and returns in chunk, sorted,
-// the first sub-folder names after low (at or after it if inclusive), at most
-// sweepChunk of them and sweepChunkBytes of names. With checkFiles it also removes
-// the upload leftovers it reads.
-func (s *sweep) subfolders(fd int, chunk []string, low string, inclusive, checkFiles bool) []string {
+// subfolders reads the folder open as fd from its start and keeps in c the first
+// sub-folder names after low (at or after it if inclusive). With checkFiles it also
+// removes the upload leftovers it reads.
+func (s *sweep) subfolders(fd int, c *chunk, low string, inclusive, checkFiles bool) {
 	if _, err := unix.Seek(fd, 0, 0); err != nil {
-		return chunk
+		return
 	}
-	size := 0
 	for !s.stopped() {
 		n, err := unix.Getdents(fd, s.buf)
 		if err != nil || n <= 0 {
-			return chunk // an unreadable folder is skipped
+			return // the end, or an unreadable folder: skipped
 		}
 		for rec := s.buf[:n]; len(rec) > 0; {
 			name, typ, recLen := direntNameType(rec)
@@ -195,7 +197,7 @@ func (s *sweep) subfolders(fd int, chunk []string, low string, inclusive, checkF
 				continue
 			}
 			if s.pace(); s.stopped() {
-				return chunk
+				return
 			}
 			if typ == unix.DT_UNKNOWN {
 				var st unix.Stat_t
@@ -209,31 +211,38 @@ func (s *sweep) subfolders(fd int, chunk []string, low string, inclusive, checkF
 				if string(name) < low || !inclusive && string(name) == low {
 					continue
 				}
-				chunk, size = keepSmallest(chunk, size, name)
+				c.keep(name)
 			case checkFiles && typ == unix.DT_REG && name[0] == '.' && bytes.Contains(name, []byte(uploadMarker)):
 				s.removeIfLeftover(fd, name)
 			}
 		}
 	}
-	return chunk
 }
 
-// keepSmallest inserts name into the sorted chunk holding size bytes of names and
-// drops the largest names while the chunk is over its bounds (never the last one).
-// The name is copied only when kept.
-func keepSmallest(chunk []string, size int, name []byte) ([]string, int) {
-	full := len(chunk) >= sweepChunk || size+len(name) > sweepChunkBytes
-	if full && len(chunk) > 0 && string(name) > chunk[len(chunk)-1] {
-		return chunk, size
+// chunk is the next sub-folder names of a folder to visit, in name order: the
+// smallest of those read, at most sweepChunk of them and sweepChunkBytes of names.
+type chunk struct {
+	names []string
+	size  int  // bytes of names
+	more  bool // a name was left out: the folder must be read again
+}
+
+// keep adds name if it is among the smallest, dropping the largest while over the
+// bounds (never the last one). The name is copied only when kept.
+func (c *chunk) keep(name []byte) {
+	full := len(c.names) >= sweepChunk || c.size+len(name) > sweepChunkBytes
+	if full && len(c.names) > 0 && string(name) > c.names[len(c.names)-1] {
+		c.more = true
+		return
 	}
-	i, _ := slices.BinarySearch(chunk, string(name))
-	chunk = slices.Insert(chunk, i, string(name))
-	size += len(name)
-	for len(chunk) > 1 && (len(chunk) > sweepChunk || size > sweepChunkBytes) {
-		size -= len(chunk[len(chunk)-1])
-		chunk = chunk[:len(chunk)-1]
+	i, _ := slices.BinarySearch(c.names, string(name))
+	c.names = slices.Insert(c.names, i, string(name))
+	c.size += len(name)
+	for len(c.names) > 1 && (len(c.names) > sweepChunk || c.size > sweepChunkBytes) {
+		c.size -= len(c.names[len(c.names)-1])
+		c.names = c.names[:len(c.names)-1]
+		c.more = true
 	}
-	return chunk, size
 }
 
 // removeIfLeftover removes name from the folder fd if it is a regular file with an

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,4 +180,34 @@ func TestSweepMemoryIsBounded(t *testing.T) {
 	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("sweeping 20,001 entries allocated %d bytes", allocated)
 	require.Less(t, allocated, uint64(256<<10), "the sweep must stream the folder")
+}
+
+// TestSweepChunkBounds: a chunk keeps the smallest names read, within its count and
+// byte bounds, and says when it left some out.
+func TestSweepChunkBounds(t *testing.T) {
+	long := func(i int) string { return fmt.Sprintf("%03d", i) + strings.Repeat("x", 197) } // 200 bytes
+	for _, tt := range []struct {
+		name string
+		n    int
+		make func(int) string
+		kept int
+		more bool
+	}{
+		{"few", 10, func(i int) string { return fmt.Sprintf("%03d", i) }, 10, false},
+		{"by count", 3 * sweepChunk, func(i int) string { return fmt.Sprintf("%04d", i) }, sweepChunk, true},
+		{"by bytes", 100, long, sweepChunkBytes / 200, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var c chunk
+			var all []string
+			for i := range tt.n {
+				name := tt.make((i * 7919) % tt.n) // out of order
+				all = append(all, name)
+				c.keep([]byte(name))
+			}
+			slices.Sort(all)
+			require.Equal(t, all[:tt.kept], c.names)
+			require.Equal(t, tt.more, c.more)
+		})
+	}
 }
