@@ -66,6 +66,8 @@ type InstallRequest struct {
 	TLSKey       string
 	RequireTLS   *bool
 	IdleTimeout  time.Duration
+	// ImplicitTLSListen, when not nil, sets implicit_tls_listen ("" turns it off).
+	ImplicitTLSListen *string
 	// NoStart leaves the service alone: nothing is started or restarted.
 	NoStart bool
 	// OnDemand has systemd hold the port and start the service on a connection
@@ -87,6 +89,7 @@ type InstallResult struct {
 	Password     string
 	Host         string
 	Port         int
+	ImplicitPort int // the implicit FTPS port; 0 = off
 	PassivePorts string
 	Root         string
 	// PasswordChanged: the account was created or its password reset, with Password
@@ -219,8 +222,13 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 		return nil, err
 	}
 	if !req.NoStart {
-		if err := l.checkListen(ctx, cfg.Listen); err != nil {
+		if err := l.checkListen(ctx, cfg.Listen, "--listen"); err != nil {
 			return nil, err
+		}
+		if cfg.ImplicitTLS != "" {
+			if err := l.checkListen(ctx, cfg.ImplicitTLS, "--implicit-tls-listen"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return p, nil
@@ -257,6 +265,9 @@ func applyFlags(req InstallRequest, cfg *config.Config) error {
 	}
 	if req.Listen != "" {
 		cfg.Listen = req.Listen
+	}
+	if req.ImplicitTLSListen != nil {
+		cfg.ImplicitTLS = *req.ImplicitTLSListen
 	}
 	if req.PassivePorts != "" {
 		r, err := parsePortRange(req.PassivePorts)
@@ -416,8 +427,9 @@ func (l *Lifecycle) executable() (string, error) {
 }
 
 // checkListen makes sure the service will be able to open its port: either our service
-// holds it already, or it is free. Another FTP server there is the usual conflict.
-func (l *Lifecycle) checkListen(ctx context.Context, addr string) error {
+// holds it already, or it is free. Another FTP server there is the usual conflict;
+// flag is the option that chooses another address.
+func (l *Lifecycle) checkListen(ctx context.Context, addr, flag string) error {
 	if l.Layout.Systemd() {
 		if l.Systemctl(ctx, "is-active", "--quiet", ServiceName) == nil {
 			return nil
@@ -427,7 +439,7 @@ func (l *Lifecycle) checkListen(ctx context.Context, addr string) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("the service could not listen on %s (%v); stop the program using that port (another FTP server?) or choose --listen", addr, errors.Unwrap(err))
+		return fmt.Errorf("the service could not listen on %s (%v); stop the program using that port (another FTP server?) or choose %s", addr, errors.Unwrap(err), flag)
 	}
 	return ln.Close()
 }
@@ -443,6 +455,9 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 	}
 	_, port, _ := net.SplitHostPort(p.cfg.Listen)
 	res.Port, _ = strconv.Atoi(port)
+	if _, port, err := net.SplitHostPort(p.cfg.ImplicitTLS); err == nil {
+		res.ImplicitPort, _ = strconv.Atoi(port)
+	}
 	note := func(format string, args ...any) { res.Notes = append(res.Notes, fmt.Sprintf(format, args...)) }
 
 	gid, err := l.ensureGroup(ctx)

@@ -70,6 +70,9 @@ func (l *Lifecycle) Reload(ctx context.Context) (string, error) {
 			if !sameListen(cfg.Listen, st.Listen) {
 				msg += fmt.Sprintf("; the listen address %s takes effect after a restart (ftpctl install restarts it)", cfg.Listen)
 			}
+			if cfg.ImplicitTLS != now.ImplicitTLS && (cfg.ImplicitTLS == "" || !sameListen(cfg.ImplicitTLS, now.ImplicitTLS)) {
+				msg += fmt.Sprintf("; implicit_tls_listen %q takes effect after a restart (ftpctl install restarts it)", cfg.ImplicitTLS)
+			}
 			return msg, nil
 		}
 		if time.Now().After(deadline) {

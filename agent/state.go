@@ -232,7 +232,7 @@ func (l *Lifecycle) Import(ctx context.Context, st *State, noStart bool) (Import
 		return res, err
 	}
 	if !noStart {
-		if err := l.checkListen(ctx, p.cfg.Listen); err != nil {
+		if err := l.checkListen(ctx, p.cfg.Listen, "--listen"); err != nil {
 			return res, err
 		}
 	}

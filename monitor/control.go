@@ -37,6 +37,7 @@ type ServiceStatus struct {
 	PID          int                  `json:"pid"`
 	Started      time.Time            `json:"started"`
 	Listen       string               `json:"listen"`
+	ImplicitTLS  string               `json:"implicit_tls_listen,omitempty"` // the implicit FTPS listener; "" = none
 	Root         string               `json:"root"`
 	PassivePorts string               `json:"passive_ports"`
 	PublicHost   string               `json:"public_host"`
@@ -157,7 +158,7 @@ func (m *monitor) status(ctx context.Context) ServiceStatus {
 	ch, workerPID := m.ch, m.workerPID
 	m.mu.Unlock()
 	st := ServiceStatus{
-		PID: os.Getpid(), Started: m.started, Listen: m.listenAddr, Root: cfg.Root,
+		PID: os.Getpid(), Started: m.started, Listen: m.listenAddr, ImplicitTLS: m.implicitAddr, Root: cfg.Root,
 		PassivePorts: cfg.PassivePorts.String(), PublicHost: cfg.PublicHost,
 		PublicAddr: w.PublicHost, ConfigSHA256: digest,
 		WorkerPID: workerPID, Workers: int(m.workers.Load()),

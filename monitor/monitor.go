@@ -71,6 +71,20 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	m.activated = activated
 	m.log.Info("listening", "addr", ln.Addr().String(), "root", m.cfg.Root, "socket_activation", activated)
 	m.started, m.listenAddr = time.Now(), ln.Addr().String()
+	var implicit *os.File // implicit FTPS, opened by the monitor even with socket activation
+	if m.cfg.ImplicitTLS != "" {
+		iln, err := net.Listen("tcp", m.cfg.ImplicitTLS)
+		if err != nil {
+			return fmt.Errorf("listen on %s for implicit FTPS (implicit_tls_listen): %w", m.cfg.ImplicitTLS, err)
+		}
+		defer iln.Close()
+		if implicit, err = iln.(*net.TCPListener).File(); err != nil {
+			return fmt.Errorf("implicit FTPS listener: %w", err)
+		}
+		defer implicit.Close()
+		m.implicitAddr = iln.Addr().String()
+		m.log.Info("listening for implicit FTPS", "addr", m.implicitAddr)
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -84,7 +98,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	defer stopControl()
 	go m.housekeeping(ctx)
 	defer func() { m.saveBans(m.opts.StateDir, time.Now(), true) }()
-	return m.superviseWorkers(ctx, ln, hup)
+	return m.superviseWorkers(ctx, ln, implicit, hup)
 }
 
 type monitor struct {
@@ -112,6 +126,8 @@ type monitor struct {
 	workerPID  int
 	workers    atomic.Int32
 	queries    statusQueries
+
+	implicitAddr string // the implicit FTPS listener's address; "" without one
 }
 
 func newMonitor(opts ServeOptions) (*monitor, error) {
@@ -272,7 +288,7 @@ func restartDelay(prev time.Duration, lived time.Duration) time.Duration {
 	return min(max(2*prev, 100*time.Millisecond), 30*time.Second)
 }
 
-func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, hup <-chan os.Signal) error {
+func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, implicit *os.File, hup <-chan os.Signal) error {
 	lf, err := ln.File()
 	if err != nil {
 		return fmt.Errorf("listener: %w", err)
@@ -281,7 +297,7 @@ func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, hup
 	var delay time.Duration
 	for {
 		started := time.Now()
-		err := m.runWorker(ctx, lf, hup)
+		err := m.runWorker(ctx, lf, implicit, hup)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -299,17 +315,19 @@ func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, hup
 	}
 }
 
-// runWorker starts one worker and serves it until it exits.
-func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Signal) error {
+// runWorker starts one worker with the listener lf, and implicit unless nil, and serves
+// it until it exits.
+func (m *monitor) runWorker(ctx context.Context, lf, implicit *os.File, hup <-chan os.Signal) error {
 	ch, child, err := privsep.Pair()
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
 	cmd := exec.Command(m.opts.WorkerCommand[0], m.opts.WorkerCommand[1:]...)
-	cmd.Args[0] = "ftpctl"                                                          // what ps shows, rather than /proc/self/exe
-	cmd.ExtraFiles = make([]*os.File, max(privsep.ListenerFD, privsep.ChannelFD)-2) // ExtraFiles[0] is descriptor 3
-	cmd.ExtraFiles[privsep.ListenerFD-3], cmd.ExtraFiles[privsep.ChannelFD-3] = lf, child
+	cmd.Args[0] = "ftpctl" // what ps shows, rather than /proc/self/exe
+	cmd.ExtraFiles = privsep.ExtraFiles(map[int]*os.File{
+		privsep.ListenerFD: lf, privsep.ChannelFD: child, privsep.ImplicitTLSListenerFD: implicit,
+	})
 	cmd.Env = []string{privsep.EnvMarker + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -331,6 +349,7 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	m.mu.Lock()
 	w := m.wcfg
 	w.SweepFrom = m.sweepFrom
+	w.ImplicitTLS = implicit != nil
 	m.mu.Unlock()
 	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
 		cmd.Process.Kill()
@@ -481,17 +500,20 @@ func notify(state string) {
 // reload re-reads the configuration and certificate for new sessions.
 func (m *monitor) reload(ch *privsep.Conn) {
 	m.mu.Lock()
-	oldListen := m.cfg.Listen
+	oldListen, oldImplicit := m.cfg.Listen, m.cfg.ImplicitTLS
 	m.mu.Unlock()
 	if err := m.load(); err != nil {
 		m.log.Error("reload failed; keeping the running configuration", "err", err)
 		return
 	}
 	m.mu.Lock()
-	w, listen := m.wcfg, m.cfg.Listen
+	w, listen, implicit := m.wcfg, m.cfg.Listen, m.cfg.ImplicitTLS
 	m.mu.Unlock()
 	if listen != oldListen {
 		m.log.Warn("the listen address changed; it takes effect after a restart", "listen", listen)
+	}
+	if implicit != oldImplicit {
+		m.log.Warn("implicit_tls_listen changed; it takes effect after a restart", "implicit_tls_listen", implicit)
 	}
 	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
 		m.log.Error("reload: send settings to the worker", "err", err)

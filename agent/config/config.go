@@ -30,6 +30,7 @@ const DefaultPath = "/etc/jelastic-ftp/ftpd.toml"
 type Config struct {
 	Root          string        // directory every FTP user is confined to
 	Listen        string        // host:port of the control connection
+	ImplicitTLS   string        // host:port of implicit FTPS (TLS from the first byte); "" = off
 	PassivePorts  PortRange     // ports offered for passive data connections
 	PublicHost    string        // address announced in PASV replies; "" = detect
 	TLS           TLS           // FTPS settings
@@ -147,7 +148,8 @@ func badValue(key, value, format string, args ...any) *keyError {
 func (c Config) Validate() error {
 	checks := []func() error{
 		func() error { return checkRoot(c.Root) },
-		func() error { return checkListen(c.Listen) },
+		func() error { return checkListen("listen", c.Listen) },
+		func() error { return checkImplicitTLS(c.ImplicitTLS, c.Listen) },
 		func() error { return checkPorts(c.PassivePorts) },
 		func() error { return checkPublicHost(c.PublicHost) },
 		c.TLS.validate,
@@ -203,20 +205,56 @@ func checkPath(key, p string, optional bool) error {
 	return nil
 }
 
-func checkListen(listen string) error {
+// checkListen accepts host:port with an empty host (every address) or an IP address.
+func checkListen(key, listen string) error {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return badValue("listen", quote(listen), `must be host:port, such as ":21" or "192.0.2.10:21"`)
+		return badValue(key, quote(listen), `must be host:port, such as ":21" or "192.0.2.10:21"`)
 	}
 	if host != "" {
 		if _, err := netip.ParseAddr(host); err != nil {
-			return badValue("listen", quote(listen), "the host must be empty (every address) or an IP address")
+			return badValue(key, quote(listen), "the host must be empty (every address) or an IP address")
 		}
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return badValue("listen", quote(listen), "the port must be a number between 1 and 65535")
+		return badValue(key, quote(listen), "the port must be a number between 1 and 65535")
 	}
 	return nil
+}
+
+// checkImplicitTLS accepts "" (off) or an address as for listen that the service can
+// open beside listen's: another port, or the same port on another IP address.
+func checkImplicitTLS(addr, listen string) error {
+	if addr == "" {
+		return nil
+	}
+	if err := checkListen("implicit_tls_listen", addr); err != nil {
+		return err
+	}
+	if Overlap(addr, listen) {
+		return &keyError{
+			keys:  dotted("implicit_tls_listen", "listen"),
+			value: quote(addr),
+			msg:   fmt.Sprintf("must differ from listen (%s): another port, such as \":990\"", quote(listen)),
+		}
+	}
+	return nil
+}
+
+// Overlap reports whether two valid listen addresses take the same port on a common
+// address, where an empty or unspecified host ("", "0.0.0.0", "::") means every address.
+func Overlap(a, b string) bool {
+	ha, pa, _ := net.SplitHostPort(a)
+	hb, pb, _ := net.SplitHostPort(b)
+	pnA, _ := strconv.Atoi(pa)
+	pnB, _ := strconv.Atoi(pb)
+	if pnA != pnB {
+		return false
+	}
+	ia, errA := netip.ParseAddr(ha)
+	ib, errB := netip.ParseAddr(hb)
+	every := func(h string, ip netip.Addr, err error) bool { return h == "" || err == nil && ip.IsUnspecified() }
+	return every(ha, ia, errA) || every(hb, ib, errB) || ia.Unmap() == ib.Unmap()
 }
 
 func checkPorts(r PortRange) error {

@@ -85,6 +85,8 @@ func TestLoadEachKey(t *testing.T) {
 		{`root = "/srv/ftp"`, func(c *Config) { c.Root = "/srv/ftp" }},
 		{`listen = "127.0.0.1:2121"`, func(c *Config) { c.Listen = "127.0.0.1:2121" }},
 		{`listen = "[::1]:21"`, func(c *Config) { c.Listen = "[::1]:21" }},
+		{`implicit_tls_listen = ":990"`, func(c *Config) { c.ImplicitTLS = ":990" }},
+		{"implicit_tls_listen = \"127.0.0.2:21\"\nlisten = \"127.0.0.1:21\"", func(c *Config) { c.ImplicitTLS, c.Listen = "127.0.0.2:21", "127.0.0.1:21" }},
 		{`passive_ports = "30000-30010"`, func(c *Config) { c.PassivePorts = PortRange{30000, 30010} }},
 		{`passive_ports = "65535-65535"`, func(c *Config) { c.PassivePorts = PortRange{65535, 65535} }},
 		{`public_host = "203.0.113.7"`, func(c *Config) { c.PublicHost = "203.0.113.7" }},
@@ -161,6 +163,10 @@ func TestLoadErrorsNameTheLine(t *testing.T) {
 		{"listen bad port", "listen = \":ftp\"\n", `:3: listen: ":ftp": the port must be a number between 1 and 65535`},
 		{"listen port 0", "listen = \":0\"\n", `:3: listen: ":0": the port must be a number between 1 and 65535`},
 		{"listen host name", "listen = \"localhost:21\"\n", `:3: listen: "localhost:21": the host must be empty (every address) or an IP address`},
+		{"implicit TLS no port", "implicit_tls_listen = \"990\"\n", `:3: implicit_tls_listen: "990": must be host:port, such as ":21" or "192.0.2.10:21"`},
+		{"implicit TLS port 0", "implicit_tls_listen = \":0\"\n", `:3: implicit_tls_listen: ":0": the port must be a number between 1 and 65535`},
+		{"implicit TLS on listen", "implicit_tls_listen = \":21\"\n", `:3: implicit_tls_listen: ":21": must differ from listen (":21"): another port, such as ":990"`},
+		{"implicit TLS within listen", "listen = \"[::]:2121\"\nimplicit_tls_listen = \"127.0.0.1:2121\"\n", `:4: implicit_tls_listen: "127.0.0.1:2121": must differ from listen ("[::]:2121"): another port, such as ":990"`},
 		{"ports reversed", "passive_ports = \"12000-10100\"\n", `:3: passive_ports: "12000-10100": the first port must not be above the second`},
 		{"ports low", "passive_ports = \"1000-2000\"\n", `:3: passive_ports: "1000-2000": both ports must be between 1024 and 65535`},
 		{"ports high", "passive_ports = \"60000-70000\"\n", `:3: passive_ports: "60000-70000": both ports must be between 1024 and 65535`},
@@ -268,6 +274,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	custom := Config{
 		Root:         `/srv/ftp "quoted" \back`,
 		Listen:       "[::]:2121",
+		ImplicitTLS:  "[::]:2990",
 		PassivePorts: PortRange{First: 40000, Last: 40100},
 		PublicHost:   "ftp.example.com",
 		TLS: TLS{
@@ -374,5 +381,24 @@ func TestFormatDuration(t *testing.T) {
 		back, err := time.ParseDuration(tt.want)
 		require.NoError(t, err)
 		require.Equal(t, tt.d, back)
+	}
+}
+
+func TestOverlap(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{":21", ":990", false},
+		{":21", ":21", true},
+		{":21", "127.0.0.1:21", true},
+		{"[::]:21", "127.0.0.1:21", true},
+		{"0.0.0.0:21", "[::1]:21", true},
+		{"127.0.0.1:21", "127.0.0.2:21", false},
+		{"127.0.0.1:21", "[::ffff:127.0.0.1]:21", true},
+		{"127.0.0.1:21", "127.0.0.1:021", true},
+	} {
+		require.Equal(t, tt.want, Overlap(tt.a, tt.b), "%s and %s", tt.a, tt.b)
+		require.Equal(t, tt.want, Overlap(tt.b, tt.a), "%s and %s", tt.b, tt.a)
 	}
 }

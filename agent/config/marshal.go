@@ -32,6 +32,11 @@ root = {{q .Root}}
 # every address; otherwise give an IP address.
 listen = {{q .Listen}}
 
+# Address of implicit FTPS, as "host:port" like listen, for clients that only
+# speak TLS from the first byte (port 990 by custom): ":990". Empty: off;
+# explicit FTPS (AUTH TLS) on listen is always offered.
+implicit_tls_listen = {{q .ImplicitTLS}}
+
 # Ports offered for passive-mode data connections, "first-last", all within
 # 1024-65535. Open them in the firewall as well.
 passive_ports = {{q .PassivePorts.String}}

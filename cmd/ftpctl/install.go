@@ -37,6 +37,7 @@ type installOut struct {
 	Password     string `json:"password,omitempty"`
 	Host         string `json:"host"`
 	Port         int    `json:"port"`
+	ImplicitPort int    `json:"implicit_ftps_port,omitempty"`
 	FTPS         string `json:"ftps"`
 	PassivePorts string `json:"passive_ports"`
 	Root         string `json:"root"`
@@ -50,14 +51,15 @@ type installOut struct {
 
 func newInstallCmd() *cobra.Command {
 	var (
-		req        agent.InstallRequest
-		requireTLS bool
-		asJSON     bool
-		pwStdin    bool
+		req         agent.InstallRequest
+		requireTLS  bool
+		asJSON      bool
+		pwStdin     bool
+		implicitTLS string
 	)
 	lc := agent.NewLifecycle()
 	cmd := &cobra.Command{
-		Use:   "install [--root PATH] [--owner NAME|%GROUP] [--user NAME] [--listen ADDR] [--passive-ports A-B] [--public-host HOST] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--on-demand] [--no-start] [--reset-password] [--password-stdin] [--json]",
+		Use:   "install [--root PATH] [--owner NAME|%GROUP] [--user NAME] [--listen ADDR] [--implicit-tls-listen ADDR] [--passive-ports A-B] [--public-host HOST] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--on-demand] [--no-start] [--reset-password] [--password-stdin] [--json]",
 		Short: "Set up the add-on: FTP user, settings, certificate and the running service",
 		Long: `Set up the add-on on this node, or bring it in line with the flags: the group
 and the FTP user (with a generated password and the owner's sudo rule), ftpd.toml,
@@ -71,6 +73,9 @@ install changes nothing and keeps the password unless --reset-password.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("require-tls") {
 				req.RequireTLS = &requireTLS
+			}
+			if cmd.Flags().Changed("implicit-tls-listen") {
+				req.ImplicitTLSListen = &implicitTLS
 			}
 			if pwStdin {
 				pw, err := readPasswordLine(cmd.InOrStdin())
@@ -91,7 +96,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 			if asJSON {
 				return printJSON(cmd, installOut{
 					User: res.User, Password: res.Password, PasswordChanged: res.PasswordChanged, Host: res.Host, Port: res.Port,
-					FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root, Owner: res.Owner,
+					ImplicitPort: res.ImplicitPort, FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root, Owner: res.Owner,
 					CertSHA256: res.CertSHA256,
 				})
 			}
@@ -104,8 +109,12 @@ install changes nothing and keeps the password unless --reset-password.`,
 				password = "unchanged (ftpctl install --reset-password makes a new one)"
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "FTP user:\t%s\npassword:\t%s\nhost:\t%s\nport:\t%d\nFTPS:\texplicit (AUTH TLS)\ncertificate SHA-256:\t%s\npassive ports:\t%s\nroot:\t%s\n",
-				res.User, password, res.Host, res.Port, res.CertSHA256, res.PassivePorts, res.Root)
+			ftps := "explicit (AUTH TLS)"
+			if res.ImplicitPort != 0 {
+				ftps += fmt.Sprintf("; implicit on port %d", res.ImplicitPort)
+			}
+			fmt.Fprintf(tw, "FTP user:\t%s\npassword:\t%s\nhost:\t%s\nport:\t%d\nFTPS:\t%s\ncertificate SHA-256:\t%s\npassive ports:\t%s\nroot:\t%s\n",
+				res.User, password, res.Host, res.Port, ftps, res.CertSHA256, res.PassivePorts, res.Root)
 			return tw.Flush()
 		},
 	}
@@ -114,6 +123,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 	f.StringVar(&req.Owner, "owner", "", "the account, or %group, allowed to change FTP passwords with sudo (default: detected: %"+agent.PlatformOwnerGroup+", else "+agent.PlatformOwnerAccount+", else the account with UID 700)")
 	f.StringVar(&req.User, "user", "", "the FTP user to create (default: "+agent.DefaultFTPUser+")")
 	f.StringVar(&req.Listen, "listen", "", `control connection address, host:port (default ":21")`)
+	f.StringVar(&implicitTLS, "implicit-tls-listen", "", `also serve implicit FTPS (TLS from the first byte, for clients that only do port 990) on host:port, such as ":990"; "" turns it off (default off)`)
 	f.StringVar(&req.PassivePorts, "passive-ports", "", "passive data port range first-last (default 10100-12000)")
 	f.StringVar(&req.PublicHost, "public-host", "", "IPv4 address, or host name this node resolves, announced in PASV replies and given to clients (behind NAT)")
 	f.StringVar(&req.TLSCert, "tls-cert", "", "PEM certificate chain to use instead of a self-signed one")

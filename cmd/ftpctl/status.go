@@ -64,7 +64,11 @@ func printStatus(out io.Writer, r agent.Report) {
 		case public != s.PublicAddr:
 			public += " (" + s.PublicAddr + ")"
 		}
-		fmt.Fprintf(tw, "listen:\t%s\nFTP root:\t%s\npassive ports:\t%s\npublic address:\t%s\n", s.Listen, s.Root, s.PassivePorts, public)
+		fmt.Fprintf(tw, "listen:\t%s\n", s.Listen)
+		if s.ImplicitTLS != "" {
+			fmt.Fprintf(tw, "implicit FTPS:\t%s\n", s.ImplicitTLS)
+		}
+		fmt.Fprintf(tw, "FTP root:\t%s\npassive ports:\t%s\npublic address:\t%s\n", s.Root, s.PassivePorts, public)
 		fmt.Fprintf(tw, "certificate:\t%s, issued by %s, expires %s\ncertificate SHA-256:\t%s\n", s.Certificate.Subject, s.Certificate.Issuer, s.Certificate.NotAfter.Format(time.DateOnly), s.Certificate.SHA256)
 	}
 	tw.Flush()

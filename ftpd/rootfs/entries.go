@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -84,7 +85,8 @@ func direntName(rec []byte) ([]byte, int) {
 	if len(rec) < nameOff {
 		return nil, len(rec)
 	}
-	size := int((*unix.Dirent)(unsafe.Pointer(&rec[0])).Reclen)
+	// Read field by field: a whole unix.Dirent may reach past the buffer's end.
+	size := int(binary.NativeEndian.Uint16(rec[unsafe.Offsetof(unix.Dirent{}.Reclen):]))
 	if size < nameOff || size > len(rec) {
 		return nil, len(rec)
 	}

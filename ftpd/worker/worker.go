@@ -50,12 +50,16 @@ func Run(logger *slog.Logger) error {
 		return fmt.Errorf("expected settings from the monitor, got %q", first.Kind)
 	}
 	cfg := first.Config
-	lf := os.NewFile(privsep.ListenerFD, "listener")
-	ln, err := net.FileListener(lf)
+	ln, err := inheritedListener(privsep.ListenerFD, "listener")
 	if err != nil {
-		return fmt.Errorf("inherited listener: %w", err)
+		return err
 	}
-	lf.Close()
+	var implicitLn net.Listener
+	if cfg.ImplicitTLS {
+		if implicitLn, err = inheritedListener(privsep.ImplicitTLSListenerFD, "implicit FTPS listener"); err != nil {
+			return err
+		}
+	}
 	xferlog := xferlogSink{ch}
 
 	syscall.Umask(int(cfg.Umask))
@@ -108,6 +112,14 @@ func Run(logger *slog.Logger) error {
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	go sweepUploads(sweepCtx, cfg, started, logger, ch)
+	if implicitLn != nil {
+		go func() {
+			if err := srv.ServeImplicitTLS(implicitLn); !errors.Is(err, net.ErrClosed) {
+				logger.Error("implicit FTPS listener failed; stopping", "err", err)
+				stop.start()
+			}
+		}()
+	}
 	err = srv.Serve(ln)
 	if errors.Is(err, net.ErrClosed) {
 		// Serve returns once the listener is closed; running transfers end later.
@@ -115,6 +127,17 @@ func Run(logger *slog.Logger) error {
 		return nil
 	}
 	return err
+}
+
+// inheritedListener takes the listening socket the monitor passed as descriptor fd.
+func inheritedListener(fd int, name string) (net.Listener, error) {
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("inherited %s: %w", name, err)
+	}
+	return ln, nil
 }
 
 // sweepPace lets the sweep of upload leftovers walk the FTP root in batches with a

@@ -36,12 +36,24 @@ const (
 	KindSweep     = "sweep"      // worker → monitor: how far the sweep of upload leftovers got
 )
 
-// The descriptors the worker inherits, in os/exec ExtraFiles order; it is started
-// with these and stdin, stdout and stderr, and no other.
+// The descriptors the worker inherits, numbered from 3 in this one list; it is started
+// with these and stdin, stdout and stderr, and no other. ExtraFiles lays them out.
 const (
-	ListenerFD = 3 // the FTP listening socket
-	ChannelFD  = 4 // the worker's end of this channel
+	ListenerFD            = 3 + iota // the FTP listening socket
+	ChannelFD                        // the worker's end of this channel
+	ImplicitTLSListenerFD            // the implicit FTPS listening socket, when implicit_tls_listen is set
+	endFD                            // one past the last descriptor
 )
+
+// ExtraFiles returns os/exec's ExtraFiles for the worker: each file at its descriptor
+// number from the list above. A descriptor given no file is closed in the worker.
+func ExtraFiles(files map[int]*os.File) []*os.File {
+	extra := make([]*os.File, endFD-3) // ExtraFiles[0] is descriptor 3
+	for fd, f := range files {
+		extra[fd-3] = f
+	}
+	return extra
+}
 
 // EnvMarker is set by the monitor so that the hidden worker command refuses to run
 // when started any other way.
@@ -67,8 +79,8 @@ type Message struct {
 	Sweep    *SweepState  `json:"sweep,omitempty"`
 }
 
-// SweepState is where the worker's sweep of upload leftovers got: the last path it
-// visited, "" when it visited the whole tree. The monitor hands it to the next worker,
+// SweepState is where the worker's sweep of upload leftovers got: the folder it
+// was in, "" when it visited the whole tree. The monitor hands it to the next worker,
 // which goes on from there.
 type SweepState struct {
 	Cursor string `json:"cursor"`
@@ -131,6 +143,8 @@ type WorkerConfig struct {
 	TransferLog bool `json:"transfer_log"`
 	// Chroot is false when the monitor runs without root (development, the demo).
 	Chroot bool `json:"chroot"`
+	// ImplicitTLS says the worker was given a listener on ImplicitTLSListenerFD.
+	ImplicitTLS bool `json:"implicit_tls,omitempty"`
 	// SweepFrom is where the previous worker's sweep of upload leftovers stopped.
 	SweepFrom string `json:"sweep_from,omitempty"`
 }

@@ -1,6 +1,7 @@
 package privsep
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -80,4 +81,15 @@ func TestOversizedPacket(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.Recv()
 	require.ErrorContains(t, err, "larger than")
+}
+
+// TestExtraFiles: each file lands at its descriptor number; a descriptor without one
+// is nil, which os/exec closes in the child.
+func TestExtraFiles(t *testing.T) {
+	lf, ch := os.Stdin, os.Stderr // any two files
+	extra := ExtraFiles(map[int]*os.File{ListenerFD: lf, ChannelFD: ch, ImplicitTLSListenerFD: nil})
+	require.Len(t, extra, endFD-3)
+	require.Same(t, lf, extra[ListenerFD-3])
+	require.Same(t, ch, extra[ChannelFD-3])
+	require.Nil(t, extra[ImplicitTLSListenerFD-3])
 }
