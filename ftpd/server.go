@@ -267,10 +267,15 @@ func (srv *Server) EndSessions(user string, keep func(netip.Addr) bool, why stri
 		}
 	}
 	srv.mu.Unlock()
+	// At once: a client that does not read holds its last reply up to a second.
+	var closing sync.WaitGroup
 	for _, s := range ending {
-		s.report(slog.LevelInfo, "session ended: the account's access was taken away", "user", user, "reason", why)
-		s.close(421, why)
+		closing.Go(func() {
+			s.report(slog.LevelInfo, "session ended: the account's access was taken away", "user", user, "reason", why)
+			s.close(421, why)
+		})
 	}
+	closing.Wait()
 	return len(ending)
 }
 

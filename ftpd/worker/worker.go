@@ -312,7 +312,7 @@ func (a *monitorAuth) readLoop(onConfig func(*privsep.WorkerConfig), onLost func
 		case privsep.KindSessions:
 			a.onSessions(m.ID)
 		case privsep.KindEnd:
-			a.onEnd(m.ID, m.End)
+			go a.onEnd(m.ID, m.End) // logins wait for this loop
 		case privsep.KindAuthReply:
 			a.calls.Deliver(m.ID, *m.Reply)
 		}
