@@ -262,7 +262,8 @@ func (srv *Server) EndSessions(user string, keep func(netip.Addr) bool, why stri
 	srv.revoked[user]++
 	var ending []*session
 	for _, s := range srv.sessions {
-		if s.userName() == user && (keep == nil || !keep(s.client.Addr())) {
+		// A session already closed may still be finishing its transfer.
+		if s.userName() == user && s.ctx.Err() == nil && (keep == nil || !keep(s.client.Addr())) {
 			ending = append(ending, s)
 		}
 	}
