@@ -8,13 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/monitor"
 	"github.com/jelastic/jelastic-ftp/sudoers"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/allowfrom"
@@ -38,6 +42,8 @@ type Admin struct {
 	LastLogins string // the service's record of last logins
 	Sudoers    sudoers.DropIn
 	Now        func() time.Time
+	// ControlSocket is where the running service takes requests to end sessions.
+	ControlSocket string
 }
 
 // NewAdmin returns an Admin for the running system.
@@ -49,6 +55,8 @@ func NewAdmin() *Admin {
 		LastLogins: lastlogin.Path(),
 		Sudoers:    sudoers.Default(),
 		Now:        time.Now,
+
+		ControlSocket: monitor.ControlSocket(),
 	}
 }
 
@@ -189,39 +197,48 @@ var ErrNothingToChange = requestError{"nothing to change: give at least one opti
 
 // ModifyUser changes an FTP account's settings in one transaction: passwd, shadow and
 // users.toml change together or not at all. A new home is checked as on add and made
-// when missing; the files in the old one stay where they are.
-func (a *Admin) ModifyUser(ctx context.Context, name string, s UserSettings) error {
+// when missing; the files in the old one stay where they are. It returns what the
+// change means for the account's live sessions (EndSessions ends them).
+func (a *Admin) ModifyUser(ctx context.Context, name string, s UserSettings) (SessionEnd, error) {
 	if err := users.ValidateName(name); err != nil {
-		return err
+		return SessionEnd{}, err
 	}
 	if s == (UserSettings{}) {
-		return ErrNothingToChange
+		return SessionEnd{}, ErrNothingToChange
 	}
 	cfg, err := config.Load(a.ConfigPath)
 	if err != nil {
-		return err
+		return SessionEnd{}, err
 	}
 	if s.Home != nil {
 		if err := users.ValidateHome(*s.Home, cfg.Root); err != nil {
-			return badRequest("%v", err)
+			return SessionEnd{}, badRequest("%v", err)
 		}
 	}
 	tx, err := a.begin(ctx)
 	if err != nil {
-		return err
+		return SessionEnd{}, err
 	}
 	defer tx.Close()
+	before, err := tx.Get(name)
+	if err != nil {
+		return SessionEnd{}, err
+	}
 	if err := tx.Modify(name, s.change()); err != nil {
-		return err
+		return SessionEnd{}, err
+	}
+	after, err := tx.Get(name)
+	if err != nil {
+		return SessionEnd{}, err
 	}
 	var created []string
 	if s.Home != nil {
 		gid, err := tx.EnsureGroup()
 		if err != nil {
-			return err
+			return SessionEnd{}, err
 		}
 		if created, err = makeHome(cfg.Root, *s.Home, gid); err != nil {
-			return err
+			return SessionEnd{}, err
 		}
 	}
 	undoHome := func() {
@@ -232,20 +249,68 @@ func (a *Admin) ModifyUser(ctx context.Context, name string, s UserSettings) err
 	store, err := config.LoadUsers(a.UsersPath)
 	if err != nil {
 		undoHome()
-		return err
+		return SessionEnd{}, err
 	}
-	opts := store[name]
+	oldOpts := store[name]
+	opts := oldOpts
 	s.apply(&opts)
 	restoreOpts, err := a.setOptions(name, &opts)
 	if err != nil {
 		undoHome()
-		return err
+		return SessionEnd{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		undoHome()
-		return errors.Join(err, restoreOpts())
+		return SessionEnd{}, errors.Join(err, restoreOpts())
 	}
-	return nil
+	return sessionEnd(s, before, after, oldOpts, opts, a.Now()), nil
+}
+
+// SessionEnd is what a change of an account means for its live sessions: nothing (the
+// zero value), or why they end, except those from the address blocks in Keep.
+type SessionEnd struct {
+	Reason privsep.EndReason
+	Keep   allowfrom.List
+}
+
+// sessionEnd decides what a change does to the account's sessions. Access taken away
+// ends them: disabling, expiry, a new home or a permission less end them all; a new
+// allow-from list ends those from addresses it does not admit.
+func sessionEnd(s UserSettings, before, after users.Account, oldOpts, newOpts config.UserOptions, now time.Time) SessionEnd {
+	barred := func(a users.Account) bool { return a.Disabled || a.Expired(now) || a.PasswordAgedOut(now) }
+	switch {
+	case s.Disabled != nil && *s.Disabled, barred(after) && !barred(before):
+		return SessionEnd{Reason: privsep.EndDisabled}
+	case after.Home != before.Home:
+		return SessionEnd{Reason: privsep.EndChanged}
+	}
+	for _, name := range oldOpts.Permissions.Names() {
+		if !slices.Contains(newOpts.Permissions.Names(), name) {
+			return SessionEnd{Reason: privsep.EndChanged}
+		}
+	}
+	if s.AllowFrom != nil && newOpts.AllowFrom != nil {
+		return SessionEnd{Reason: privsep.EndChanged, Keep: newOpts.AllowFrom}
+	}
+	return SessionEnd{}
+}
+
+// sessionsTimeout bounds a request to the running service to end sessions; the
+// service ends them within 2 seconds.
+const sessionsTimeout = 5 * time.Second
+
+// EndSessions has the running service end name's live sessions as end says and
+// returns how many ended; an error wrapping monitor.ErrNotRunning means no service
+// runs, so there are none.
+func (a *Admin) EndSessions(name string, end SessionEnd) (int, error) {
+	if end.Reason == "" {
+		return 0, nil
+	}
+	var keep []netip.Prefix
+	if len(end.Keep) <= privsep.MaxKeep {
+		keep = end.Keep // a longer list ends every session rather than none
+	}
+	return monitor.EndSessionsAt(a.ControlSocket, privsep.EndSessions{User: name, Reason: end.Reason, Keep: keep}, sessionsTimeout)
 }
 
 // hashPassword checks a new password and hashes it.

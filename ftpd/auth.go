@@ -13,7 +13,6 @@ import (
 type Account struct {
 	Name        string
 	Home        string
-	ReadOnly    bool
 	Permissions perm.Set // the zero value holds every permission
 	MaxSessions int      // sessions of this user at once; 0: no limit of its own
 }
@@ -26,7 +25,17 @@ var ErrBadLogin = errors.New("login incorrect")
 
 // Authenticator checks a user's password. The server never reads account
 // databases itself: in production the Authenticator asks the privileged
-// monitor, which may also throttle or ban client addresses.
+// monitor, which may also throttle or ban client addresses. LoginOverTLS(ctx)
+// tells whether the login came over TLS.
 type Authenticator interface {
 	Authenticate(ctx context.Context, user, password string, client netip.Addr) (Account, error)
+}
+
+type overTLSKey struct{}
+
+// LoginOverTLS tells an Authenticator whether the login it checks came over a
+// TLS control connection (for the record of last logins: "ftps" or "ftp").
+func LoginOverTLS(ctx context.Context) bool {
+	on, _ := ctx.Value(overTLSKey{}).(bool)
+	return on
 }

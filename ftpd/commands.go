@@ -3,6 +3,8 @@ package ftpd
 import (
 	"log/slog"
 	"strings"
+
+	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
 // spec is how the session treats one FTP command.
@@ -13,8 +15,11 @@ type spec struct {
 	open bool
 	// tls is what the command needs when TLS is required.
 	tls tlsNeed
-	// writes refuses the command to read-only accounts.
-	writes bool
+	// need is the permission the command needs; 0 for none. needFor, when
+	// set, decides instead, from the argument and the files (STOR needs
+	// upload for a new name but overwrite for an existing one).
+	need    perm.Perm
+	needFor func(s *session, arg string) perm.Perm
 	// special commands run while a transfer runs (ABOR, and STAT without an
 	// argument); any other waits for it to end.
 	special bool
@@ -59,8 +64,8 @@ func init() {
 		"TYPE": {handle: (*session).cmdTYPE},
 		"MODE": {handle: (*session).cmdMODE},
 		"STRU": {handle: (*session).cmdSTRU},
-		"STAT": {handle: (*session).cmdSTAT, special: true},
-		"SITE": {handle: (*session).cmdSITE},
+		"STAT": {handle: (*session).cmdSTAT, special: true, needFor: (*session).needsSTAT},
+		"SITE": {handle: (*session).cmdSITE, needFor: (*session).needsSITE},
 		"ABOR": {handle: (*session).cmdABOR, special: true},
 
 		// Folders and files (commands_files.go).
@@ -70,18 +75,18 @@ func init() {
 		"XCWD": {handle: (*session).cmdCWD},
 		"CDUP": {handle: (*session).cmdCDUP},
 		"XCUP": {handle: (*session).cmdCDUP},
-		"MKD":  {handle: (*session).cmdMKD, writes: true},
-		"XMKD": {handle: (*session).cmdMKD, writes: true},
-		"RMD":  {handle: (*session).cmdRMD, writes: true},
-		"XRMD": {handle: (*session).cmdRMD, writes: true},
-		"DELE": {handle: (*session).cmdDELE, writes: true},
-		"RNFR": {handle: (*session).cmdRNFR, writes: true},
-		"RNTO": {handle: (*session).cmdRNTO, writes: true},
-		"SIZE": {handle: (*session).cmdSIZE, feat: "SIZE"},
-		"MDTM": {handle: (*session).cmdMDTM, feat: "MDTM"},
-		"MFMT": {handle: (*session).cmdMFMT, writes: true, feat: "MFMT"},
-		"ALLO": {handle: (*session).cmdALLO, writes: true},
-		"HASH": {handle: (*session).cmdHASH, feat: "HASH"},
+		"MKD":  {handle: (*session).cmdMKD, need: perm.Mkdir},
+		"XMKD": {handle: (*session).cmdMKD, need: perm.Mkdir},
+		"RMD":  {handle: (*session).cmdRMD, need: perm.Rmdir},
+		"XRMD": {handle: (*session).cmdRMD, need: perm.Rmdir},
+		"DELE": {handle: (*session).cmdDELE, need: perm.Delete},
+		"RNFR": {handle: (*session).cmdRNFR, need: perm.Rename},
+		"RNTO": {handle: (*session).cmdRNTO, needFor: (*session).needsRNTO},
+		"SIZE": {handle: (*session).cmdSIZE, need: perm.List, feat: "SIZE"},
+		"MDTM": {handle: (*session).cmdMDTM, need: perm.List, feat: "MDTM"},
+		"MFMT": {handle: (*session).cmdMFMT, need: perm.Mtime, feat: "MFMT"},
+		"ALLO": {handle: (*session).cmdALLO, need: perm.Upload},
+		"HASH": {handle: (*session).cmdHASH, need: perm.Download, feat: "HASH"},
 
 		// Data connections (data.go).
 		"PASV": {handle: (*session).cmdPASV, tls: tlsData},
@@ -90,17 +95,17 @@ func init() {
 		"EPRT": {handle: (*session).cmdEPRT, tls: tlsData, feat: "EPRT"},
 
 		// Transfers (transfer.go) and listings (list.go).
-		"RETR": {handle: (*session).cmdRETR},
-		"STOR": {handle: (*session).cmdSTOR, writes: true},
-		"APPE": {handle: (*session).cmdAPPE, writes: true},
+		"RETR": {handle: (*session).cmdRETR, need: perm.Download},
+		"STOR": {handle: (*session).cmdSTOR, needFor: (*session).needsStore},
+		"APPE": {handle: (*session).cmdAPPE, needFor: (*session).needsStore},
 		"REST": {handle: (*session).cmdREST, feat: "REST STREAM"},
-		"LIST": {handle: (*session).cmdLIST},
-		"NLST": {handle: (*session).cmdNLST},
-		"MLSD": {handle: (*session).cmdMLSD, feat: "MLSD"},
-		"MLST": {handle: (*session).cmdMLST, feat: "MLST type*;size*;modify*;"},
+		"LIST": {handle: (*session).cmdLIST, need: perm.List},
+		"NLST": {handle: (*session).cmdNLST, need: perm.List},
+		"MLSD": {handle: (*session).cmdMLSD, need: perm.List, feat: "MLSD"},
+		"MLST": {handle: (*session).cmdMLST, need: perm.List, feat: "MLST type*;size*;modify*;"},
 	}
 	for name, algo := range hashCommands {
-		commands[name] = &spec{handle: algo.handle, feat: name}
+		commands[name] = &spec{handle: algo.handle, need: perm.Download, feat: name}
 	}
 	for _, name := range []string{"ACCT", "ADAT", "CCC", "CONF", "ENC", "MIC", "CSID", "HELP", "LANG",
 		"XRSQ", "XSEM", "XSEN", "DSIZ", "MFF", "MFCT", "STOU", "THMB", "XRCP", "RMDA", "SMNT",
@@ -143,10 +148,64 @@ func (s *session) dispatch(c *spec, verb, arg string) bool {
 		return s.send(replyTLSFirst) == nil
 	case s.conf.RequireTLS && c.tls == tlsData && !s.protP:
 		return s.send(replyProtFirst) == nil
-	case c.writes && s.readOnly:
-		return s.send(replyReadOnly) == nil
+	}
+	if missing, ok := s.lacks(c, arg); ok {
+		return s.send(permissionDenied(missing)) == nil
 	}
 	return c.handle(s, arg)
+}
+
+// lacks returns the first permission the command needs with arg that the
+// session's account does not hold.
+func (s *session) lacks(c *spec, arg string) (perm.Perm, bool) {
+	if !s.loggedIn.Load() {
+		return 0, false // only open commands get here, and they need none
+	}
+	need := c.need
+	if c.needFor != nil {
+		need = c.needFor(s, arg)
+	}
+	for p := perm.Perm(1); p != 0 && p <= need; p <<= 1 {
+		if need&p != 0 && !s.perms.Has(p) {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// needsStore is what STOR and APPE need: upload for a new name, overwrite
+// for one that exists (appending to a file changes it too).
+func (s *session) needsStore(arg string) perm.Perm {
+	if _, err := s.fs.Stat(s.abs(arg)); err == nil {
+		return perm.Overwrite
+	}
+	return perm.Upload
+}
+
+// needsRNTO is rename, and overwrite too when the new name exists: the
+// rename replaces that file.
+func (s *session) needsRNTO(arg string) perm.Perm {
+	if _, err := s.fs.Stat(s.abs(arg)); err == nil && s.prevVerb == "RNFR" {
+		return perm.Rename | perm.Overwrite
+	}
+	return perm.Rename
+}
+
+// needsSTAT is list for STAT with a path; STAT alone is the session's status.
+func (s *session) needsSTAT(arg string) perm.Perm {
+	if arg == "" {
+		return 0
+	}
+	return perm.List
+}
+
+// needsSITE is chmod for SITE CHMOD; SITE HELP needs nothing.
+func (s *session) needsSITE(arg string) perm.Perm {
+	sub, _, _ := strings.Cut(arg, " ")
+	if strings.EqualFold(sub, "CHMOD") {
+		return perm.Chmod
+	}
+	return 0
 }
 
 func (s *session) tlsActive() bool {

@@ -1,6 +1,7 @@
 package ftpd
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -28,7 +29,9 @@ func (s *session) cmdPASS(password string) bool {
 	}
 	user := s.userArg
 	s.userArg = ""
-	acct, err := s.srv.auth.Authenticate(s.ctx, user, password, s.client.Addr())
+	// A login under way when the user's access is taken away fails (EndSessions).
+	revoked := s.srv.revocations(user)
+	acct, err := s.srv.auth.Authenticate(context.WithValue(s.ctx, overTLSKey{}, s.tlsActive()), user, password, s.client.Addr())
 	if s.ctx.Err() != nil {
 		return false // the session is being closed
 	}
@@ -41,7 +44,7 @@ func (s *session) cmdPASS(password string) bool {
 		return false
 	}
 	if err == nil {
-		return s.login(acct)
+		return s.login(acct, revoked)
 	}
 	s.failures++
 	s.report(slog.LevelWarn, "login failed", "user", user, "attempt", s.failures)
@@ -65,8 +68,11 @@ func checkAccount(acct Account) error {
 
 // login opens the account's home and starts serving it, unless the account
 // already has as many sessions as it may.
-func (s *session) login(acct Account) bool {
-	fs, err := rootfs.New(acct.Home, rootfs.Options{ReadOnly: acct.ReadOnly, InPlaceUploads: !s.conf.AtomicUploads})
+func (s *session) login(acct Account, revoked uint64) bool {
+	// An account that may change nothing gets a home that refuses changes
+	// too, beside the command table's checks.
+	readOnly := acct.Permissions.ChangesNothing()
+	fs, err := rootfs.New(acct.Home, rootfs.Options{ReadOnly: readOnly, InPlaceUploads: !s.conf.AtomicUploads})
 	if err != nil {
 		s.report(slog.LevelError, "home directory not usable", "user", acct.Name, "err", err)
 		s.close(replyHomeUnavailable.code, replyHomeUnavailable.text)
@@ -74,19 +80,27 @@ func (s *session) login(acct Account) bool {
 	}
 	// From here the session counts as the user's (Server.admit's end of
 	// a session counts it out by its user), so nothing fails after.
-	if !s.srv.loggedIn(s, acct.Name) {
+	limit := s.conf.MaxSessionsPerUser
+	if acct.MaxSessions > 0 {
+		limit = min(limit, acct.MaxSessions)
+	}
+	if refusal := s.srv.loggedIn(s, acct.Name, limit, revoked); refusal != nil {
 		_ = fs.Close()
-		s.report(slog.LevelWarn, "login refused: too many sessions for the user", "user", acct.Name, "limit", s.conf.MaxSessionsPerUser)
-		s.close(421, "Too many sessions for this user, try again later.")
+		msg := "login refused: too many sessions for the user"
+		if *refusal == replyAccessChanged {
+			msg = "login refused: the account's access changed during login"
+		}
+		s.report(slog.LevelWarn, msg, "user", acct.Name, "limit", limit)
+		s.close(refusal.code, refusal.text)
 		return false
 	}
-	s.fs, s.readOnly = fs, acct.ReadOnly
+	s.fs, s.perms = fs, acct.Permissions
 	s.mu.Lock()
 	s.user = acct.Name
 	s.mu.Unlock()
 	s.loggedIn.Store(true)
 	s.decide()
-	s.report(slog.LevelInfo, "login", "user", acct.Name, "tls", s.tlsActive(), "read_only", acct.ReadOnly)
+	s.report(slog.LevelInfo, "login", "user", acct.Name, "tls", s.tlsActive(), "permissions", acct.Permissions.String())
 	return s.send(replyLoggedIn) == nil
 }
 

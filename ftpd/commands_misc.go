@@ -156,9 +156,6 @@ func (s *session) cmdSITE(arg string) bool {
 	sub = strings.ToUpper(sub)
 	switch sub {
 	case "CHMOD":
-		if s.readOnly {
-			return s.send(replyReadOnly) == nil
-		}
 		mode, name, _ := strings.Cut(args, " ")
 		bits, err := strconv.ParseUint(mode, 8, 32)
 		if err != nil || name == "" {

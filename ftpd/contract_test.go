@@ -17,7 +17,7 @@ func TestCommandContract(t *testing.T) {
 	t.Parallel()
 	const (
 		login    = "530 Please login with USER and PASS"
-		readOnly = "550 Permission denied: this account is read-only."
+		readOnly = "550 Permission denied: this account may not …"
 		tlsFirst = "503 Secure the control connection with AUTH TLS first."
 		protP    = "522 Data connections must be encrypted: send PROT P first."
 	)

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
+	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
 const (
@@ -31,8 +32,10 @@ const (
 	clientTimeout = 20 * time.Second
 )
 
-// fakeAuth knows one read-write user, testUser, and one read-only user,
-// "reader", both with testPassword.
+// fakeAuth knows one user with every permission, testUser, a read-only
+// user, "reader", a user "no-PERM" for each permission with every one but
+// that, and "single", who may have one session at once; all with
+// testPassword.
 type fakeAuth struct {
 	home string
 }
@@ -45,9 +48,31 @@ func (a fakeAuth) Authenticate(_ context.Context, user, password string, _ netip
 	case testUser:
 		return Account{Name: testUser, Home: a.home}, nil
 	case "reader":
-		return Account{Name: "reader", Home: a.home, ReadOnly: true}, nil
+		return Account{Name: "reader", Home: a.home, Permissions: perm.ReadOnly}, nil
+	case "single":
+		return Account{Name: "single", Home: a.home, MaxSessions: 1}, nil
+	}
+	if name, ok := strings.CutPrefix(user, "no-"); ok {
+		if p, ok := allBut(name); ok {
+			return Account{Name: user, Home: a.home, Permissions: p}, nil
+		}
 	}
 	return Account{}, ErrBadLogin
+}
+
+// allBut returns the set of every permission but the one called name.
+func allBut(name string) (perm.Set, bool) {
+	var rest []string
+	found := false
+	for _, n := range perm.All.Names() {
+		if n == name {
+			found = true
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	set, err := perm.Parse(strings.Join(rest, ","))
+	return set, found && err == nil
 }
 
 // syncBuffer collects log output from many goroutines.
@@ -266,7 +291,13 @@ func (c *ftpConn) must(want int, format string, args ...any) string {
 
 func (c *ftpConn) login() {
 	c.t.Helper()
-	c.must(331, "USER %s", testUser)
+	c.loginAs(testUser)
+}
+
+// loginAs logs in as one of fakeAuth's users.
+func (c *ftpConn) loginAs(user string) {
+	c.t.Helper()
+	c.must(331, "USER %s", user)
 	c.must(230, "PASS %s", testPassword)
 }
 

@@ -1,5 +1,7 @@
 package ftpd
 
+import "github.com/jelastic/jelastic-ftp/users/perm"
+
 // reply is a fixed reply: its code and text. Replies that name a path or an
 // error are built by the command from one of the codes below and the text.
 type reply struct {
@@ -31,8 +33,9 @@ var (
 	replyProt            = reply{200, "OK"}
 	replyProtLevel       = reply{504, "Only PROT C and PROT P are supported."}
 	replyProtFirst       = reply{522, "Data connections must be encrypted: send PROT P first."}
-	replyReadOnly        = reply{550, "Permission denied: this account is read-only."}
 	replyGoodbye         = reply{221, "Goodbye."}
+	replyUserSessions    = reply{421, "Too many sessions for this user, try again later."}
+	replyAccessChanged   = reply{421, "The account's access changed during login; log in again."}
 
 	// Session.
 	replyOK             = reply{200, "OK"}
@@ -76,3 +79,17 @@ var (
 	replyListFile         = reply{550, "Could not list: listing a file isn't allowed"}
 	replyDataReuseMissing = reply{522, "TLS session reuse required: the data connection must resume the TLS session of a control connection from your address logged in as you; use a client that reuses TLS sessions, or set require_session_reuse = false."}
 )
+
+// permissionActions say what each permission allows, for the refusal that
+// names it.
+var permissionActions = map[perm.Perm]string{
+	perm.List: "list folders or see file details", perm.Download: "download",
+	perm.Upload: "upload new files", perm.Overwrite: "overwrite or append to files",
+	perm.Delete: "delete", perm.Rename: "rename", perm.Mkdir: "create folders",
+	perm.Rmdir: "remove folders", perm.Chmod: "change modes", perm.Mtime: "set modification times",
+}
+
+// permissionDenied refuses a command for the permission p it needs.
+func permissionDenied(p perm.Perm) reply {
+	return reply{550, "Permission denied: this account may not " + permissionActions[p] + " (permission \"" + p.String() + "\")."}
+}

@@ -6,8 +6,8 @@
 // A session (session.go) owns its control connection, its TLS, its login,
 // its current folder and its data channel; it reads each command line,
 // bounded, and runs it from one command table (commands.go), which says per
-// command whether it needs a login, TLS when TLS is required, or write
-// access. Transfers and listings (transfer.go, list.go) run beside the
+// command whether it needs a login, TLS when TLS is required, and which of
+// the account's permissions (users/perm). Transfers and listings (transfer.go, list.go) run beside the
 // control loop, so that ABOR and STAT are read meanwhile; data connections
 // (data.go) serve only the session's client address, and TLS data
 // connections resume a session ticket of that client and user (tls.go).
@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -50,6 +51,9 @@ type Server struct {
 	waiting      int
 	waitingPerIP map[netip.Addr]int
 	perUser      map[string]int
+	// How many times EndSessions ended each user's sessions, so that a
+	// login under way meanwhile fails; one entry per user ever ended.
+	revoked map[string]uint64
 	// The users of sessions that ended lately, by session ID, for the
 	// session tickets they were given (tls.go), oldest first in endedOrder.
 	endedUsers map[uint64]string
@@ -81,6 +85,7 @@ func New(s Settings, auth Authenticator) (*Server, error) {
 
 		waitingPerIP: map[netip.Addr]int{},
 		perUser:      map[string]int{},
+		revoked:      map[string]uint64{},
 		endedUsers:   map[uint64]string{},
 	}
 	srv.memory = idlemem.New(idleRelease, srv.idle)
@@ -224,17 +229,55 @@ func decrement[K comparable](m map[K]int, k K) {
 }
 
 // loggedIn moves session s from waiting to logged in as user, unless user
-// has as many sessions as it may.
-func (srv *Server) loggedIn(s *session, user string) bool {
+// has limit sessions already or EndSessions ended user's sessions since
+// revocations returned revoked; then it returns the refusal.
+func (srv *Server) loggedIn(s *session, user string, limit int, revoked uint64) *reply {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	if srv.perUser[user] >= s.conf.MaxSessionsPerUser {
-		return false
+	switch {
+	case srv.revoked[user] != revoked:
+		return &replyAccessChanged
+	case srv.perUser[user] >= limit:
+		return &replyUserSessions
 	}
 	srv.perUser[user]++
 	srv.waiting--
 	decrement(srv.waitingPerIP, s.client.Addr())
-	return true
+	return nil
+}
+
+// revocations counts the times EndSessions ended user's sessions.
+func (srv *Server) revocations(user string) uint64 {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.revoked[user]
+}
+
+// EndSessions closes user's sessions, but those from an address keep
+// admits (keep nil: none stay), with a 421 reply that says why; a transfer
+// in progress is aborted and an atomic upload discarded. A login of user
+// under way fails. It returns how many sessions it closed.
+func (srv *Server) EndSessions(user string, keep func(netip.Addr) bool, why string) int {
+	srv.mu.Lock()
+	srv.revoked[user]++
+	var ending []*session
+	for _, s := range srv.sessions {
+		// A session already closed may still be finishing its transfer.
+		if s.userName() == user && s.ctx.Err() == nil && (keep == nil || !keep(s.client.Addr())) {
+			ending = append(ending, s)
+		}
+	}
+	srv.mu.Unlock()
+	// At once: a client that does not read holds its last reply up to a second.
+	var closing sync.WaitGroup
+	for _, s := range ending {
+		closing.Go(func() {
+			s.report(slog.LevelInfo, "session ended: the account's access was taken away", "user", user, "reason", why)
+			s.close(421, why)
+		})
+	}
+	closing.Wait()
+	return len(ending)
 }
 
 // maxEndedUsers bounds how many ended sessions' users the server remembers

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
+	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
 var errSessionEnded = errors.New("the session has ended")
@@ -45,7 +46,7 @@ type session struct {
 	userArg  string      // from USER, waiting for PASS
 	failures int
 	protP    bool
-	readOnly bool
+	perms    perm.Set   // the account's, from login
 	fs       *rootfs.FS // after login
 	cwd      string     // a clean absolute path
 	rnfr     string     // the source RNFR found, for the RNTO right after

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -130,14 +131,95 @@ func (m *monitor) serveControl(ctx context.Context) (stop func(), err error) {
 	return func() { l.Close(); os.Remove(path) }, nil
 }
 
+// ControlRequest is one request on the control socket: Op says which, and
+// exactly the field of that op is set.
+type ControlRequest struct {
+	Op  string               `json:"op"`
+	End *privsep.EndSessions `json:"end,omitempty"`
+}
+
+// The ops of the control socket.
+const (
+	OpStatus = "status"       // answered with ServiceStatus
+	OpEnd    = "end-sessions" // answered with EndReply
+)
+
+// maxControlRequest bounds a request; an EndSessions fits a privsep packet.
+const maxControlRequest = privsep.MaxMessage
+
+// EndReply answers OpEnd.
+type EndReply struct {
+	Ended int    `json:"ended"`
+	Error string `json:"error,omitempty"`
+}
+
+// endWait bounds how long the monitor waits for the worker to end sessions; access
+// taken away ends them within 2 seconds.
+const endWait = 1500 * time.Millisecond
+
 func (m *monitor) answerControl(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if !peerAllowed(c) {
 		return
 	}
-	st := m.status(ctx)
-	json.NewEncoder(c).Encode(st)
+	var req ControlRequest
+	dec := json.NewDecoder(io.LimitReader(c, maxControlRequest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		m.log.Warn("control socket: unreadable request", "err", err)
+		return
+	}
+	switch {
+	case req.Op == OpStatus && req.End == nil:
+		json.NewEncoder(c).Encode(m.status(ctx))
+	case req.Op == OpEnd && req.End != nil && req.End.Valid():
+		n, err := m.endSessions(ctx, *req.End)
+		reply := EndReply{Ended: n}
+		if err != nil {
+			reply.Error = err.Error()
+			m.log.Error("could not end sessions", "user", req.End.User, "err", err)
+		}
+		json.NewEncoder(c).Encode(reply)
+	default:
+		m.log.Warn("control socket: malformed request", "op", req.Op)
+	}
+}
+
+// endRequests tracks the monitor's requests to the worker to end sessions.
+type endRequests struct {
+	calls privsep.Calls[int]
+}
+
+// answer delivers a worker's count; an answer nobody asked for is dropped.
+func (q *endRequests) answer(id uint64, e *privsep.EndSessions) {
+	q.calls.Deliver(id, e.Ended)
+}
+
+// endSessions has the worker end a user's sessions and returns how many ended; with no
+// worker running there are none.
+func (m *monitor) endSessions(ctx context.Context, e privsep.EndSessions) (int, error) {
+	m.mu.Lock()
+	ch := m.ch
+	m.mu.Unlock()
+	if ch == nil {
+		return 0, nil
+	}
+	e.Ended = 0
+	id, reply, done := m.ending.calls.Start()
+	defer done()
+	if err := ch.Send(privsep.Message{Kind: privsep.KindEnd, ID: id, End: &e}); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, endWait)
+	defer cancel()
+	select {
+	case n := <-reply:
+		m.log.Info("sessions ended: the account's access was taken away", "user", e.User, "reason", e.Reason, "sessions", n)
+		return n, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("the worker did not confirm ending %s's sessions: %w", e.User, ctx.Err())
+	}
 }
 
 func peerAllowed(c *net.UnixConn) bool {
@@ -189,8 +271,40 @@ func QueryStatusAt(socket string, timeout time.Duration) (ServiceStatus, error) 
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(timeout))
+	if err := json.NewEncoder(c).Encode(ControlRequest{Op: OpStatus}); err != nil {
+		return st, fmt.Errorf("ask the service for its status: %w", err)
+	}
 	if err := json.NewDecoder(c).Decode(&st); err != nil {
 		return st, fmt.Errorf("read the service's status: %w", err)
 	}
 	return st, nil
+}
+
+// ErrNotRunning is EndSessionsAt's error when no service answers: there are no
+// sessions to end.
+var ErrNotRunning = errors.New("the service is not running")
+
+// EndSessionsAt asks the service whose control socket is socket to end sessions as e
+// says, and returns how many it ended.
+func EndSessionsAt(socket string, e privsep.EndSessions, timeout time.Duration) (int, error) {
+	if !e.Valid() {
+		return 0, fmt.Errorf("end sessions: malformed request for user %q", e.User)
+	}
+	c, err := net.DialTimeout("unix", socket, timeout)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrNotRunning, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if err := json.NewEncoder(c).Encode(ControlRequest{Op: OpEnd, End: &e}); err != nil {
+		return 0, fmt.Errorf("ask the service to end %s's sessions: %w", e.User, err)
+	}
+	var reply EndReply
+	if err := json.NewDecoder(c).Decode(&reply); err != nil {
+		return 0, fmt.Errorf("ask the service to end %s's sessions: no answer: %w", e.User, err)
+	}
+	if reply.Error != "" {
+		return reply.Ended, errors.New(reply.Error)
+	}
+	return reply.Ended, nil
 }

@@ -126,6 +126,7 @@ type monitor struct {
 	workerPID  int
 	workers    atomic.Int32
 	queries    statusQueries
+	ending     endRequests
 
 	implicitAddr string // the implicit FTPS listener's address; "" without one
 }
@@ -541,6 +542,9 @@ func (m *monitor) serveChannel(ch *privsep.Conn) {
 		case privsep.KindSessions:
 			m.queries.answer(msg.ID, msg.Sessions)
 			continue
+		case privsep.KindEnd:
+			m.ending.answer(msg.ID, msg.End)
+			continue
 		case privsep.KindSweep:
 			m.mu.Lock()
 			m.sweepFrom = msg.Sweep.Cursor
@@ -627,6 +631,10 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 		m.log.Error("cannot read per-user options", "err", err)
 		return privsep.AuthReply{Failure: privsep.FailureError}
 	}
-	lastlogin.Record(acc.Name, client, "ftp", now)
-	return privsep.AuthReply{OK: true, Home: rel, ReadOnly: store[acc.Name].ReadOnly(), Permissions: store[acc.Name].Permissions, MaxSessions: store[acc.Name].MaxSessions}
+	protocol := "ftp"
+	if req.TLS {
+		protocol = "ftps"
+	}
+	lastlogin.Record(acc.Name, client, protocol, now)
+	return privsep.AuthReply{OK: true, Home: rel, Permissions: store[acc.Name].Permissions, MaxSessions: store[acc.Name].MaxSessions}
 }

@@ -52,7 +52,7 @@ func TestCheckLogin(t *testing.T) {
 		want                   privsep.AuthReply
 	}{
 		{"alice", "Right-Pass-1", "127.0.0.1", privsep.AuthReply{OK: true, Home: "site1"}},
-		{"ro", "Right-Pass-1", "::ffff:127.0.0.1", privsep.AuthReply{OK: true, Home: ".", ReadOnly: true, Permissions: perm.ReadOnly}},
+		{"ro", "Right-Pass-1", "::ffff:127.0.0.1", privsep.AuthReply{OK: true, Home: ".", Permissions: perm.ReadOnly}},
 		{"alice", "wrong", "10.0.0.1", privsep.AuthReply{Failure: privsep.FailureBadLogin}},
 		{"root", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: privsep.FailureBadLogin}},
 		{"away", "Right-Pass-1", "10.0.0.2", privsep.AuthReply{Failure: privsep.FailureBadLogin}},
@@ -89,4 +89,11 @@ func TestCheckLoginRecordsLastLogin(t *testing.T) {
 	require.Len(t, got, 1, "only successful logins are recorded")
 	require.Equal(t, "127.0.0.2", got["ro"].Address)
 	require.Equal(t, "ftp", got["ro"].Protocol)
+
+	require.True(t, m.checkLogin(&privsep.AuthRequest{User: "alice", Password: "Right-Pass-1", Client: "127.0.0.4", TLS: true}).OK)
+	require.NoError(t, lastlogin.Flush())
+	got, err = lastlogin.Read(lastlogin.Path())
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.4", got["alice"].Address)
+	require.Equal(t, "ftps", got["alice"].Protocol, "a login over TLS is recorded as ftps")
 }

@@ -21,6 +21,8 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/agent"
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/monitor"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/allowfrom"
 	"github.com/jelastic/jelastic-ftp/users/passhash"
@@ -216,7 +218,11 @@ the locks of passwd and shadow; a bad value changes nothing (exit status 2).
 --disable and --enable use shadow's lock ('!' before the hash), as usermod -L/-U and
 passwd -l/-u do, so each tool sees the other's change and the password survives.
 --expires and --password-max-days are shadow's fields, as chage -E and chage -M set
-them. --permissions, --allow-from and --max-sessions live in users.toml.`,
+them. --permissions, --allow-from and --max-sessions live in users.toml.
+
+Access taken away ends the user's live sessions within 2 seconds, a transfer in
+progress with them: --disable (or an expiry now past), --home, a permission taken
+away, and --allow-from for sessions from addresses it no longer admits.`,
 		Args: exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := settings.parse(cmd)
@@ -224,9 +230,11 @@ them. --permissions, --allow-from and --max-sessions live in users.toml.`,
 				return err
 			}
 			admin := agent.NewAdmin()
-			if err := admin.ModifyUser(context.Background(), args[0], s); err != nil {
+			end, err := admin.ModifyUser(context.Background(), args[0], s)
+			if err != nil {
 				return requestError(err)
 			}
+			ended := endSessions(cmd, admin, args[0], end)
 			info, err := admin.GetUser(args[0])
 			if err != nil {
 				return err
@@ -234,7 +242,7 @@ them. --permissions, --allow-from and --max-sessions live in users.toml.`,
 			if asJSON {
 				return printJSON(cmd, info.JSON(time.Now()))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "changed FTP user %s\n", info.Name)
+			fmt.Fprintf(cmd.OutOrStdout(), "changed FTP user %s%s\n", info.Name, ended)
 			return nil
 		},
 	}
@@ -316,15 +324,32 @@ func parseFlag[T any](cmd *cobra.Command, name, text string, parse func(string) 
 	return nil
 }
 
+// endSessions has the running service end name's live sessions as end says, and
+// returns what to add to the command's report: nothing when none ended or no service
+// runs (then there are none). A failure is a warning: the change itself is made.
+func endSessions(cmd *cobra.Command, admin *agent.Admin, name string, end agent.SessionEnd) string {
+	n, err := admin.EndSessions(name, end)
+	switch {
+	case errors.Is(err, monitor.ErrNotRunning) || n == 0 && err == nil:
+		return ""
+	case err != nil:
+		printWarnings(cmd, agent.Warnings{fmt.Sprintf("the live sessions of %s may go on until they end: %v", name, err)})
+		return ""
+	case n == 1:
+		return "; ended its live session"
+	}
+	return fmt.Sprintf("; ended its %d live sessions", n)
+}
+
 func newUserPasswdCmd() *cobra.Command {
 	var (
-		pw     passwordSource
-		asJSON bool
+		pw           passwordSource
+		asJSON, keep bool
 	)
 	cmd := &cobra.Command{
-		Use:               "passwd NAME [--password-stdin | --generate] [--json]",
+		Use:               "passwd NAME [--password-stdin | --generate] [--keep-sessions] [--json]",
 		ValidArgsFunction: completeFTPUser,
-		Short:             "Change the password of an FTP account",
+		Short:             "Change the password of an FTP account, ending its live sessions",
 		Args:              exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			password, generated, err := pw.read(cmd)
@@ -334,6 +359,10 @@ func newUserPasswdCmd() *cobra.Command {
 			admin := agent.NewAdmin()
 			if err := admin.SetPassword(context.Background(), args[0], password); err != nil {
 				return err
+			}
+			ended := ""
+			if !keep {
+				ended = endSessions(cmd, admin, args[0], agent.SessionEnd{Reason: privsep.EndPassword})
 			}
 			saveState(cmd, agent.NewLifecycle())
 			switch {
@@ -348,14 +377,15 @@ func newUserPasswdCmd() *cobra.Command {
 				}
 				return printJSON(cmd, out)
 			case generated:
-				fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\npassword: %s\n", args[0], password)
+				fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed%s\npassword: %s\n", args[0], ended, password)
 			default:
-				fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\n", args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed%s\n", args[0], ended)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&keep, "keep-sessions", false, "let the user's live sessions go on (by default they end)")
 	pw.flags(cmd)
 	return cmd
 }
@@ -364,16 +394,18 @@ func newUserDelCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:               "del NAME",
 		ValidArgsFunction: completeFTPUser,
-		Short:             "Delete an FTP account; the files in its home stay",
+		Short:             "Delete an FTP account, ending its live sessions; the files in its home stay",
 		Args:              exactArgs(1, "the user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			warn, err := agent.NewAdmin().DeleteUser(context.Background(), args[0])
+			admin := agent.NewAdmin()
+			warn, err := admin.DeleteUser(context.Background(), args[0])
 			if err != nil {
 				return err
 			}
 			printWarnings(cmd, warn)
+			ended := endSessions(cmd, admin, args[0], agent.SessionEnd{Reason: privsep.EndDeleted})
 			saveState(cmd, agent.NewLifecycle())
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted FTP user %s (the files in its home were kept)\n", args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted FTP user %s (the files in its home were kept)%s\n", args[0], ended)
 			return nil
 		},
 	}

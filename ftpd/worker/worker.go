@@ -88,6 +88,10 @@ func Run(logger *slog.Logger) error {
 	auth.onSessions = func(id uint64) {
 		ch.Send(privsep.Message{Kind: privsep.KindSessions, ID: id, Sessions: sessionList(srv.Sessions())})
 	}
+	auth.onEnd = func(id uint64, e *privsep.EndSessions) {
+		n := srv.EndSessions(e.User, e.Stays, e.Reason.Sentence())
+		ch.Send(privsep.Message{Kind: privsep.KindEnd, ID: id, End: &privsep.EndSessions{User: e.User, Reason: e.Reason, Ended: n}})
+	}
 	go auth.readLoop(func(c *privsep.WorkerConfig) {
 		s, err := toSettings(c, logger, xferlog)
 		if err == nil {
@@ -269,8 +273,10 @@ type monitorAuth struct {
 	closed error // set when the channel to the monitor failed: no login can succeed after
 	root   string
 	chroot bool
-	// onSessions answers the monitor's request for the session list.
+	// onSessions answers the monitor's request for the session list, onEnd its
+	// request to end a user's sessions.
 	onSessions func(id uint64)
+	onEnd      func(id uint64, e *privsep.EndSessions)
 }
 
 func (a *monitorAuth) lost() error {
@@ -288,7 +294,7 @@ func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, c
 	}
 	id, reply, done := a.calls.Start()
 	defer done()
-	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &privsep.AuthRequest{User: user, Password: password, Client: client.String()}}
+	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &privsep.AuthRequest{User: user, Password: password, Client: client.String(), TLS: ftpd.LoginOverTLS(ctx)}}
 	if err := a.ch.Send(req); err != nil {
 		return ftpd.Account{}, err
 	}
@@ -306,7 +312,7 @@ func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, c
 		if !a.chroot {
 			home = path.Join(a.root, home)
 		}
-		return ftpd.Account{Name: user, Home: home, ReadOnly: r.ReadOnly, Permissions: r.Permissions, MaxSessions: r.MaxSessions}, nil
+		return ftpd.Account{Name: user, Home: home, Permissions: r.Permissions, MaxSessions: r.MaxSessions}, nil
 	case <-ctx.Done():
 		return ftpd.Account{}, fmt.Errorf("password check: %w", ctx.Err())
 	}
@@ -328,6 +334,8 @@ func (a *monitorAuth) readLoop(onConfig func(*privsep.WorkerConfig), onLost func
 			onConfig(m.Config)
 		case privsep.KindSessions:
 			a.onSessions(m.ID)
+		case privsep.KindEnd:
+			go a.onEnd(m.ID, m.End) // logins wait for this loop
 		case privsep.KindAuthReply:
 			a.calls.Deliver(m.ID, *m.Reply)
 		}

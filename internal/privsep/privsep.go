@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 
@@ -34,6 +36,9 @@ const (
 	KindXferlog   = "xferlog"    // worker → monitor: one transfer log line
 	KindSessions  = "sessions"   // monitor → worker: list sessions; worker → monitor: the list
 	KindSweep     = "sweep"      // worker → monitor: how far the sweep of upload leftovers got
+	// KindEnd is monitor → worker: end a user's sessions, as access was taken away;
+	// worker → monitor: how many it ended.
+	KindEnd = "end-sessions"
 )
 
 // The descriptors the worker inherits, numbered from 3 in this one list; it is started
@@ -77,6 +82,75 @@ type Message struct {
 	// Sessions answers a KindSessions request; a request carries none.
 	Sessions *SessionList `json:"sessions,omitempty"`
 	Sweep    *SweepState  `json:"sweep,omitempty"`
+	End      *EndSessions `json:"end,omitempty"`
+}
+
+// EndSessions ends the sessions of one user, and answers with how many ended.
+type EndSessions struct {
+	User   string    `json:"user"`
+	Reason EndReason `json:"reason"`
+	// Keep holds the address blocks whose sessions stay (the user's new allow-from);
+	// empty, none stay.
+	Keep []netip.Prefix `json:"keep,omitempty"`
+	// Ended is the answer: how many sessions were closed.
+	Ended int `json:"ended"`
+}
+
+// EndReason is why a user's sessions end; the worker tells the client in its words.
+type EndReason string
+
+// The reasons sessions end.
+const (
+	EndDeleted  EndReason = "deleted"  // the account is gone
+	EndDisabled EndReason = "disabled" // it may not log in any more: disabled or expired
+	EndPassword EndReason = "password" // its password changed
+	EndChanged  EndReason = "changed"  // its home, permissions or addresses changed
+)
+
+// Stays reports whether a session from addr stays.
+func (e *EndSessions) Stays(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	for _, p := range e.Keep {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Sentence is what a client whose session ends for r is told.
+func (r EndReason) Sentence() string {
+	switch r {
+	case EndDeleted:
+		return "This account was deleted; closing the session."
+	case EndDisabled:
+		return "This account may no longer log in; closing the session."
+	case EndPassword:
+		return "The password of this account was changed; log in again with the new one."
+	}
+	return "The access of this account was changed; log in again."
+}
+
+// MaxKeep bounds EndSessions.Keep, so that the message fits a packet.
+const MaxKeep = 1000
+
+// maxUserName bounds a user name in an EndSessions message (useradd's own limit is 32).
+const maxUserName = 256
+
+// Valid reports whether e is a message the receiving end accepts.
+func (e *EndSessions) Valid() bool {
+	switch e.Reason {
+	case EndDeleted, EndDisabled, EndPassword, EndChanged:
+	default:
+		return false
+	}
+	for _, p := range e.Keep {
+		if !p.IsValid() {
+			return false
+		}
+	}
+	return e.User != "" && len(e.User) <= maxUserName && !strings.ContainsFunc(e.User, unicode.IsControl) &&
+		len(e.Keep) <= MaxKeep && e.Ended >= 0
 }
 
 // SweepState is where the worker's sweep of upload leftovers got: the folder it
@@ -154,14 +228,15 @@ type AuthRequest struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
 	Client   string `json:"client"`
+	// TLS tells whether the session logged in over TLS, for the record of last logins.
+	TLS bool `json:"tls,omitempty"`
 }
 
 // AuthReply answers an AuthRequest. Home is relative to the FTP root, because the
 // worker lives inside it.
 type AuthReply struct {
-	OK       bool   `json:"ok"`
-	Home     string `json:"home,omitempty"`
-	ReadOnly bool   `json:"read_only,omitempty"`
+	OK   bool   `json:"ok"`
+	Home string `json:"home,omitempty"`
 	// Permissions and MaxSessions are the user's, from users.toml.
 	Permissions perm.Set `json:"permissions,omitzero"`
 	MaxSessions int      `json:"max_sessions,omitempty"`
@@ -278,19 +353,22 @@ func (c *Conn) Recv() (Message, error) {
 func (m Message) wellFormed() bool {
 	switch m.Kind {
 	case KindConfig:
-		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil
+		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil
 	case KindAuth:
-		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
+		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil && m.ID != 0
 	case KindAuthReply:
-		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
+		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil && m.ID != 0
 	case KindXferlog:
-		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Sessions == nil && m.Sweep == nil && m.ID == 0 && validLogLine(m.Line)
+		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Sessions == nil && m.Sweep == nil && m.End == nil && m.ID == 0 && validLogLine(m.Line)
 	case KindSessions:
-		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sweep == nil && m.ID != 0 &&
+		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sweep == nil && m.End == nil && m.ID != 0 &&
 			(m.Sessions == nil || len(m.Sessions.Sessions) <= MaxSessionsListed)
 	case KindSweep:
-		return m.Sweep != nil && m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.ID == 0 &&
+		return m.Sweep != nil && m.End == nil && m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.ID == 0 &&
 			len(m.Sweep.Cursor) <= MaxLogLine && !strings.ContainsAny(m.Sweep.Cursor, "\x00\n")
+	case KindEnd:
+		return m.End != nil && m.End.Valid() && m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" &&
+			m.Sessions == nil && m.Sweep == nil && m.ID != 0
 	}
 	return false
 }

@@ -1,6 +1,7 @@
 package privsep
 
 import (
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -30,6 +31,10 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindSweep, Sweep: &SweepState{Cursor: "site1/uploads"}},
 		{Kind: KindSweep, Sweep: &SweepState{}},
 		{Kind: KindXferlog, Line: "Sat Nov 21 23:00:00 2026 1 127.0.0.1 6 /up.txt b _ i r alice ftp 0 * c\n"},
+		{Kind: KindAuth, ID: 9, Auth: &AuthRequest{User: "u", Password: "p", Client: "127.0.0.1", TLS: true}},
+		{Kind: KindEnd, ID: 10, End: &EndSessions{User: "alice", Reason: EndDeleted}},
+		{Kind: KindEnd, ID: 11, End: &EndSessions{User: "alice", Reason: EndChanged, Keep: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32"), netip.MustParsePrefix("2001:db8::/32")}}},
+		{Kind: KindEnd, ID: 11, End: &EndSessions{User: "alice", Reason: EndChanged, Ended: 3}},
 	}
 	for _, m := range msgs {
 		require.NoError(t, a.Send(m))
@@ -60,6 +65,15 @@ func TestRecvRejectsMalformed(t *testing.T) {
 		{"sweep cursor with newline", `{"kind":"sweep","sweep":{"cursor":"a\nb"}}`},
 		{"sweep with a second payload", `{"kind":"sweep","sweep":{"cursor":"a"},"line":"x\n"}`},
 		{"success with failure", `{"kind":"auth-reply","id":1,"reply":{"ok":true,"failure":"banned"}}`},
+		{"end without payload", `{"kind":"end-sessions","id":1}`},
+		{"end without id", `{"kind":"end-sessions","end":{"user":"u","reason":"deleted"}}`},
+		{"end without user", `{"kind":"end-sessions","id":1,"end":{"user":"","reason":"deleted"}}`},
+		{"end with a control character", `{"kind":"end-sessions","id":1,"end":{"user":"u\n","reason":"deleted"}}`},
+		{"end for no reason", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"whim"}}`},
+		{"end keeping a bad block", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"changed","keep":["10.0.0.0/33"]}}`},
+		{"end with a negative count", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"changed","ended":-1}}`},
+		{"end with a second payload", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"deleted"},"line":"x\n"}`},
+		{"end keeping too many", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"changed","keep":[` + strings.Repeat(`"10.0.0.0/8",`, MaxKeep) + `"10.0.0.0/8"]}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,4 +106,15 @@ func TestExtraFiles(t *testing.T) {
 	require.Same(t, lf, extra[ListenerFD-3])
 	require.Same(t, ch, extra[ChannelFD-3])
 	require.Nil(t, extra[ImplicitTLSListenerFD-3])
+}
+
+func TestEndSessionsStays(t *testing.T) {
+	e := EndSessions{User: "u", Reason: EndChanged, Keep: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32"), netip.MustParsePrefix("10.0.0.0/8")}}
+	require.True(t, e.Stays(netip.MustParseAddr("127.0.0.2")))
+	require.True(t, e.Stays(netip.MustParseAddr("::ffff:10.1.2.3")), "IPv4 in IPv6 is compared as IPv4")
+	require.False(t, e.Stays(netip.MustParseAddr("127.0.0.1")))
+	require.False(t, (&EndSessions{User: "u", Reason: EndDeleted}).Stays(netip.MustParseAddr("127.0.0.2")), "without Keep none stays")
+	for _, r := range []EndReason{EndDeleted, EndDisabled, EndPassword, EndChanged} {
+		require.NotEmpty(t, r.Sentence())
+	}
 }
