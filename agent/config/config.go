@@ -26,6 +26,7 @@ const DefaultPath = "/etc/jelastic-ftp/ftpd.toml"
 type Config struct {
 	Root          string        // directory every FTP user is confined to
 	Listen        string        // host:port of the control connection
+	SFTPListen    string        // host:port of the SFTP service; "" = no SFTP
 	PassivePorts  PortRange     // ports offered for passive data connections
 	PublicHost    string        // address announced in PASV replies; "" = detect
 	TLS           TLS           // FTPS settings
@@ -76,6 +77,7 @@ func Default() Config {
 	return Config{
 		Root:         "/var/ftp/webroot",
 		Listen:       ":21",
+		SFTPListen:   ":2022",
 		PassivePorts: PortRange{First: 10100, Last: 12000},
 		TLS: TLS{
 			MinVersion:          tls.VersionTLS12,
@@ -131,7 +133,19 @@ func badValue(key, value, format string, args ...any) *keyError {
 func (c Config) Validate() error {
 	checks := []func() error{
 		func() error { return checkRoot(c.Root) },
-		func() error { return checkListen(c.Listen) },
+		func() error { return checkListen("listen", c.Listen, ":21") },
+		func() error {
+			if c.SFTPListen == "" {
+				return nil
+			}
+			return checkListen("sftp_listen", c.SFTPListen, ":2022")
+		},
+		func() error {
+			if c.SFTPListen != "" && c.SFTPListen == c.Listen {
+				return badValue("sftp_listen", quote(c.SFTPListen), "must differ from listen: FTP and SFTP each need their own port")
+			}
+			return nil
+		},
 		func() error { return checkPorts(c.PassivePorts) },
 		func() error { return checkPublicHost(c.PublicHost) },
 		c.TLS.validate,
@@ -186,18 +200,19 @@ func checkPath(key, p string, optional bool) error {
 	return nil
 }
 
-func checkListen(listen string) error {
+// checkListen accepts host:port for key; example is its usual port, for the message.
+func checkListen(key, listen, example string) error {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return badValue("listen", quote(listen), `must be host:port, such as ":21" or "192.0.2.10:21"`)
+		return badValue(key, quote(listen), `must be host:port, such as %q or "192.0.2.10%s"`, example, example)
 	}
 	if host != "" {
 		if _, err := netip.ParseAddr(host); err != nil {
-			return badValue("listen", quote(listen), "the host must be empty (every address) or an IP address")
+			return badValue(key, quote(listen), "the host must be empty (every address) or an IP address")
 		}
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return badValue("listen", quote(listen), "the port must be a number between 1 and 65535")
+		return badValue(key, quote(listen), "the port must be a number between 1 and 65535")
 	}
 	return nil
 }
