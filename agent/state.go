@@ -232,7 +232,7 @@ func (l *Lifecycle) Import(ctx context.Context, st *State, noStart bool) (Import
 		return res, err
 	}
 	if !noStart {
-		if err := l.checkListen(ctx, p.cfg.Listen); err != nil {
+		if err := l.checkListens(ctx, p.cfg); err != nil {
 			return res, err
 		}
 	}
@@ -279,13 +279,13 @@ func (l *Lifecycle) planImport(st *State) (*importPlan, error) {
 	if p.cfg, err = config.Parse("ftpd_toml", []byte(st.Settings)); err != nil {
 		return nil, fail("%v", err)
 	}
-	// listen and public_host belong to the node: each announces its own address.
+	// listen, sftp_listen and public_host belong to the node: each announces its own address.
 	local, found, err := config.LoadFound(l.Admin.ConfigPath)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("%w; fix the file or remove it to take the state's settings", err)
 	case found:
-		p.cfg.Listen, p.cfg.PublicHost = local.Listen, local.PublicHost
+		p.cfg.Listen, p.cfg.SFTPListen, p.cfg.PublicHost = local.Listen, local.SFTPListen, local.PublicHost
 		if p.oldConfig, err = os.ReadFile(l.Admin.ConfigPath); err != nil {
 			return nil, fmt.Errorf("read settings: %w", err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
 	"github.com/jelastic/jelastic-ftp/internal/idlemem"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
@@ -63,6 +64,14 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	defer ln.Close()
+	sftpLn, err := listenSFTP(m.cfg.SFTPListen)
+	if err != nil {
+		return err
+	}
+	if sftpLn != nil {
+		defer sftpLn.Close()
+		m.log.Info("listening for SFTP", "addr", sftpLn.Addr().String())
+	}
 	// Neither the monitor nor the worker holds what the caller left open; systemd's
 	// sockets are taken by now.
 	if err := privsep.CloseInherited(); err != nil {
@@ -84,7 +93,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	defer stopControl()
 	go m.housekeeping(ctx)
 	defer func() { m.saveBans(m.opts.StateDir, time.Now(), true) }()
-	return m.superviseWorkers(ctx, ln, hup)
+	return m.superviseWorkers(ctx, ln, sftpLn, hup)
 }
 
 type monitor struct {
@@ -102,7 +111,9 @@ type monitor struct {
 	xferlog  *os.File          // nil when no transfer log is configured
 	xmu      sync.Mutex
 
-	activated bool   // systemd passed the listening socket: idle_exit applies
+	activated bool // systemd passed the listening socket: idle_exit applies
+	sftp      bool // the worker gets an SFTP listener
+	hostKeys  hostkeys.Set
 	sweepFrom string // where the last worker's sweep of upload leftovers got
 
 	// For `ftpctl status`.
@@ -134,10 +145,10 @@ func newMonitor(opts ServeOptions) (*monitor, error) {
 		pending: make(chan struct{}, maxPendingLogins),
 		memory:  idlemem.New(2*time.Second, nil),
 	}
+	m.opts.StateDir = stateDir(opts.StateDir)
 	if err := m.load(); err != nil {
 		return nil, err
 	}
-	m.opts.StateDir = stateDir(opts.StateDir)
 	if err := m.loadBans(m.opts.StateDir, time.Now()); err != nil {
 		m.log.Warn("the bans from before the restart are lost", "err", err)
 	}
@@ -183,6 +194,14 @@ func (m *monitor) load() error {
 	}
 	if w.CertPEM, w.KeyPEM, err = m.loadCertificate(cfg); err != nil {
 		return err
+	}
+	m.mu.Lock()
+	sftp := cfg.SFTPListen != "" || m.sftp // a running SFTP listener keeps its keys until a restart
+	m.mu.Unlock()
+	if sftp {
+		if w.HostKeysPEM, err = m.loadHostKeys(); err != nil {
+			return err
+		}
 	}
 	var xferlog *os.File
 	if cfg.TransferLog != "" {
@@ -238,6 +257,45 @@ func (m *monitor) loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, er
 	return certPEM, keyPEM, nil
 }
 
+// loadHostKeys reads the SSH host keys from the state directory, making those that
+// are missing; without a state directory they are made once, in memory.
+func (m *monitor) loadHostKeys() (hostkeys.Set, error) {
+	if m.opts.StateDir == "" {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.hostKeys == nil {
+			keys, err := hostkeys.Generate()
+			if err != nil {
+				return nil, err
+			}
+			m.log.Warn("no state directory: the SSH host keys are made anew at every start")
+			m.hostKeys = keys
+		}
+		return m.hostKeys, nil
+	}
+	keys, made, err := hostkeys.Ensure(m.opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range made {
+		m.log.Info("made an SSH host key", "file", f)
+	}
+	return keys, nil
+}
+
+// listenSFTP opens the SFTP listener; "" means none. It is never socket-activated:
+// the service listens for SFTP while it runs.
+func listenSFTP(addr string) (*net.TCPListener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for SFTP on %s: %w", addr, err)
+	}
+	return l.(*net.TCPListener), nil
+}
+
 // listen takes the socket systemd passed (socket activation), else opens addr.
 func listen(addr string) (ln *net.TCPListener, activated bool, err error) {
 	if os.Getenv("LISTEN_FDS") != "" {
@@ -267,16 +325,26 @@ func restartDelay(prev time.Duration, lived time.Duration) time.Duration {
 	return min(max(2*prev, 100*time.Millisecond), 30*time.Second)
 }
 
-func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, hup <-chan os.Signal) error {
+func (m *monitor) superviseWorkers(ctx context.Context, ln, sftpLn *net.TCPListener, hup <-chan os.Signal) error {
 	lf, err := ln.File()
 	if err != nil {
 		return fmt.Errorf("listener: %w", err)
 	}
 	defer lf.Close()
+	var sftpFile *os.File
+	if sftpLn != nil {
+		if sftpFile, err = sftpLn.File(); err != nil {
+			return fmt.Errorf("SFTP listener: %w", err)
+		}
+		defer sftpFile.Close()
+		m.mu.Lock()
+		m.sftp = true
+		m.mu.Unlock()
+	}
 	var delay time.Duration
 	for {
 		started := time.Now()
-		err := m.runWorker(ctx, lf, hup)
+		err := m.runWorker(ctx, lf, sftpFile, hup)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -295,16 +363,19 @@ func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, hup
 }
 
 // runWorker starts one worker and serves it until it exits.
-func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Signal) error {
+func (m *monitor) runWorker(ctx context.Context, lf, sftpFile *os.File, hup <-chan os.Signal) error {
 	ch, child, err := privsep.Pair()
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
 	cmd := exec.Command(m.opts.WorkerCommand[0], m.opts.WorkerCommand[1:]...)
-	cmd.Args[0] = "ftpctl"                                                          // what ps shows, rather than /proc/self/exe
-	cmd.ExtraFiles = make([]*os.File, max(privsep.ListenerFD, privsep.ChannelFD)-2) // ExtraFiles[0] is descriptor 3
+	cmd.Args[0] = "ftpctl"                                                                                  // what ps shows, rather than /proc/self/exe
+	cmd.ExtraFiles = make([]*os.File, max(privsep.ListenerFD, privsep.ChannelFD, privsep.SFTPListenerFD)-2) // ExtraFiles[0] is descriptor 3
 	cmd.ExtraFiles[privsep.ListenerFD-3], cmd.ExtraFiles[privsep.ChannelFD-3] = lf, child
+	if sftpFile != nil {
+		cmd.ExtraFiles[privsep.SFTPListenerFD-3] = sftpFile
+	}
 	cmd.Env = []string{privsep.EnvMarker + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -325,7 +396,7 @@ func (m *monitor) runWorker(ctx context.Context, lf *os.File, hup <-chan os.Sign
 	}()
 	m.mu.Lock()
 	w := m.wcfg
-	w.SweepFrom = m.sweepFrom
+	w.SweepFrom, w.SFTP = m.sweepFrom, m.sftp
 	m.mu.Unlock()
 	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
 		cmd.Process.Kill()
@@ -476,17 +547,21 @@ func notify(state string) {
 // reload re-reads the configuration and certificate for new sessions.
 func (m *monitor) reload(ch *privsep.Conn) {
 	m.mu.Lock()
-	oldListen := m.cfg.Listen
+	oldListen, oldSFTP := m.cfg.Listen, m.cfg.SFTPListen
 	m.mu.Unlock()
 	if err := m.load(); err != nil {
 		m.log.Error("reload failed; keeping the running configuration", "err", err)
 		return
 	}
 	m.mu.Lock()
-	w, listen := m.wcfg, m.cfg.Listen
+	w, listen, sftpListen := m.wcfg, m.cfg.Listen, m.cfg.SFTPListen
+	w.SFTP = m.sftp
 	m.mu.Unlock()
 	if listen != oldListen {
 		m.log.Warn("the listen address changed; it takes effect after a restart", "listen", listen)
+	}
+	if sftpListen != oldSFTP {
+		m.log.Warn("the SFTP listen address changed; it takes effect after a restart", "sftp_listen", sftpListen)
 	}
 	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
 		m.log.Error("reload: send settings to the worker", "err", err)
@@ -574,7 +649,7 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	m.mu.Unlock()
 	now := time.Now()
 	if th.banned(client, now) {
-		m.log.Warn("login refused: client banned", "client", client.String(), "user", req.User)
+		m.log.Warn("login refused: client banned", "client", client.String(), "user", req.User, "protocol", req.Protocol)
 		return privsep.AuthReply{Failure: privsep.FailureBanned}
 	}
 	acc, err := users.Authenticate(m.opts.Etc, req.User, req.Password, client, config.UsersBeside(m.opts.ConfigPath), now)
@@ -583,7 +658,7 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 			m.log.Error("cannot check passwords", "err", err)
 			return privsep.AuthReply{Failure: privsep.FailureError}
 		}
-		m.log.Info("login refused", "client", client.String(), "user", req.User, "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
+		m.log.Info("login refused", "client", client.String(), "user", req.User, "protocol", req.Protocol, "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
 		th.fail(client, req.User, now)
 		return refused
 	}
@@ -600,6 +675,6 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 		m.log.Error("cannot read per-user options", "err", err)
 		return privsep.AuthReply{Failure: privsep.FailureError}
 	}
-	lastlogin.Record(acc.Name, client, "ftp", now)
+	lastlogin.Record(acc.Name, client, string(req.Protocol), now)
 	return privsep.AuthReply{OK: true, Home: rel, ReadOnly: store[acc.Name].ReadOnly(), Permissions: store[acc.Name].Permissions, MaxSessions: store[acc.Name].MaxSessions}
 }

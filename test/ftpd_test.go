@@ -175,6 +175,7 @@ func startFTPWith(t *testing.T, e *Env, conf ftpConf, prepare func(s *ftpServer)
 		"passive_ports":             strconv.Quote(fmt.Sprintf("%d-%d", port+1, port+portBlock-1)),
 		"limits.failed_login_delay": `"100ms"`,
 		"limits.ban_after_failures": "0",
+		"sftp_listen":               `""`, // the SFTP tests give it a port of the block
 	}
 	maps.Copy(s.conf, conf)
 	s.writeConfig()

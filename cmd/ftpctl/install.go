@@ -42,6 +42,9 @@ type installOut struct {
 	Root         string `json:"root"`
 	Owner        string `json:"owner"`
 	CertSHA256   string `json:"cert_sha256"`
+	// SFTPPort is 0 when SFTP is off, and the fingerprints are then left out.
+	SFTPPort                int      `json:"sftp_port"`
+	SFTPHostKeyFingerprints []string `json:"sftp_host_key_fingerprints,omitempty"`
 
 	// PasswordChanged: the account was created or its password reset now, with the
 	// password printed or the one given on standard input (never printed back).
@@ -54,10 +57,11 @@ func newInstallCmd() *cobra.Command {
 		requireTLS bool
 		asJSON     bool
 		pwStdin    bool
+		sftpListen string
 	)
 	lc := agent.NewLifecycle()
 	cmd := &cobra.Command{
-		Use:   "install [--root PATH] [--owner NAME|%GROUP] [--user NAME] [--listen ADDR] [--passive-ports A-B] [--public-host HOST] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--on-demand] [--no-start] [--reset-password] [--password-stdin] [--json]",
+		Use:   "install [--root PATH] [--owner NAME|%GROUP] [--user NAME] [--listen ADDR] [--sftp-listen ADDR] [--passive-ports A-B] [--public-host HOST] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--on-demand] [--no-start] [--reset-password] [--password-stdin] [--json]",
 		Short: "Set up the add-on: FTP user, settings, certificate and the running service",
 		Long: `Set up the add-on on this node, or bring it in line with the flags: the group
 and the FTP user (with a generated password and the owner's sudo rule), ftpd.toml,
@@ -69,6 +73,9 @@ well-known folders. Settings not given keep what ftpd.toml already says. Run aga
 install changes nothing and keeps the password unless --reset-password.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("sftp-listen") {
+				req.SFTPListen = &sftpListen
+			}
 			if cmd.Flags().Changed("require-tls") {
 				req.RequireTLS = &requireTLS
 			}
@@ -92,7 +99,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 				return printJSON(cmd, installOut{
 					User: res.User, Password: res.Password, PasswordChanged: res.PasswordChanged, Host: res.Host, Port: res.Port,
 					FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root, Owner: res.Owner,
-					CertSHA256: res.CertSHA256,
+					CertSHA256: res.CertSHA256, SFTPPort: res.SFTPPort, SFTPHostKeyFingerprints: res.HostKeyFingerprints,
 				})
 			}
 			password := res.Password
@@ -106,6 +113,12 @@ install changes nothing and keeps the password unless --reset-password.`,
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "FTP user:\t%s\npassword:\t%s\nhost:\t%s\nport:\t%d\nFTPS:\texplicit (AUTH TLS)\ncertificate SHA-256:\t%s\npassive ports:\t%s\nroot:\t%s\n",
 				res.User, password, res.Host, res.Port, res.CertSHA256, res.PassivePorts, res.Root)
+			if res.SFTPPort != 0 {
+				fmt.Fprintf(tw, "SFTP port:\t%d\n", res.SFTPPort)
+				for _, fp := range res.HostKeyFingerprints {
+					fmt.Fprintf(tw, "SSH host key:\t%s\n", fp)
+				}
+			}
 			return tw.Flush()
 		},
 	}
@@ -114,6 +127,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 	f.StringVar(&req.Owner, "owner", "", "the account, or %group, allowed to change FTP passwords with sudo (default: detected: %"+agent.PlatformOwnerGroup+", else "+agent.PlatformOwnerAccount+", else the account with UID 700)")
 	f.StringVar(&req.User, "user", "", "the FTP user to create (default: "+agent.DefaultFTPUser+")")
 	f.StringVar(&req.Listen, "listen", "", `control connection address, host:port (default ":21")`)
+	f.StringVar(&sftpListen, "sftp-listen", "", `SFTP service address, host:port (default ":2022"; "" turns SFTP off)`)
 	f.StringVar(&req.PassivePorts, "passive-ports", "", "passive data port range first-last (default 10100-12000)")
 	f.StringVar(&req.PublicHost, "public-host", "", "IPv4 address, or host name this node resolves, announced in PASV replies and given to clients (behind NAT)")
 	f.StringVar(&req.TLSCert, "tls-cert", "", "PEM certificate chain to use instead of a self-signed one")

@@ -258,12 +258,24 @@ func (a *monitorAuth) lost() error {
 const authTimeout = 30 * time.Second
 
 func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error) {
+	acct, err := a.login(ctx, privsep.ProtocolFTP, user, password, client)
+	if errors.Is(err, errBadLogin) {
+		err = ftpd.ErrBadLogin
+	}
+	return acct, err
+}
+
+// errBadLogin is a refused name or password; each protocol answers it its own way.
+var errBadLogin = errors.New("login incorrect")
+
+// login asks the monitor to decide a login over proto, as it does for every protocol.
+func (a *monitorAuth) login(ctx context.Context, proto privsep.Protocol, user, password string, client netip.Addr) (ftpd.Account, error) {
 	if err := a.lost(); err != nil {
 		return ftpd.Account{}, err
 	}
 	id, reply, done := a.calls.Start()
 	defer done()
-	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &privsep.AuthRequest{User: user, Password: password, Client: client.String()}}
+	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &privsep.AuthRequest{User: user, Password: password, Client: client.String(), Protocol: proto}}
 	if err := a.ch.Send(req); err != nil {
 		return ftpd.Account{}, err
 	}
@@ -275,7 +287,7 @@ func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, c
 			if r.Failure == privsep.FailureError {
 				return ftpd.Account{}, errors.New("the monitor could not check the password")
 			}
-			return ftpd.Account{}, ftpd.ErrBadLogin
+			return ftpd.Account{}, errBadLogin
 		}
 		home := path.Join("/", r.Home)
 		if !a.chroot {

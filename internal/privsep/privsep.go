@@ -39,8 +39,9 @@ const (
 // The descriptors the worker inherits, in os/exec ExtraFiles order; it is started
 // with these and stdin, stdout and stderr, and no other.
 const (
-	ListenerFD = 3 // the FTP listening socket
-	ChannelFD  = 4 // the worker's end of this channel
+	ListenerFD     = 3 // the FTP listening socket
+	ChannelFD      = 4 // the worker's end of this channel
+	SFTPListenerFD = 5 // the SFTP listening socket, when WorkerConfig.SFTP is set
 )
 
 // EnvMarker is set by the monitor so that the hidden worker command refuses to run
@@ -86,6 +87,7 @@ type Session struct {
 	Client   string    `json:"client"`
 	Since    time.Time `json:"since"`
 	TLS      bool      `json:"tls"`
+	Protocol Protocol  `json:"protocol,omitempty"` // "" in a list from a worker without SFTP: FTP
 	Transfer *Transfer `json:"transfer,omitempty"`
 }
 
@@ -127,14 +129,30 @@ type WorkerConfig struct {
 	Chroot bool `json:"chroot"`
 	// SweepFrom is where the previous worker's sweep of upload leftovers stopped.
 	SweepFrom string `json:"sweep_from,omitempty"`
+	// SFTP says the worker inherited an SFTP listener (SFTPListenerFD); HostKeysPEM are
+	// the SSH host keys it signs with, handed over as the TLS key is.
+	SFTP        bool     `json:"sftp,omitempty"`
+	HostKeysPEM [][]byte `json:"host_keys_pem,omitempty"`
 }
 
 // AuthRequest asks the monitor to check a login.
 type AuthRequest struct {
-	User     string `json:"user"`
-	Password string `json:"password"`
-	Client   string `json:"client"`
+	User     string   `json:"user"`
+	Password string   `json:"password"`
+	Client   string   `json:"client"`
+	Protocol Protocol `json:"protocol"`
 }
+
+// Protocol is what a session speaks; the monitor records it with the last login.
+type Protocol string
+
+// The protocols of the worker.
+const (
+	ProtocolFTP  Protocol = "ftp"
+	ProtocolSFTP Protocol = "sftp"
+)
+
+func (p Protocol) valid() bool { return p == ProtocolFTP || p == ProtocolSFTP }
 
 // AuthReply answers an AuthRequest. Home is relative to the FTP root, because the
 // worker lives inside it.
@@ -260,7 +278,7 @@ func (m Message) wellFormed() bool {
 	case KindConfig:
 		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil
 	case KindAuth:
-		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
+		return m.Auth != nil && m.Auth.Protocol.valid() && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
 	case KindAuthReply:
 		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
 	case KindXferlog:

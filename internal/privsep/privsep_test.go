@@ -23,7 +23,9 @@ func TestRoundTrip(t *testing.T) {
 	a, b := pair(t)
 	msgs := []Message{
 		{Kind: KindConfig, Config: &WorkerConfig{Root: "/srv", UID: 700, CertPEM: []byte(strings.Repeat("x", 40_000))}},
-		{Kind: KindAuth, ID: 7, Auth: &AuthRequest{User: "u", Password: "p:w\n", Client: "127.0.0.1"}},
+		{Kind: KindAuth, ID: 7, Auth: &AuthRequest{User: "u", Password: "p:w\n", Client: "127.0.0.1", Protocol: ProtocolFTP}},
+		{Kind: KindAuth, ID: 9, Auth: &AuthRequest{User: "u", Password: "p", Client: "::1", Protocol: ProtocolSFTP}},
+		{Kind: KindConfig, Config: &WorkerConfig{Root: "/srv", SFTP: true, HostKeysPEM: [][]byte{[]byte("k1"), []byte("k2")}}},
 		{Kind: KindAuthReply, ID: 7, Reply: &AuthReply{OK: true, Home: "site1"}},
 		{Kind: KindAuthReply, ID: 8, Reply: &AuthReply{Failure: FailureBanned}},
 		{Kind: KindSweep, Sweep: &SweepState{Cursor: "site1/uploads"}},
@@ -46,7 +48,9 @@ func TestRecvRejectsMalformed(t *testing.T) {
 		{"unknown field", `{"kind":"auth","id":1,"auth":{"user":"u","password":"p","client":"1.2.3.4","uid":0}}`},
 		{"unknown kind", `{"kind":"exec","id":1}`},
 		{"auth without payload", `{"kind":"auth","id":1}`},
-		{"auth without id", `{"kind":"auth","auth":{"user":"u","password":"p","client":"x"}}`},
+		{"auth without id", `{"kind":"auth","auth":{"user":"u","password":"p","client":"x","protocol":"ftp"}}`},
+		{"auth without protocol", `{"kind":"auth","id":1,"auth":{"user":"u","password":"p","client":"x"}}`},
+		{"auth with unknown protocol", `{"kind":"auth","id":1,"auth":{"user":"u","password":"p","client":"x","protocol":"scp"}}`},
 		{"two payloads", `{"kind":"auth","id":1,"auth":{"user":"u"},"reply":{"ok":true}}`},
 		{"second value", `{"kind":"config","config":{}} {"kind":"config","config":{}}`},
 		{"trailing garbage", `{"kind":"config","config":{}} x`},
