@@ -70,7 +70,8 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	if sftpLn != nil {
 		defer sftpLn.Close()
-		m.log.Info("listening for SFTP", "addr", sftpLn.Addr().String())
+		m.sftpAddr = sftpLn.Addr().String()
+		m.log.Info("listening for SFTP", "addr", m.sftpAddr)
 	}
 	// Neither the monitor nor the worker holds what the caller left open; systemd's
 	// sockets are taken by now.
@@ -119,6 +120,7 @@ type monitor struct {
 	// For `ftpctl status`.
 	started    time.Time
 	listenAddr string
+	sftpAddr   string        // "" without SFTP
 	ch         *privsep.Conn // the current worker's channel
 	workerPID  int
 	workers    atomic.Int32

@@ -1,7 +1,7 @@
-// Package worker is the unprivileged FTP process. The monitor (package monitor) starts it
-// with the listening socket and a privsep channel; it takes its settings from the
-// channel, chroots into the FTP root, drops to the FTP UID and only then serves, asking
-// the monitor to check every password.
+// Package worker is the unprivileged FTP and SFTP process. The monitor (package monitor)
+// starts it with the listening sockets and a privsep channel; it takes its settings from
+// the channel, chroots into the FTP root, drops to the FTP UID and only then serves,
+// asking the monitor to check every password.
 package worker
 
 import (
@@ -26,7 +26,9 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
+	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/sftpd"
 )
 
 // Run is the worker's main.
@@ -56,6 +58,14 @@ func Run(logger *slog.Logger) error {
 		return fmt.Errorf("inherited listener: %w", err)
 	}
 	lf.Close()
+	var sftpLn net.Listener
+	if cfg.SFTP {
+		sf := os.NewFile(privsep.SFTPListenerFD, "sftp-listener")
+		if sftpLn, err = net.FileListener(sf); err != nil {
+			return fmt.Errorf("inherited SFTP listener: %w", err)
+		}
+		sf.Close()
+	}
 	xferlog := xferlogSink{ch}
 
 	syscall.Umask(int(cfg.Umask))
@@ -80,14 +90,34 @@ func Run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	stop := newStopper(srv)
+	var sftpSrv *sftpd.Server
+	if sftpLn != nil {
+		s, err := toSFTPSettings(cfg, logger, xferlog)
+		if err != nil {
+			return err
+		}
+		if sftpSrv, err = sftpd.New(s, sftpAuth{auth}); err != nil {
+			return err
+		}
+	}
+	stop := newStopper(srv, sftpSrv)
 	auth.onSessions = func(id uint64) {
-		ch.Send(privsep.Message{Kind: privsep.KindSessions, ID: id, Sessions: sessionList(srv.Sessions())})
+		var sftpSessions []ftpd.SessionInfo
+		if sftpSrv != nil {
+			sftpSessions = sftpSrv.Sessions()
+		}
+		ch.Send(privsep.Message{Kind: privsep.KindSessions, ID: id, Sessions: sessionList(srv.Sessions(), sftpSessions)})
 	}
 	go auth.readLoop(func(c *privsep.WorkerConfig) {
 		s, err := toSettings(c, logger, xferlog)
 		if err == nil {
 			err = srv.Reload(s)
+		}
+		if err == nil && sftpSrv != nil {
+			var ss sftpd.Settings
+			if ss, err = toSFTPSettings(c, logger, xferlog); err == nil {
+				err = sftpSrv.Reload(ss)
+			}
 		}
 		if err != nil {
 			logger.Error("reload refused", "err", err)
@@ -108,6 +138,16 @@ func Run(logger *slog.Logger) error {
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	go sweepUploads(sweepCtx, cfg, started, logger, ch)
+	if sftpSrv != nil {
+		go func() {
+			if err := sftpSrv.Serve(sftpLn); !errors.Is(err, net.ErrClosed) {
+				// Without its SFTP service the worker would look healthy; a new one
+				// gets the listener again.
+				logger.Error("SFTP service stopped; stopping the worker", "err", err)
+				stop.start()
+			}
+		}()
+	}
 	err = srv.Serve(ln)
 	if errors.Is(err, net.ErrClosed) {
 		// Serve returns once the listener is closed; running transfers end later.
@@ -144,14 +184,17 @@ func sweepUploads(ctx context.Context, cfg *privsep.WorkerConfig, started time.T
 	}
 }
 
-// stopper runs the server's graceful shutdown once, whoever asks first.
+// stopper runs the servers' graceful shutdown once, whoever asks first.
 type stopper struct {
 	once sync.Once
 	srv  *ftpd.Server
+	sftp *sftpd.Server // nil without SFTP
 	done chan struct{}
 }
 
-func newStopper(srv *ftpd.Server) *stopper { return &stopper{srv: srv, done: make(chan struct{})} }
+func newStopper(srv *ftpd.Server, sftp *sftpd.Server) *stopper {
+	return &stopper{srv: srv, sftp: sftp, done: make(chan struct{})}
+}
 
 func (s *stopper) start() {
 	s.once.Do(func() {
@@ -159,9 +202,37 @@ func (s *stopper) start() {
 			defer close(s.done)
 			ctx, cancel := context.WithTimeout(context.Background(), privsep.ShutdownGrace)
 			defer cancel()
+			var wg sync.WaitGroup
+			if s.sftp != nil {
+				wg.Go(func() { s.sftp.Shutdown(ctx) })
+			}
 			s.srv.Shutdown(ctx)
+			wg.Wait()
 		}()
 	})
+}
+
+// toSFTPSettings turns the monitor's message into SFTP settings: the same limits as
+// FTP's, and the host keys.
+func toSFTPSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer) (sftpd.Settings, error) {
+	keys, err := hostkeys.Set(c.HostKeysPEM).Signers()
+	if err != nil {
+		return sftpd.Settings{}, fmt.Errorf("SSH host keys from the monitor: %w", err)
+	}
+	s := sftpd.Settings{
+		HostKeys:                keys,
+		IdleTimeout:             c.IdleTimeout,
+		MaxSessions:             c.MaxSessions,
+		MaxSessionsPerIP:        c.MaxSessionsPerIP,
+		LoginAttemptsPerSession: c.LoginAttemptsPerSession,
+		FailedLoginDelay:        c.FailedLoginDelay,
+		AtomicUploads:           c.AtomicUploads,
+		Logger:                  logger,
+	}
+	if c.TransferLog {
+		s.TransferLog = xferlog
+	}
+	return s, nil
 }
 
 // toSettings turns the monitor's message into server settings.
@@ -198,11 +269,22 @@ func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer)
 	return s, nil
 }
 
-// sessionList converts the server's sessions for the monitor, bounded to one packet.
-func sessionList(infos []ftpd.SessionInfo) *privsep.SessionList {
-	out := &privsep.SessionList{Count: len(infos), Sessions: []privsep.Session{}}
+// sessionList converts the servers' sessions for the monitor, bounded to one packet.
+func sessionList(ftp, sftp []ftpd.SessionInfo) *privsep.SessionList {
+	out := &privsep.SessionList{Count: len(ftp) + len(sftp), Sessions: []privsep.Session{}}
+	type tagged struct {
+		ftpd.SessionInfo
+		proto privsep.Protocol
+	}
+	infos := make([]tagged, 0, len(ftp)+len(sftp))
+	for _, in := range ftp {
+		infos = append(infos, tagged{in, privsep.ProtocolFTP})
+	}
+	for _, in := range sftp {
+		infos = append(infos, tagged{in, privsep.ProtocolSFTP})
+	}
 	for _, in := range infos[:min(len(infos), privsep.MaxSessionsListed)] {
-		s := privsep.Session{User: in.User, Client: in.Client.String(), Since: in.Since, TLS: in.TLS}
+		s := privsep.Session{User: in.User, Client: in.Client.String(), Since: in.Since, TLS: in.TLS, Protocol: in.proto}
 		if t := in.Transfer; t != nil {
 			path := t.Path
 			if len(path) > 256 { // keeps 200 sessions within one packet
@@ -297,6 +379,18 @@ func (a *monitorAuth) login(ctx context.Context, proto privsep.Protocol, user, p
 	case <-ctx.Done():
 		return ftpd.Account{}, fmt.Errorf("password check: %w", ctx.Err())
 	}
+}
+
+// sftpAuth puts the monitor's login decision behind the SFTP service, with the
+// protocol recorded as "sftp".
+type sftpAuth struct{ a *monitorAuth }
+
+func (s sftpAuth) Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error) {
+	acct, err := s.a.login(ctx, privsep.ProtocolSFTP, user, password, client)
+	if errors.Is(err, errBadLogin) {
+		err = sftpd.ErrBadLogin
+	}
+	return acct, err
 }
 
 // readLoop dispatches the monitor's messages until the channel fails.

@@ -1,0 +1,281 @@
+package sftpd
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/jelastic/jelastic-ftp/ftpd"
+	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
+)
+
+// session is one SSH connection.
+type session struct {
+	srv    *Server
+	conf   *Settings
+	id     uint64
+	conn   *idleConn
+	client netip.AddrPort
+	since  time.Time
+	log    *slog.Logger
+
+	failures int // failed logins; the SSH library calls back one at a time
+
+	mu        sync.Mutex
+	user      string
+	transfers map[*transfer]struct{}
+}
+
+func newSession(srv *Server, conf *Settings, id uint64, conn net.Conn, client netip.AddrPort) *session {
+	return &session{
+		srv: srv, conf: conf, id: id, client: client, since: time.Now(), log: conf.Logger,
+		conn:      &idleConn{Conn: conn, timeout: conf.IdleTimeout},
+		transfers: map[*transfer]struct{}{},
+	}
+}
+
+// report logs one line about this session as ftpd does: the client address first, so
+// that a fail2ban pattern can anchor on it before any client-chosen text.
+func (s *session) report(level slog.Level, msg string, args ...any) {
+	h := s.log.Handler()
+	if !h.Enabled(context.Background(), level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(slog.Any("client", s.client.Addr()))
+	r.Add(args...)
+	r.AddAttrs(slog.Uint64("session", s.id), slog.String("protocol", "sftp"))
+	_ = h.Handle(context.Background(), r)
+}
+
+func (s *session) run() {
+	defer s.conn.Close()
+	_ = s.conn.SetDeadline(time.Now().Add(loginGrace))
+	var acct ftpd.Account
+	sconn, chans, reqs, err := ssh.NewServerConn(s.conn, s.serverConfig(&acct))
+	if err != nil {
+		s.report(slog.LevelDebug, "SSH handshake or login ended", "err", err)
+		return
+	}
+	defer sconn.Close()
+	defer s.srv.releaseUser(acct.Name)
+	_ = s.conn.SetDeadline(time.Time{})
+	s.conn.arm()
+
+	fsys, err := rootfs.New(acct.Home, rootfs.Options{ReadOnly: acct.ReadOnly, InPlaceUploads: !s.conf.AtomicUploads})
+	if err != nil {
+		s.report(slog.LevelError, "home directory not usable", "user", acct.Name, "err", err)
+		return
+	}
+	defer fsys.Close()
+	s.mu.Lock()
+	s.user = acct.Name
+	s.mu.Unlock()
+	s.report(slog.LevelInfo, "login", "user", acct.Name, "read_only", acct.ReadOnly)
+
+	// Global requests are port forwarding (tcpip-forward) and keepalives: refused.
+	go ssh.DiscardRequests(reqs)
+	h := newHandler(s, fsys, acct)
+	var wg sync.WaitGroup
+	var open atomic.Int32
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			// direct-tcpip (ssh -L), x11, auth-agent@openssh.com and the rest.
+			s.report(slog.LevelWarn, "channel refused", "user", acct.Name, "type", nc.ChannelType())
+			_ = nc.Reject(ssh.Prohibited, "this server only serves SFTP")
+			continue
+		}
+		if open.Load() >= maxChannels {
+			_ = nc.Reject(ssh.ResourceShortage, "too many channels on one connection")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			continue
+		}
+		open.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer open.Add(-1)
+			s.serveChannel(ch, creqs, h)
+		}()
+	}
+	wg.Wait()
+	s.report(slog.LevelInfo, "session closed", "user", acct.Name, "duration", time.Since(s.since).Round(time.Millisecond))
+}
+
+// serverConfig is the SSH configuration of this connection; a successful login
+// fills acct.
+func (s *session) serverConfig(acct *ftpd.Account) *ssh.ServerConfig {
+	cfg := &ssh.ServerConfig{
+		MaxAuthTries:  s.conf.LoginAttemptsPerSession,
+		ServerVersion: serverVersion,
+		PasswordCallback: func(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
+			return s.login(meta.User(), string(password), acct)
+		},
+		// Some clients (and sshpass setups) answer a password prompt rather than
+		// send the password method: the same check behind one question.
+		KeyboardInteractiveCallback: func(meta ssh.ConnMetadata, challenge ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			answers, err := challenge("", "", []string{"Password: "}, []bool{false})
+			if err != nil {
+				return nil, err
+			}
+			if len(answers) != 1 {
+				return nil, ErrBadLogin
+			}
+			return s.login(meta.User(), answers[0], acct)
+		},
+	}
+	for _, k := range s.conf.HostKeys {
+		cfg.AddHostKey(k)
+	}
+	return cfg
+}
+
+// login asks the Authenticator, as an FTP login does, and counts the user's sessions.
+func (s *session) login(user, password string, acct *ftpd.Account) (*ssh.Permissions, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), loginGrace)
+	defer cancel()
+	got, err := s.srv.auth.Authenticate(ctx, user, password, s.client.Addr())
+	switch {
+	case errors.Is(err, ErrBadLogin):
+		s.failures++
+		s.report(slog.LevelWarn, "login failed", "user", user, "attempt", s.failures)
+		time.Sleep(s.conf.FailedLoginDelay)
+		return nil, err
+	case err != nil:
+		s.report(slog.LevelError, "password check failed", "user", user, "err", err)
+		s.conn.Close() // no login can succeed; as FTP's 421
+		return nil, err
+	}
+	if !s.srv.claimUser(got) {
+		s.report(slog.LevelWarn, "login refused: the user has as many sessions as allowed", "user", got.Name, "max_sessions", got.MaxSessions)
+		return nil, errors.New("too many sessions of this user")
+	}
+	*acct = got
+	return &ssh.Permissions{}, nil
+}
+
+// serveChannel answers a session channel's requests: the sftp subsystem once, and
+// nothing else — no shell, exec, pty, environment or agent forwarding.
+func (s *session) serveChannel(ch ssh.Channel, reqs <-chan *ssh.Request, h *handler) {
+	defer ch.Close()
+	started := false
+	for req := range reqs {
+		ok := !started && req.Type == "subsystem" && subsystem(req.Payload) == "sftp"
+		if !ok && (req.Type == "shell" || req.Type == "exec") {
+			_, _ = io.WriteString(ch.Stderr(), "This account is for SFTP only.\r\n")
+		}
+		if req.WantReply {
+			_ = req.Reply(ok, nil)
+		}
+		if !ok {
+			if req.Type != "env" && req.Type != "pty-req" {
+				s.report(slog.LevelInfo, "request refused", "user", h.user, "request", req.Type)
+			}
+			continue
+		}
+		started = true
+		go func() {
+			c := &exitChannel{Channel: ch}
+			rs := sftp.NewRequestServer(c, h.handlers(), sftp.WithStartDirectory("/"))
+			if err := rs.Serve(); err != nil && !errors.Is(err, io.EOF) {
+				s.report(slog.LevelDebug, "SFTP ended", "user", h.user, "err", err)
+			}
+			_ = c.Close()
+		}()
+	}
+}
+
+// exitChannel reports an exit status of 0 before it closes, as sshd does when its
+// sftp-server ends: scp judges a transfer by it, and pkg/sftp closes the channel
+// itself when the client ends the session.
+type exitChannel struct {
+	ssh.Channel
+	once sync.Once
+}
+
+func (c *exitChannel) Close() error {
+	c.once.Do(func() {
+		_, _ = c.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
+	})
+	return c.Channel.Close()
+}
+
+// subsystem reads the name of a subsystem request: one SSH string.
+func subsystem(payload []byte) string {
+	if len(payload) < 4 {
+		return ""
+	}
+	n := binary.BigEndian.Uint32(payload)
+	if uint64(n) != uint64(len(payload)-4) {
+		return ""
+	}
+	return string(payload[4:])
+}
+
+// close ends the connection, and with it every transfer.
+func (s *session) close() { _ = s.conn.Close() }
+
+func (s *session) transferring() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.transfers) > 0
+}
+
+func (s *session) info() ftpd.SessionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := ftpd.SessionInfo{ID: s.id, User: s.user, Client: s.client, Since: s.since, TLS: true}
+	var latest *transfer
+	for t := range s.transfers {
+		if latest == nil || t.start.After(latest.start) {
+			latest = t
+		}
+	}
+	if latest != nil {
+		in.Transfer = &ftpd.TransferInfo{Direction: latest.direction(), Path: latest.path, Bytes: latest.bytes.Load(), Since: latest.start}
+	}
+	return in
+}
+
+// idleConn closes a connection from which nothing arrives for its timeout, once
+// armed after login (until then the login deadline holds). The deadline moves at
+// most once a second, not on every read.
+type idleConn struct {
+	net.Conn
+	timeout time.Duration
+	armed   atomic.Bool
+	moved   atomic.Int64 // unix nanoseconds of the last move
+}
+
+func (c *idleConn) arm() {
+	c.armed.Store(true)
+	c.extend(time.Now())
+}
+
+func (c *idleConn) extend(now time.Time) {
+	c.moved.Store(now.UnixNano())
+	_ = c.Conn.SetReadDeadline(now.Add(c.timeout))
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.armed.Load() {
+		if now := time.Now(); now.UnixNano()-c.moved.Load() > int64(time.Second) {
+			c.extend(now)
+		}
+	}
+	return n, err
+}
