@@ -174,9 +174,6 @@ func (s *session) serveChannel(ch ssh.Channel, reqs <-chan *ssh.Request, h *hand
 	started := false
 	for req := range reqs {
 		ok := !started && req.Type == "subsystem" && subsystem(req.Payload) == "sftp"
-		if !ok && (req.Type == "shell" || req.Type == "exec") {
-			_, _ = io.WriteString(ch.Stderr(), "This account is for SFTP only.\r\n")
-		}
 		if req.WantReply {
 			_ = req.Reply(ok, nil)
 		}

@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jelastic/jelastic-ftp/agent"
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 	"github.com/jelastic/jelastic-ftp/users"
 )
@@ -52,10 +55,11 @@ func sshOptions(port int) []string {
 }
 
 // sftpBatch runs OpenSSH's sftp with commands in batch mode, where a failing command
-// ends the run with a non-zero status unless prefixed with "-".
-func (s *sftpServer) sftpBatch(t *testing.T, user, password, commands string) Result {
+// ends the run with a non-zero status unless prefixed with "-"; opts come before the
+// batch options.
+func (s *sftpServer) sftpBatch(t *testing.T, user, password, commands string, opts ...string) Result {
 	t.Helper()
-	args := append([]string{"-p", password, "sftp"}, sshOptions(s.SFTPPort)...)
+	args := append(append([]string{"-p", password, "sftp"}, opts...), sshOptions(s.SFTPPort)...)
 	return runTool(t, commands, "sshpass", append(args, "-b", "-", user+"@127.0.0.1")...)
 }
 
@@ -143,4 +147,251 @@ func TestSFTPTransfersOpenSSH(t *testing.T) {
 	xferlog := string(mustRead(t, strings.Trim(s.conf["transfer_log"], `"`)))
 	require.Regexp(t, `(?m) 127\.0\.0\.1 67108864 /f67108864\.bin b _ i r alice sftp 0 \* c$`, xferlog)
 	require.Regexp(t, `(?m) 127\.0\.0\.1 0 /f0\.bin b _ o r alice sftp 0 \* c$`, xferlog)
+}
+
+// TestSFTPConfinement runs the probes of the FTP tests over SFTP: "..", absolute paths
+// and symlinks to /etc/shadow and into another home never lead out of the home, and
+// no symlink can be made.
+func TestSFTPConfinement(t *testing.T) {
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	bobHome := addFTPUser(t, e, "bob", ftpPassword)
+	require.NoError(t, os.WriteFile(filepath.Join(bobHome, "secret.txt"), []byte("bob's"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(home, "mine.txt"), []byte("alice's"), 0o644))
+	// Owned as an upload leaves it: the kernel links only files one owns or may write.
+	require.NoError(t, os.Chown(filepath.Join(home, "mine.txt"), users.UID, ftpGID(t, e)))
+	for name, target := range map[string]string{"shadow": "/etc/shadow", "bobs": "../bob", "bobfile": "../bob/secret.txt", "inside": "mine.txt"} {
+		require.NoError(t, os.Symlink(target, filepath.Join(home, name)))
+	}
+	s := startSFTP(t, e, nil)
+	before := treeState(t, filepath.Dir(home), "")
+
+	steps := []sftpStep{
+		{"normalize", "."}, {"normalize", "../../.."}, {"listdir", "/../.."},
+		{"get", "../../../../etc/shadow"}, {"get", "/etc/shadow"}, {"get", "shadow"},
+		{"get", "../bob/secret.txt"}, {"get", "bobs/secret.txt"}, {"get", "bobfile"},
+		{"listdir", "bobs"}, {"readlink", "shadow"}, {"readlink", "bobs"},
+		{"put", "bobs/planted.txt", "x"}, {"put", "shadow", "x"}, {"symlink", "/etc/shadow", "link"},
+		{"get", "inside"}, {"readlink", "inside"}, {"hardlink", "mine.txt", "hard.txt"}, {"statvfs", "/"},
+	}
+	rs := s.paramiko(t, "alice", ftpPassword, steps...)
+	require.Equal(t, "/", rs[0].Value)
+	require.Equal(t, "/", rs[1].Value, "above the home is the home")
+	require.Contains(t, rs[2].Value, "mine.txt", "the listing of /../.. is the home's")
+	for i := 3; i < 15; i++ {
+		require.False(t, rs[i].OK, "%v succeeded: %+v", steps[i], rs[i])
+		require.NotContains(t, fmt.Sprint(rs[i].Value), "root:", "%v", steps[i])
+		require.NotContains(t, fmt.Sprint(rs[i].Value), "bob's", "%v", steps[i])
+	}
+	require.False(t, rs[15].OK == false, "a symlink inside the home is followed: %+v", rs[15])
+	require.Equal(t, "alice's", rs[15].Value)
+	require.Equal(t, "mine.txt", rs[16].Value)
+	require.True(t, rs[17].OK, "hardlink inside the home: %+v", rs[17])
+	require.True(t, rs[18].OK, "statvfs: %+v", rs[18])
+	after := treeState(t, filepath.Dir(home), "")
+	require.Len(t, after, len(before)+1, "only the hard link was added")
+	fa, err := os.Stat(filepath.Join(home, "mine.txt"))
+	require.NoError(t, err)
+	fb, err := os.Stat(filepath.Join(home, "hard.txt"))
+	require.NoError(t, err)
+	require.True(t, os.SameFile(fa, fb))
+}
+
+// TestSFTPNoShellNoForwarding: ssh gets no shell and no command, and neither
+// forwarding direction nor any channel but a session is opened.
+func TestSFTPNoShellNoForwarding(t *testing.T) {
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	s := startSFTP(t, e, nil)
+
+	r := s.sshTool(t, "ssh", ftpPassword, "-T", "alice@127.0.0.1")
+	require.NotEqual(t, 0, r.Code, "ssh without a command: %s", r)
+	require.Contains(t, r.Stderr, "shell request failed", r.String())
+	r = s.sshTool(t, "ssh", ftpPassword, "alice@127.0.0.1", "cat /etc/passwd")
+	require.NotEqual(t, 0, r.Code, "ssh with a command: %s", r)
+	require.NotContains(t, r.Stdout, "root:")
+	r = s.sshTool(t, "ssh", ftpPassword, "-N", "-oExitOnForwardFailure=yes", "-R", "0:127.0.0.1:"+strconv.Itoa(s.Port), "alice@127.0.0.1")
+	require.NotEqual(t, 0, r.Code, "ssh -R: %s", r)
+	require.Contains(t, r.Stderr, "forwarding failed", r.String())
+
+	rs := s.paramiko(t, "alice", ftpPassword,
+		sftpStep{"shell"}, sftpStep{"exec", "id"}, sftpStep{"subsystem", "shell"},
+		sftpStep{"direct-tcpip", "127.0.0.1", s.Port}, sftpStep{"tcpip-forward"}, sftpStep{"listdir", "/"})
+	for i, what := range []string{"shell", "exec", "another subsystem", "ssh -L (direct-tcpip)", "ssh -R (tcpip-forward)"} {
+		require.False(t, rs[i].OK, "%s was granted", what)
+	}
+	require.Contains(t, rs[3].Error, "prohibited")
+	require.True(t, rs[5].OK, "the same connection still serves SFTP: %+v", rs[5])
+	s.waitLog(0, `msg="channel refused"`, "user=alice", "type=direct-tcpip", "protocol=sftp")
+	s.waitLog(0, `msg="request refused"`, "request=shell", "protocol=sftp")
+}
+
+// TestSFTPLoginsDecidedByTheMonitor: a password changed with ftpctl or chpasswd counts
+// at the next SFTP login, a ban earned over FTP refuses SFTP from that address, and
+// the last login names the protocol.
+func TestSFTPLoginsDecidedByTheMonitor(t *testing.T) {
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	s := startSFTP(t, e, ftpConf{
+		"limits.ban_after_failures": "3",
+		"limits.ban_window":         `"1m"`,
+		"limits.ban_duration":       `"10m"`,
+	})
+	works := func(password string, opts ...string) bool {
+		t.Helper()
+		r := s.sftpBatch(t, "alice", password, "ls\n", opts...)
+		return r.Code == 0
+	}
+	require.True(t, works(ftpPassword))
+	var u agent.UserJSON
+	require.True(t, waitFor(10*time.Second, func() bool {
+		u = e.showUser("alice")
+		return u.LastLogin != nil
+	}), "no last login recorded")
+	require.Equal(t, "sftp", u.LastLogin.Protocol)
+	require.Equal(t, "127.0.0.1", u.LastLogin.Address)
+
+	const second, third = "Second-Secret-7", "Third-Secret-8"
+	r := e.Ftpctl(second+"\n", "user", "passwd", "alice", "--password-stdin")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.False(t, works(ftpPassword), "old password after ftpctl user passwd")
+	require.True(t, works(second), "new password after ftpctl user passwd")
+	e.MustRun("alice:"+third+"\n", "chpasswd")
+	require.False(t, works(second), "old password after chpasswd")
+	require.True(t, works(third), "new password after chpasswd")
+	s.waitLog(0, `msg="login failed"`, "user=alice", "protocol=sftp")
+
+	// Three wrong passwords over FTP from 127.0.0.7; then SFTP from there is refused.
+	for range 3 {
+		failLogin(t, s.ftpServer, "127.0.0.7", "alice")
+	}
+	s.waitLog(0, `msg="client banned after repeated failed logins" client=127.0.0.7 `)
+	mark := len(s.Log())
+	require.False(t, works(third, "-oBindAddress=127.0.0.7"), "SFTP from a banned address")
+	s.waitLog(mark, `msg="login refused: client banned" client=127.0.0.7 user=alice protocol=sftp`)
+	require.True(t, works(third, "-oBindAddress=127.0.0.8"), "another address is not banned")
+}
+
+// TestSFTPPermissions: a read-only account cannot change anything, and each
+// permission, taken away alone, refuses its requests with permission denied while
+// the others work.
+func TestSFTPPermissions(t *testing.T) {
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	addFTPUser(t, e, "reader", ftpPassword, "--home", home, "--read-only")
+	s := startSFTP(t, e, nil)
+	seed := func() {
+		t.Helper()
+		rs := s.paramiko(t, "alice", ftpPassword, sftpStep{"put", "old.txt", "old"}, sftpStep{"mkdir", "empty"})
+		require.True(t, rs[0].OK, "%+v", rs[0])
+	}
+	seed()
+
+	before := treeState(t, home, "")
+	rs := s.paramiko(t, "reader", ftpPassword,
+		sftpStep{"get", "old.txt"}, sftpStep{"listdir", "/"},
+		sftpStep{"put", "new.txt", "x"}, sftpStep{"put", "old.txt", "x"}, sftpStep{"remove", "old.txt"},
+		sftpStep{"rename", "old.txt", "moved.txt"}, sftpStep{"mkdir", "d"}, sftpStep{"rmdir", "empty"},
+		sftpStep{"chmod", "old.txt", "600"}, sftpStep{"utime", "old.txt", 1000}, sftpStep{"hardlink", "old.txt", "l.txt"})
+	require.True(t, rs[0].OK && rs[0].Value == "old", "download: %+v", rs[0])
+	require.True(t, rs[1].OK, "list: %+v", rs[1])
+	for _, r := range rs[2:] {
+		require.False(t, r.OK, "a read-only account changed something: %+v", r)
+		require.Equal(t, 3, r.Code, "permission denied: %+v", r)
+	}
+	require.Equal(t, before, treeState(t, home, ""), "the read-only account changed the home")
+
+	tests := []struct {
+		perm string
+		step sftpStep
+		also sftpStep // needs every other permission and works
+	}{
+		{"list", sftpStep{"listdir", "/"}, sftpStep{"get", "old.txt"}},
+		{"download", sftpStep{"get", "old.txt"}, sftpStep{"listdir", "/"}},
+		{"upload", sftpStep{"put", "new.txt", "x"}, sftpStep{"put", "old.txt", "replaced"}},
+		{"overwrite", sftpStep{"put", "old.txt", "x"}, sftpStep{"put", "new.txt", "x"}},
+		{"delete", sftpStep{"remove", "old.txt"}, sftpStep{"rmdir", "empty"}},
+		{"rename", sftpStep{"rename", "old.txt", "moved.txt"}, sftpStep{"remove", "old.txt"}},
+		{"mkdir", sftpStep{"mkdir", "d"}, sftpStep{"rename", "old.txt", "moved.txt"}},
+		{"rmdir", sftpStep{"rmdir", "empty"}, sftpStep{"mkdir", "d"}},
+		{"chmod", sftpStep{"chmod", "old.txt", "600"}, sftpStep{"utime", "old.txt", 1000}},
+		{"mtime", sftpStep{"utime", "old.txt", 1000}, sftpStep{"chmod", "old.txt", "600"}},
+	}
+	all := []string{"list", "download", "upload", "overwrite", "delete", "rename", "mkdir", "rmdir", "chmod", "mtime"}
+	for _, tt := range tests {
+		t.Run(tt.perm, func(t *testing.T) {
+			require.NoError(t, os.RemoveAll(home))
+			require.NoError(t, os.Mkdir(home, 0o755))
+			require.NoError(t, os.Chown(home, users.UID, ftpGID(t, e)))
+			e.mod("alice", "--permissions", "*")
+			seed()
+			var rest []string
+			for _, p := range all {
+				if p != tt.perm {
+					rest = append(rest, p)
+				}
+			}
+			e.mod("alice", "--permissions", strings.Join(rest, ","))
+			rs := s.paramiko(t, "alice", ftpPassword, tt.step, tt.also)
+			require.False(t, rs[0].OK, "%v without %s: %+v", tt.step, tt.perm, rs[0])
+			require.Equal(t, 3, rs[0].Code, "permission denied: %+v", rs[0])
+			require.Contains(t, rs[0].Error, fmt.Sprintf("%q permission", tt.perm))
+			require.True(t, rs[1].OK, "%v without %s: %+v", tt.also, tt.perm, rs[1])
+		})
+	}
+}
+
+// TestSFTPKilledUploadLeavesOldFile: a client killed half way through an upload over
+// an existing file leaves that file as it was; a complete upload replaces it.
+func TestSFTPKilledUploadLeavesOldFile(t *testing.T) {
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	old := randomFile(t, home, "app.bin", 1<<20)
+	require.NoError(t, os.Chown(old, users.UID, ftpGID(t, e))) // as an upload left it
+	keep := randomFile(t, t.TempDir(), "keep.bin", 1<<20)
+	copyFile(t, old, keep)
+	s := startSFTP(t, e, nil)
+
+	for i, name := range []string{"app.bin", "app.bin", "new.bin", "app.bin"} {
+		mark := len(s.Log())
+		r := s.paramikoRun(t, "alice", ftpPassword, sftpStep{"kill", name, (i + 1) << 20})
+		require.Equal(t, -1, r.Code, "the client was to die by SIGKILL: %s", r)
+		s.waitLog(mark, `msg=transfer`, "path=/"+name, "status=aborted", "protocol=sftp")
+		requireSameFile(t, keep, old)
+		entries, err := os.ReadDir(home)
+		require.NoError(t, err)
+		require.Len(t, entries, 1, "nothing but the old file: %v", entries)
+	}
+	rs := s.paramiko(t, "alice", ftpPassword, sftpStep{"put", "app.bin", "new content"})
+	require.True(t, rs[0].OK, "%+v", rs[0])
+	require.Equal(t, "new content", string(mustRead(t, old)))
+}
+
+// TestSFTPWorkerConfined: while serving SFTP the worker is UID 700 without
+// capabilities in the FTP root, and ftpctl status lists the SFTP session.
+func TestSFTPWorkerConfined(t *testing.T) {
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	randomFile(t, home, "big.bin", 64<<20)
+	s := startSFTP(t, e, nil)
+	worker := s.requireWorker(0)
+
+	// A download that stalls: the client reads nothing once the transfer began.
+	cmd := exec.Command("sshpass", append(append([]string{"-p", ftpPassword, "sftp"}, sshOptions(s.SFTPPort)...), "-b", "-", "alice@127.0.0.1")...)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	_, err = fmt.Fprintf(stdin, "ls\n")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return strings.Contains(e.Ftpctl("", "status").Stdout, "sftp  alice")
+	}, 20*time.Second, 100*time.Millisecond, "ftpctl status lists the SFTP session")
+	st := e.Ftpctl("", "status").Stdout
+	require.Regexp(t, `(?m)^SFTP listen:\s+127\.0\.0\.1:`+strconv.Itoa(s.SFTPPort)+`$`, st)
+	require.Regexp(t, `(?m)^SSH host key:\s+256 SHA256:\S+ \(ED25519\)$`, st)
+	requireWorkerConfined(t, e, worker)
+	require.Equal(t, worker, s.workerPID(), "the same worker serves SFTP")
+	stdin.Close()
 }
