@@ -439,6 +439,11 @@ func TestStateImportRefusesBadInput(t *testing.T) {
 		"mismatched key": {edit(func(c map[string]any) {
 			c["tls"].(map[string]any)["key_pem"] = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
 		}), "do not form a pair"},
+		"SSH host keys out of order": {edit(func(c map[string]any) {
+			k := c["ssh_host_keys"].([]any)
+			k[0], k[2] = k[2], k[0]
+		}), "is of type ssh-rsa, not ssh-ed25519"},
+		"SSH host key missing": {edit(func(c map[string]any) { c["ssh_host_keys"] = c["ssh_host_keys"].([]any)[:2] }), "expected 3 SSH host keys"},
 	}
 	before := n.systemFiles()
 	copyBefore := mustRead(t, filepath.Join(n.State, "state.json"))

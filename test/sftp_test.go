@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -394,4 +395,62 @@ func TestSFTPWorkerConfined(t *testing.T) {
 	requireWorkerConfined(t, e, worker)
 	require.Equal(t, worker, s.workerPID(), "the same worker serves SFTP")
 	stdin.Close()
+}
+
+// TestSFTPHostKeysOfTheLayer: install makes the host keys and reports their
+// fingerprints as ssh-keygen prints what the server presents; a second install keeps
+// them, and a node that takes the layer's state presents the same keys.
+func TestSFTPHostKeysOfTheLayer(t *testing.T) {
+	testtool.Require(t, "ssh-keyscan")
+	l := newLayer(t)
+	a, b := l.newNode("node1"), l.newNode("node2")
+	install := func(n *node) []string {
+		t.Helper()
+		out := onLayer(t, []*node{n}, "Layer-Pass-1a", "ftpctl install --reset-password --password-stdin --json")[0]
+		require.Equal(t, float64(n.Port+1), out["sftp_port"], "%v", out)
+		var fps []string
+		for _, f := range out["sftp_host_key_fingerprints"].([]any) {
+			fps = append(fps, f.(string))
+		}
+		return fps
+	}
+	first := install(a)
+	require.Len(t, first, 3)
+	require.Regexp(t, `^256 SHA256:\S+ \(ED25519\)$`, first[0])
+	require.Regexp(t, `^256 SHA256:\S+ \(ECDSA\)$`, first[1])
+	require.Regexp(t, `^3072 SHA256:\S+ \(RSA\)$`, first[2])
+	for _, k := range []string{"ssh_host_ed25519_key", "ssh_host_ecdsa_key", "ssh_host_rsa_key"} {
+		fi, err := os.Stat(filepath.Join(a.State, k))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), k)
+	}
+	require.ElementsMatch(t, first, presented(t, a.SFTPAddr()), "what install reports is what the server presents")
+	require.Equal(t, first, install(a), "a second install keeps the keys")
+
+	// The image's ftpd.toml names the node's own addresses: see multinode_test.go.
+	require.NoError(t, os.MkdirAll(filepath.Join(b.Etc, "jelastic-ftp"), 0o755))
+	b.WriteEtc("jelastic-ftp/ftpd.toml", fmt.Sprintf("listen = %q\nsftp_listen = %q\n", b.Addr, b.SFTPAddr()), 0o644)
+	r := scaleOut(t, a, b)
+	require.Contains(t, r.Stdout, "wrote the SSH host keys")
+	require.ElementsMatch(t, first, presented(t, b.SFTPAddr()), "the new node presents the layer's keys")
+}
+
+// presented lists the host keys the server at addr offers, as ssh-keygen -l prints
+// them without the host name.
+func presented(t *testing.T, addr string) []string {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	var out []string
+	require.True(t, waitFor(20*time.Second, func() bool {
+		r := runTool(t, "", "sh", "-c", `ssh-keyscan -p "$1" -t ed25519,ecdsa,rsa "$0" 2>/dev/null | ssh-keygen -l -f -`, host, port)
+		out = nil
+		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+			if f := strings.Fields(line); len(f) == 4 {
+				out = append(out, f[0]+" "+f[1]+" "+f[3])
+			}
+		}
+		return r.Code == 0 && len(out) == 3
+	}), "ssh-keyscan %s found %v", addr, out)
+	return out
 }

@@ -98,6 +98,23 @@ func Ensure(dir string) (set Set, made []string, err error) {
 	return set, made, nil
 }
 
+// Load reads the host keys kept in dir without making any; an error matching
+// fs.ErrNotExist means one or more are missing.
+func Load(dir string) (Set, error) {
+	set := make(Set, len(Kinds))
+	for i, k := range Kinds {
+		data, err := os.ReadFile(filepath.Join(dir, k.File))
+		if err != nil {
+			return nil, fmt.Errorf("read the SSH host key: %w", err)
+		}
+		set[i] = data
+	}
+	if _, err := set.Signers(); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return set, nil
+}
+
 // Write stores set in dir, mode 0600, replacing the files there; changed reports
 // whether any file's content differed.
 func Write(dir string, set Set) (changed bool, err error) {
