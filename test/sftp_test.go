@@ -454,3 +454,49 @@ func presented(t *testing.T, addr string) []string {
 	}), "ssh-keyscan %s found %v", addr, out)
 	return out
 }
+
+// TestSFTPRclone: rclone's sftp backend with its defaults (several transfers at once,
+// modification times set after each upload) copies, checks, syncs and purges a tree.
+func TestSFTPRclone(t *testing.T) {
+	testtool.Require(t, "rclone")
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	s := startSFTP(t, e, nil)
+	src := t.TempDir()
+	for i := range 100 {
+		dir := filepath.Join(src, fmt.Sprintf("d%d", i%7))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		randomFile(t, dir, fmt.Sprintf("f%d.bin", i), 1000*i)
+	}
+	obscured := runTool(t, "", "rclone", "obscure", ftpPassword)
+	require.Equal(t, 0, obscured.Code, obscured.String())
+	remote := fmt.Sprintf(":sftp,host=127.0.0.1,port=%d,user=alice,pass=%s:site", s.SFTPPort, strings.TrimSpace(obscured.Stdout))
+	rclone := func(args ...string) {
+		t.Helper()
+		r := runTool(t, "", "rclone", append(args, "--config", "/dev/null", "--low-level-retries", "1", "--retries", "1")...)
+		require.Equal(t, 0, r.Code, "rclone %v: %s", args, r)
+	}
+	rclone("copy", src, remote)
+	require.Equal(t, fileHashes(t, src), fileHashes(t, filepath.Join(home, "site")))
+	rclone("check", src, remote)
+	require.NoError(t, os.Remove(filepath.Join(src, "d1", "f1.bin")))
+	rclone("sync", src, remote)
+	require.NoFileExists(t, filepath.Join(home, "site", "d1", "f1.bin"))
+	rclone("purge", remote)
+	require.NoDirExists(t, filepath.Join(home, "site"))
+}
+
+// fileHashes maps each regular file below dir, by its path relative to dir, to its
+// SHA-256.
+func fileHashes(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(dir, p)
+			out[rel] = fileSHA256(t, p)
+		}
+		return err
+	}))
+	return out
+}
