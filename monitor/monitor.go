@@ -20,6 +20,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
@@ -27,6 +28,7 @@ import (
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/users"
+	"github.com/jelastic/jelastic-ftp/users/authkeys"
 	"github.com/jelastic/jelastic-ftp/users/lastlogin"
 )
 
@@ -637,6 +639,35 @@ func (m *monitor) delayLogin(req *privsep.AuthRequest) {
 	}
 }
 
+// admitKey decides an SFTP login by public key: the account may log in (as for a
+// password, but without one), and the key is among its authorized keys, from an
+// address its from= allows. The SSH library in the worker checks the client's
+// signature; a worker that lied about it would gain nothing it does not have, as
+// every account shares its UID and chroot.
+func (m *monitor) admitKey(req *privsep.AuthRequest, client netip.Addr, now time.Time) (users.Account, error) {
+	pub, err := ssh.ParsePublicKey(req.PublicKey)
+	if err != nil {
+		return users.Account{}, fmt.Errorf("%w: malformed public key", users.ErrBadLogin)
+	}
+	gate := config.UsersBeside(m.opts.ConfigPath)
+	acc, err := users.Admit(m.opts.Etc, req.User, client, gate, now)
+	if err != nil {
+		return acc, err
+	}
+	store, err := config.LoadUsers(string(gate))
+	if err != nil {
+		return users.Account{}, err
+	}
+	k, ok := authkeys.Find(store[acc.Name].AuthorizedKeys, pub)
+	switch {
+	case !ok:
+		return users.Account{}, fmt.Errorf("%w: the key %s is not the account's", users.ErrBadLogin, ssh.FingerprintSHA256(pub))
+	case !k.Admits(client):
+		return users.Account{}, fmt.Errorf("%w: the key %s may not log in from %s (its from=)", users.ErrBadLogin, k.Fingerprint(), client)
+	}
+	return acc, nil
+}
+
 // checkLogin decides a login. Only this process can read /etc/shadow.
 func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	refused := privsep.AuthReply{Failure: privsep.FailureBadLogin}
@@ -654,14 +685,23 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 		m.log.Warn("login refused: client banned", "client", client.String(), "user", req.User, "protocol", req.Protocol)
 		return privsep.AuthReply{Failure: privsep.FailureBanned}
 	}
-	acc, err := users.Authenticate(m.opts.Etc, req.User, req.Password, client, config.UsersBeside(m.opts.ConfigPath), now)
+	var acc users.Account
+	if req.PublicKey != nil {
+		acc, err = m.admitKey(req, client, now)
+	} else {
+		acc, err = users.Authenticate(m.opts.Etc, req.User, req.Password, client, config.UsersBeside(m.opts.ConfigPath), now)
+	}
 	if err != nil {
 		if !errors.Is(err, users.ErrBadLogin) {
 			m.log.Error("cannot check passwords", "err", err)
 			return privsep.AuthReply{Failure: privsep.FailureError}
 		}
 		m.log.Info("login refused", "client", client.String(), "user", req.User, "protocol", req.Protocol, "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
-		th.fail(client, req.User, now)
+		if req.PublicKey == nil {
+			// A client offers every key it has, one after another; only a wrong
+			// password is a guess.
+			th.fail(client, req.User, now)
+		}
 		return refused
 	}
 	if !users.Within(acc.Home, cfg.Root) {

@@ -36,6 +36,13 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error)
 }
 
+// KeyAuthenticator is an Authenticator that also decides whether a public key may
+// log in; the server checks the client's signature with it. Without it only
+// passwords are accepted.
+type KeyAuthenticator interface {
+	AuthenticateKey(ctx context.Context, user string, key ssh.PublicKey, client netip.Addr) (ftpd.Account, error)
+}
+
 // Settings configure a Server; the worker fills them from the monitor's settings,
 // which take their defaults and ranges from agent/config.
 type Settings struct {

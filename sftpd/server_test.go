@@ -25,6 +25,7 @@ import (
 type fakeAuth struct {
 	home  string
 	perms perm.Set
+	key   ssh.PublicKey // alice's, if any
 }
 
 func (a fakeAuth) Authenticate(_ context.Context, user, password string, _ netip.Addr) (ftpd.Account, error) {
@@ -34,12 +35,23 @@ func (a fakeAuth) Authenticate(_ context.Context, user, password string, _ netip
 	return ftpd.Account{Name: user, Home: a.home, Permissions: a.perms}, nil
 }
 
+func (a fakeAuth) AuthenticateKey(_ context.Context, user string, key ssh.PublicKey, _ netip.Addr) (ftpd.Account, error) {
+	if user != "alice" || a.key == nil || !bytes.Equal(key.Marshal(), a.key.Marshal()) {
+		return ftpd.Account{}, ErrBadLogin
+	}
+	return ftpd.Account{Name: user, Home: a.home, Permissions: a.perms}, nil
+}
+
 func testServer(t *testing.T, perms perm.Set, change func(*Settings)) (home, addr string) {
+	return testServerKey(t, perms, nil, change)
+}
+
+func testServerKey(t *testing.T, perms perm.Set, key ssh.PublicKey, change func(*Settings)) (home, addr string) {
 	t.Helper()
 	home = t.TempDir()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
+	_, hostKey, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
-	signer, err := ssh.NewSignerFromKey(key)
+	signer, err := ssh.NewSignerFromKey(hostKey)
 	require.NoError(t, err)
 	s := Settings{
 		HostKeys: []ssh.Signer{signer}, IdleTimeout: time.Minute, MaxSessions: 10, MaxSessionsPerIP: 10,
@@ -48,7 +60,7 @@ func testServer(t *testing.T, perms perm.Set, change func(*Settings)) (home, add
 	if change != nil {
 		change(&s)
 	}
-	srv, err := New(s, fakeAuth{home: home, perms: perms})
+	srv, err := New(s, fakeAuth{home: home, perms: perms, key: key})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -193,4 +205,28 @@ func TestIdleTimeout(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("an idle connection stayed open")
 	}
+}
+
+func TestKeyLogin(t *testing.T) {
+	newSigner := func() ssh.Signer {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		s, err := ssh.NewSignerFromKey(k)
+		require.NoError(t, err)
+		return s
+	}
+	mine, other := newSigner(), newSigner()
+	_, addr := testServerKey(t, perm.All, mine.PublicKey(), nil)
+	login := func(user string, auth ...ssh.AuthMethod) error {
+		c, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: user, Auth: auth, HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	require.NoError(t, login("alice", ssh.PublicKeys(mine)))
+	require.NoError(t, login("alice", ssh.PublicKeys(other, mine)), "the second key offered")
+	require.Error(t, login("alice", ssh.PublicKeys(other)))
+	require.Error(t, login("bob", ssh.PublicKeys(mine)), "alice's key is not bob's")
+	require.NoError(t, login("alice", ssh.PublicKeys(other), ssh.Password("pw")), "the password after a refused key")
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,11 @@ type session struct {
 	log    *slog.Logger
 
 	failures int // failed logins; the SSH library calls back one at a time
+	// granted are the accounts the callbacks admitted, by the number each one's
+	// ssh.Permissions carry: the library may end a login on a key it admitted
+	// earlier (a signature after a query), so the last callback is not the one that
+	// counts.
+	granted []ftpd.Account
 
 	mu        sync.Mutex
 	user      string
@@ -61,13 +67,22 @@ func (s *session) report(level slog.Level, msg string, args ...any) {
 func (s *session) run() {
 	defer s.conn.Close()
 	_ = s.conn.SetDeadline(time.Now().Add(loginGrace))
-	var acct ftpd.Account
-	sconn, chans, reqs, err := ssh.NewServerConn(s.conn, s.serverConfig(&acct))
+	sconn, chans, reqs, err := ssh.NewServerConn(s.conn, s.serverConfig())
 	if err != nil {
 		s.report(slog.LevelDebug, "SSH handshake or login ended", "err", err)
 		return
 	}
 	defer sconn.Close()
+	n, err := strconv.Atoi(sconn.Permissions.Extensions[grantKey])
+	if err != nil || n < 0 || n >= len(s.granted) || s.granted[n].Name != sconn.User() {
+		s.report(slog.LevelError, "login without an account granted to it", "user", sconn.User())
+		return
+	}
+	acct := s.granted[n]
+	if !s.srv.claimUser(acct) {
+		s.report(slog.LevelWarn, "login refused: the user has as many sessions as allowed", "user", acct.Name, "max_sessions", acct.MaxSessions)
+		return
+	}
 	defer s.srv.releaseUser(acct.Name)
 	_ = s.conn.SetDeadline(time.Time{})
 	s.conn.arm()
@@ -81,7 +96,7 @@ func (s *session) run() {
 	s.mu.Lock()
 	s.user = acct.Name
 	s.mu.Unlock()
-	s.report(slog.LevelInfo, "login", "user", acct.Name, "read_only", acct.ReadOnly)
+	s.report(slog.LevelInfo, "login", "user", acct.Name, "read_only", acct.ReadOnly, "method", sconn.Permissions.Extensions[methodKey])
 
 	// Global requests are port forwarding (tcpip-forward) and keepalives: refused.
 	go ssh.DiscardRequests(reqs)
@@ -115,14 +130,19 @@ func (s *session) run() {
 	s.report(slog.LevelInfo, "session closed", "user", acct.Name, "duration", time.Since(s.since).Round(time.Millisecond))
 }
 
-// serverConfig is the SSH configuration of this connection; a successful login
-// fills acct.
-func (s *session) serverConfig(acct *ftpd.Account) *ssh.ServerConfig {
+// The ssh.Permissions extensions a successful callback sets.
+const (
+	grantKey  = "jelastic-ftp-grant" // the index in session.granted
+	methodKey = "jelastic-ftp-method"
+)
+
+// serverConfig is the SSH configuration of this connection.
+func (s *session) serverConfig() *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
 		MaxAuthTries:  s.conf.LoginAttemptsPerSession,
 		ServerVersion: serverVersion,
 		PasswordCallback: func(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
-			return s.login(meta.User(), string(password), acct)
+			return s.login(meta.User(), string(password))
 		},
 		// Some clients (and sshpass setups) answer a password prompt rather than
 		// send the password method: the same check behind one question.
@@ -134,8 +154,13 @@ func (s *session) serverConfig(acct *ftpd.Account) *ssh.ServerConfig {
 			if len(answers) != 1 {
 				return nil, ErrBadLogin
 			}
-			return s.login(meta.User(), answers[0], acct)
+			return s.login(meta.User(), answers[0])
 		},
+	}
+	if ka, ok := s.srv.auth.(KeyAuthenticator); ok {
+		cfg.PublicKeyCallback = func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			return s.loginKey(ka, meta.User(), key)
+		}
 	}
 	for _, k := range s.conf.HostKeys {
 		cfg.AddHostKey(k)
@@ -143,8 +168,8 @@ func (s *session) serverConfig(acct *ftpd.Account) *ssh.ServerConfig {
 	return cfg
 }
 
-// login asks the Authenticator, as an FTP login does, and counts the user's sessions.
-func (s *session) login(user, password string, acct *ftpd.Account) (*ssh.Permissions, error) {
+// login asks the Authenticator, as an FTP login does.
+func (s *session) login(user, password string) (*ssh.Permissions, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), loginGrace)
 	defer cancel()
 	got, err := s.srv.auth.Authenticate(ctx, user, password, s.client.Addr())
@@ -159,12 +184,32 @@ func (s *session) login(user, password string, acct *ftpd.Account) (*ssh.Permiss
 		s.conn.Close() // no login can succeed; as FTP's 421
 		return nil, err
 	}
-	if !s.srv.claimUser(got) {
-		s.report(slog.LevelWarn, "login refused: the user has as many sessions as allowed", "user", got.Name, "max_sessions", got.MaxSessions)
-		return nil, errors.New("too many sessions of this user")
+	return s.grant(got, "password"), nil
+}
+
+// loginKey asks whether key may log in as user. A refused key is no failed login:
+// clients offer each key they hold in turn, and a key cannot be guessed.
+func (s *session) loginKey(ka KeyAuthenticator, user string, key ssh.PublicKey) (*ssh.Permissions, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), loginGrace)
+	defer cancel()
+	got, err := ka.AuthenticateKey(ctx, user, key, s.client.Addr())
+	switch {
+	case errors.Is(err, ErrBadLogin):
+		s.report(slog.LevelInfo, "key refused", "user", user, "key", ssh.FingerprintSHA256(key))
+		return nil, err
+	case err != nil:
+		s.report(slog.LevelError, "key check failed", "user", user, "err", err)
+		s.conn.Close()
+		return nil, err
 	}
-	*acct = got
-	return &ssh.Permissions{}, nil
+	return s.grant(got, "publickey"), nil
+}
+
+// grant keeps an admitted account for run, which takes the one whose permissions
+// the login ended with.
+func (s *session) grant(acct ftpd.Account, method string) *ssh.Permissions {
+	s.granted = append(s.granted, acct)
+	return &ssh.Permissions{Extensions: map[string]string{grantKey: strconv.Itoa(len(s.granted) - 1), methodKey: method}}
 }
 
 // serveChannel answers a session channel's requests: the sftp subsystem once, and

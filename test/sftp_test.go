@@ -500,3 +500,66 @@ func fileHashes(t *testing.T, dir string) map[string]string {
 	}))
 	return out
 }
+
+// TestSFTPPublicKeys: ftpctl user key gives an account OpenSSH keys, from= limits
+// where each may log in from, a lock on the account stops them, and options other
+// than from= are refused with nothing changed.
+func TestSFTPPublicKeys(t *testing.T) {
+	testtool.Require(t, "ssh-keygen")
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	s := startSFTP(t, e, nil)
+	dir := t.TempDir()
+	newKey := func(name string) (priv, pub string) {
+		priv = filepath.Join(dir, name)
+		runTool(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name+"@laptop", "-f", priv)
+		return priv, strings.TrimSpace(string(mustRead(t, priv+".pub")))
+	}
+	laptop, laptopPub := newKey("laptop")
+	ci, ciPub := newKey("ci")
+	works := func(key, from string) bool {
+		t.Helper()
+		args := []string{"-oBatchMode=yes", "-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null",
+			"-oGlobalKnownHostsFile=/dev/null", "-oPreferredAuthentications=publickey", "-oIdentitiesOnly=yes",
+			"-oLogLevel=ERROR", "-oBindAddress=" + from, "-i", key, "-P", strconv.Itoa(s.SFTPPort), "-b", "-", "alice@127.0.0.1"}
+		return runTool(t, "ls\n", "sftp", args...).Code == 0
+	}
+	require.False(t, works(laptop, "127.0.0.1"), "a key before it was added")
+
+	r := e.Ftpctl("# keys of alice\n\n"+laptopPub+"\n"+`from="127.0.0.2" `+ciPub+"\n", "user", "key", "add", "alice")
+	require.Equal(t, 0, r.Code, r.String())
+	require.Contains(t, r.Stdout, "2 key(s) added")
+	r = e.Ftpctl("", "user", "key", "list", "alice", "--json")
+	require.Equal(t, 0, r.Code, r.String())
+	var listed []struct {
+		Fingerprint string   `json:"fingerprint"`
+		From        []string `json:"from"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &listed))
+	require.Len(t, listed, 2)
+	keygen := strings.Fields(runTool(t, "", "ssh-keygen", "-l", "-f", laptop+".pub").Stdout)
+	require.Equal(t, keygen[1], listed[0].Fingerprint, "the fingerprint ssh-keygen -l prints")
+	require.Equal(t, []string{"127.0.0.2"}, listed[1].From)
+
+	require.True(t, works(laptop, "127.0.0.1"), "the laptop's key")
+	require.False(t, works(ci, "127.0.0.1"), "the CI key from an address its from= leaves out")
+	require.True(t, works(ci, "127.0.0.2"), "the CI key from its address")
+	s.waitLog(0, "msg=login", "user=alice", "method=publickey", "protocol=sftp")
+
+	e.MustRun("", "usermod", "-L", "alice")
+	require.False(t, works(laptop, "127.0.0.1"), "a key of a disabled account")
+	e.MustRun("", "usermod", "-U", "alice")
+	require.True(t, works(laptop, "127.0.0.1"))
+
+	before := e.ReadEtc("jelastic-ftp/users.toml")
+	for _, bad := range []string{`command="ls" ` + laptopPub, "no-pty " + laptopPub, laptopPub[:40], `from="example.com" ` + laptopPub} {
+		r := e.Ftpctl(bad+"\n", "user", "key", "add", "alice")
+		require.Equal(t, 2, r.Code, "%q: %s", bad, r)
+		require.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %q", r.Stderr)
+		require.Equal(t, before, e.ReadEtc("jelastic-ftp/users.toml"), "%q changed users.toml", bad)
+	}
+
+	r = e.Ftpctl("", "user", "key", "del", "alice", listed[0].Fingerprint)
+	require.Equal(t, 0, r.Code, r.String())
+	require.False(t, works(laptop, "127.0.0.1"), "a deleted key")
+}

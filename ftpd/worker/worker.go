@@ -22,6 +22,7 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
 	"github.com/jelastic/jelastic-ftp/ftpd"
@@ -340,7 +341,7 @@ func (a *monitorAuth) lost() error {
 const authTimeout = 30 * time.Second
 
 func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error) {
-	acct, err := a.login(ctx, privsep.ProtocolFTP, user, password, client)
+	acct, err := a.login(ctx, privsep.AuthRequest{User: user, Password: password, Client: client.String(), Protocol: privsep.ProtocolFTP})
 	if errors.Is(err, errBadLogin) {
 		err = ftpd.ErrBadLogin
 	}
@@ -350,14 +351,14 @@ func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, c
 // errBadLogin is a refused name or password; each protocol answers it its own way.
 var errBadLogin = errors.New("login incorrect")
 
-// login asks the monitor to decide a login over proto, as it does for every protocol.
-func (a *monitorAuth) login(ctx context.Context, proto privsep.Protocol, user, password string, client netip.Addr) (ftpd.Account, error) {
+// login asks the monitor to decide a login, as it does for every protocol.
+func (a *monitorAuth) login(ctx context.Context, auth privsep.AuthRequest) (ftpd.Account, error) {
 	if err := a.lost(); err != nil {
 		return ftpd.Account{}, err
 	}
 	id, reply, done := a.calls.Start()
 	defer done()
-	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &privsep.AuthRequest{User: user, Password: password, Client: client.String(), Protocol: proto}}
+	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &auth}
 	if err := a.ch.Send(req); err != nil {
 		return ftpd.Account{}, err
 	}
@@ -375,7 +376,7 @@ func (a *monitorAuth) login(ctx context.Context, proto privsep.Protocol, user, p
 		if !a.chroot {
 			home = path.Join(a.root, home)
 		}
-		return ftpd.Account{Name: user, Home: home, ReadOnly: r.ReadOnly, Permissions: r.Permissions, MaxSessions: r.MaxSessions}, nil
+		return ftpd.Account{Name: auth.User, Home: home, ReadOnly: r.ReadOnly, Permissions: r.Permissions, MaxSessions: r.MaxSessions}, nil
 	case <-ctx.Done():
 		return ftpd.Account{}, fmt.Errorf("password check: %w", ctx.Err())
 	}
@@ -386,7 +387,17 @@ func (a *monitorAuth) login(ctx context.Context, proto privsep.Protocol, user, p
 type sftpAuth struct{ a *monitorAuth }
 
 func (s sftpAuth) Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error) {
-	acct, err := s.a.login(ctx, privsep.ProtocolSFTP, user, password, client)
+	return s.login(ctx, privsep.AuthRequest{User: user, Password: password, Client: client.String(), Protocol: privsep.ProtocolSFTP})
+}
+
+// AuthenticateKey asks whether key may log in as user; the SSH library checks the
+// client's signature.
+func (s sftpAuth) AuthenticateKey(ctx context.Context, user string, key ssh.PublicKey, client netip.Addr) (ftpd.Account, error) {
+	return s.login(ctx, privsep.AuthRequest{User: user, Client: client.String(), Protocol: privsep.ProtocolSFTP, PublicKey: key.Marshal()})
+}
+
+func (s sftpAuth) login(ctx context.Context, req privsep.AuthRequest) (ftpd.Account, error) {
+	acct, err := s.a.login(ctx, req)
 	if errors.Is(err, errBadLogin) {
 		err = sftpd.ErrBadLogin
 	}

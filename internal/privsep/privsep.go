@@ -141,6 +141,17 @@ type AuthRequest struct {
 	Password string   `json:"password"`
 	Client   string   `json:"client"`
 	Protocol Protocol `json:"protocol"`
+	// PublicKey, in SSH wire format, asks whether the key may log in instead of a
+	// password; only over SFTP, and with no password.
+	PublicKey []byte `json:"public_key,omitempty"`
+}
+
+// MaxPublicKey bounds a public key in a login request: an RSA key of 16384 bits
+// takes about 2 KiB.
+const MaxPublicKey = 8 << 10
+
+func (r AuthRequest) valid() bool {
+	return r.Protocol.valid() && (r.PublicKey == nil || r.Protocol == ProtocolSFTP && r.Password == "" && len(r.PublicKey) <= MaxPublicKey)
 }
 
 // Protocol is what a session speaks; the monitor records it with the last login.
@@ -278,7 +289,7 @@ func (m Message) wellFormed() bool {
 	case KindConfig:
 		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil
 	case KindAuth:
-		return m.Auth != nil && m.Auth.Protocol.valid() && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
+		return m.Auth != nil && m.Auth.valid() && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
 	case KindAuthReply:
 		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.ID != 0
 	case KindXferlog:
