@@ -180,10 +180,6 @@ type writeSeekCloser interface {
 	io.Closer
 }
 
-// aborter is an upload of rootfs that can be told, before Close, that it did not
-// complete, so that Close discards it and leaves any old file.
-type aborter interface{ TransferError(error) }
-
 // upload runs every call on its handle in one goroutine of its own: rootfs writes a
 // new file unnamed and links it on Close, which the kernel allows only from the
 // thread that opened it, while pkg/sftp calls WriteAt from several workers.
@@ -247,7 +243,7 @@ func (u *upload) Close() error {
 	u.h.mu.Unlock()
 	var err error
 	u.do(func() {
-		if a, ok := u.w.(aborter); ok && u.failed.Load() {
+		if a, ok := u.w.(rootfs.Aborter); ok && u.failed.Load() {
 			a.TransferError(errors.New("the SFTP connection ended before the file was closed"))
 		}
 		err = u.w.Close()

@@ -265,6 +265,15 @@ func openUnnamed(dirfd int, name string) (fd int, tempName string, ok bool) {
 	return fd, probe, true
 }
 
+// Aborter is an upload handle that can be told, before Close, that its transfer
+// did not complete, so that Close discards what was written; the SFTP service
+// tells it when a connection ends with the file open.
+type Aborter interface {
+	TransferError(err error)
+}
+
+var _ Aborter = (*atomicUpload)(nil)
+
 // TransferError records that the transfer did not complete. The server
 // calls it and then Close from the same goroutine.
 func (u *atomicUpload) TransferError(err error) {
