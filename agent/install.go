@@ -19,6 +19,7 @@ import (
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
 	"github.com/jelastic/jelastic-ftp/internal/certfp"
+	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
 	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/users"
 	"github.com/jelastic/jelastic-ftp/users/etcdb"
@@ -60,7 +61,8 @@ type InstallRequest struct {
 	Owner        string
 	User         string // "" = DefaultFTPUser
 	Listen       string
-	PassivePorts string // "first-last"
+	SFTPListen   *string // nil = keep; "" = no SFTP
+	PassivePorts string  // "first-last"
 	PublicHost   string
 	TLSCert      string
 	TLSKey       string
@@ -102,6 +104,10 @@ type InstallResult struct {
 	// CertSHA256 is the Fingerprint of the certificate the service presents, for the
 	// owner to compare with what an FTP client shows.
 	CertSHA256 string
+	// SFTPPort is the SFTP service's port, 0 when it is off; HostKeyFingerprints
+	// describe its SSH host keys as `ssh-keygen -l` does, for clients to compare.
+	SFTPPort            int
+	HostKeyFingerprints []string
 	// Notes say, one sentence each, which root was chosen and why, what happened to the
 	// certificate and to the service.
 	Notes    []string
@@ -222,13 +228,8 @@ func (l *Lifecycle) plan(ctx context.Context, req InstallRequest) (*installPlan,
 		return nil, err
 	}
 	if !req.NoStart {
-		if err := l.checkListen(ctx, cfg.Listen, "--listen"); err != nil {
+		if err := l.checkListens(ctx, cfg); err != nil {
 			return nil, err
-		}
-		if cfg.ImplicitTLS != "" {
-			if err := l.checkListen(ctx, cfg.ImplicitTLS, "--implicit-tls-listen"); err != nil {
-				return nil, err
-			}
 		}
 	}
 	return p, nil
@@ -268,6 +269,9 @@ func applyFlags(req InstallRequest, cfg *config.Config) error {
 	}
 	if req.ImplicitTLSListen != nil {
 		cfg.ImplicitTLS = *req.ImplicitTLSListen
+	}
+	if req.SFTPListen != nil {
+		cfg.SFTPListen = *req.SFTPListen
 	}
 	if req.PassivePorts != "" {
 		r, err := parsePortRange(req.PassivePorts)
@@ -426,10 +430,26 @@ func (l *Lifecycle) executable() (string, error) {
 	return exe, nil
 }
 
+// checkListens checks the FTP port and, when they are on, the implicit FTPS and the
+// SFTP ports.
+func (l *Lifecycle) checkListens(ctx context.Context, cfg config.Config) error {
+	if err := l.checkListen(ctx, cfg.Listen, "--listen", "another FTP server?"); err != nil {
+		return err
+	}
+	if cfg.ImplicitTLS != "" {
+		if err := l.checkListen(ctx, cfg.ImplicitTLS, "--implicit-tls-listen", "another FTPS server?"); err != nil {
+			return err
+		}
+	}
+	if cfg.SFTPListen == "" {
+		return nil
+	}
+	return l.checkListen(ctx, cfg.SFTPListen, "--sftp-listen", "another SSH server?")
+}
+
 // checkListen makes sure the service will be able to open its port: either our service
-// holds it already, or it is free. Another FTP server there is the usual conflict;
-// flag is the option that chooses another address.
-func (l *Lifecycle) checkListen(ctx context.Context, addr, flag string) error {
+// holds it already, or it is free. Another FTP server there is the usual conflict.
+func (l *Lifecycle) checkListen(ctx context.Context, addr, flag, usual string) error {
 	if l.Layout.Systemd() {
 		if l.Systemctl(ctx, "is-active", "--quiet", ServiceName) == nil {
 			return nil
@@ -439,7 +459,7 @@ func (l *Lifecycle) checkListen(ctx context.Context, addr, flag string) error {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("the service could not listen on %s (%v); stop the program using that port (another FTP server?) or choose %s", addr, errors.Unwrap(err), flag)
+		return fmt.Errorf("the service could not listen on %s (%v); stop the program using that port (%s) or choose %s", addr, errors.Unwrap(err), usual, flag)
 	}
 	return ln.Close()
 }
@@ -497,6 +517,9 @@ func (l *Lifecycle) apply(ctx context.Context, req InstallRequest, p *installPla
 		note("made a self-signed certificate for %s in %s (%s)", strings.Join(p.hosts, ", "), l.Layout.StateDir, p.certReason)
 	}
 	if res.CertSHA256, err = certfp.File(p.cfg.TLS.Cert); err != nil {
+		return res, err
+	}
+	if err := l.ensureHostKeys(p.cfg, &res); err != nil {
 		return res, err
 	}
 
@@ -582,6 +605,29 @@ func (l *Lifecycle) ensureCertificate(p *installPlan) (changed bool, err error) 
 		return false, err
 	}
 	return true, atomicfile.Write(l.Layout.certHostFile(), []byte(p.hostname+"\n"), 0o644)
+}
+
+// ensureHostKeys makes the SSH host keys that are missing, kept across installs
+// whether SFTP is on or not, so that turning it on or exporting the layer's state
+// finds them.
+func (l *Lifecycle) ensureHostKeys(cfg config.Config, res *InstallResult) error {
+	if err := os.MkdirAll(l.Layout.StateDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", l.Layout.StateDir, err)
+	}
+	keys, made, err := hostkeys.Ensure(l.Layout.StateDir)
+	if err != nil {
+		return err
+	}
+	if len(made) > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("made the SSH host keys in %s", l.Layout.StateDir))
+	}
+	if cfg.SFTPListen == "" {
+		return nil
+	}
+	_, port, _ := net.SplitHostPort(cfg.SFTPListen)
+	res.SFTPPort, _ = strconv.Atoi(port)
+	res.HostKeyFingerprints, err = keys.Fingerprints()
+	return err
 }
 
 func (l *Lifecycle) ensureAccount(ctx context.Context, req InstallRequest, p *installPlan, res *InstallResult) (Warnings, error) {

@@ -73,6 +73,9 @@ func (l *Lifecycle) Reload(ctx context.Context) (string, error) {
 			if cfg.ImplicitTLS != now.ImplicitTLS && (cfg.ImplicitTLS == "" || !sameListen(cfg.ImplicitTLS, now.ImplicitTLS)) {
 				msg += fmt.Sprintf("; implicit_tls_listen %q takes effect after a restart (ftpctl install restarts it)", cfg.ImplicitTLS)
 			}
+			if cfg.SFTPListen != st.SFTPListen && !sameListen(cfg.SFTPListen, st.SFTPListen) {
+				msg += fmt.Sprintf("; the SFTP address %q takes effect after a restart (ftpctl install restarts it)", cfg.SFTPListen)
+			}
 			return msg, nil
 		}
 		if time.Now().After(deadline) {

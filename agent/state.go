@@ -15,6 +15,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
 	"github.com/jelastic/jelastic-ftp/sudoers"
 	"github.com/jelastic/jelastic-ftp/users"
 )
@@ -42,6 +43,11 @@ type State struct {
 	UserOptions string      `json:"users_toml"`
 	SudoGrants  []StateRule `json:"sudo_grants"`
 	TLS         *StateTLS   `json:"tls,omitempty"`
+	// SSHHostKeys are the SFTP service's host keys (OpenSSH PEM, in the order of
+	// hostkeys.Kinds). Unlike a self-signed certificate they are the layer's, not a
+	// host's: every node presents the same keys, so that a client behind the load
+	// balancer never sees the server's key change. Absent when never made.
+	SSHHostKeys []string `json:"ssh_host_keys,omitempty"`
 }
 
 // StateRule is one of the owner's sudo rules: owner may set user's password. The
@@ -103,6 +109,17 @@ func (l *Lifecycle) Export() (*State, error) {
 	if cfg.TLS.Enabled() {
 		if st.TLS, err = l.exportTLS(cfg.TLS); err != nil {
 			return nil, err
+		}
+	}
+	keys, err := hostkeys.Load(l.Layout.StateDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Not made yet: install makes them, and an importer its own.
+	case err != nil:
+		return nil, err
+	default:
+		for _, k := range keys {
+			st.SSHHostKeys = append(st.SSHHostKeys, string(k))
 		}
 	}
 	return st, nil
@@ -211,6 +228,7 @@ type importPlan struct {
 	// certPEM and keyPEM are written to cfg.TLS's paths; nil = leave them (a
 	// self-signed certificate of another host: install makes this node's own).
 	certPEM, keyPEM []byte
+	hostKeys        hostkeys.Set // nil = leave this node's
 	hostname        string
 }
 
@@ -232,7 +250,7 @@ func (l *Lifecycle) Import(ctx context.Context, st *State, noStart bool) (Import
 		return res, err
 	}
 	if !noStart {
-		if err := l.checkListen(ctx, p.cfg.Listen, "--listen"); err != nil {
+		if err := l.checkListens(ctx, p.cfg); err != nil {
 			return res, err
 		}
 	}
@@ -279,13 +297,13 @@ func (l *Lifecycle) planImport(st *State) (*importPlan, error) {
 	if p.cfg, err = config.Parse("ftpd_toml", []byte(st.Settings)); err != nil {
 		return nil, fail("%v", err)
 	}
-	// listen and public_host belong to the node: each announces its own address.
+	// listen, sftp_listen and public_host belong to the node: each announces its own address.
 	local, found, err := config.LoadFound(l.Admin.ConfigPath)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("%w; fix the file or remove it to take the state's settings", err)
 	case found:
-		p.cfg.Listen, p.cfg.PublicHost = local.Listen, local.PublicHost
+		p.cfg.Listen, p.cfg.SFTPListen, p.cfg.PublicHost = local.Listen, local.SFTPListen, local.PublicHost
 		if p.oldConfig, err = os.ReadFile(l.Admin.ConfigPath); err != nil {
 			return nil, fmt.Errorf("read settings: %w", err)
 		}
@@ -294,6 +312,14 @@ func (l *Lifecycle) planImport(st *State) (*importPlan, error) {
 	}
 	if err := l.planImportTLS(p); err != nil {
 		return nil, err
+	}
+	if len(st.SSHHostKeys) > 0 {
+		for _, k := range st.SSHHostKeys {
+			p.hostKeys = append(p.hostKeys, []byte(k))
+		}
+		if _, err := p.hostKeys.Signers(); err != nil {
+			return nil, fail("%v", err)
+		}
 	}
 	if err := p.cfg.Validate(); err != nil {
 		return nil, fail("%v", err)
@@ -454,6 +480,19 @@ func (l *Lifecycle) applyImport(ctx context.Context, p *importPlan, res *ImportR
 			if _, err := writeIfDifferent(l.Layout.certHostFile(), []byte(p.hostname+"\n"), 0o644); err != nil {
 				return false, err
 			}
+		}
+	}
+	if p.hostKeys != nil {
+		if err := os.MkdirAll(l.Layout.StateDir, 0o755); err != nil {
+			return false, fmt.Errorf("create %s: %w", l.Layout.StateDir, err)
+		}
+		wrote, err := hostkeys.Write(l.Layout.StateDir, p.hostKeys)
+		if err != nil {
+			return false, err
+		}
+		if wrote {
+			changed("wrote the SSH host keys in %s", l.Layout.StateDir)
+			restart = true
 		}
 	}
 	warn, err := l.importGrants(p, changed)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/internal/certfp"
+	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/users"
 )
@@ -35,19 +36,23 @@ func ControlSocket() string { return filepath.Join(RunDir(), "control.sock") }
 
 // ServiceStatus is what the running service reports about itself.
 type ServiceStatus struct {
-	PID          int                  `json:"pid"`
-	Started      time.Time            `json:"started"`
-	Listen       string               `json:"listen"`
-	ImplicitTLS  string               `json:"implicit_tls_listen,omitempty"` // the implicit FTPS listener; "" = none
-	Root         string               `json:"root"`
-	PassivePorts string               `json:"passive_ports"`
-	PublicHost   string               `json:"public_host"`
-	PublicAddr   string               `json:"public_address"` // what PASV announces; "" = the address the client connected to
-	ConfigSHA256 string               `json:"config_sha256"`  // config.Digest of the settings file in force
-	Certificate  CertificateInfo      `json:"certificate"`
-	WorkerPID    int                  `json:"worker_pid"`
-	Workers      int                  `json:"workers_started"`
-	Sessions     *privsep.SessionList `json:"sessions"`
+	PID          int             `json:"pid"`
+	Started      time.Time       `json:"started"`
+	Listen       string          `json:"listen"`
+	ImplicitTLS  string          `json:"implicit_tls_listen,omitempty"` // the implicit FTPS listener; "" = none
+	Root         string          `json:"root"`
+	PassivePorts string          `json:"passive_ports"`
+	PublicHost   string          `json:"public_host"`
+	PublicAddr   string          `json:"public_address"` // what PASV announces; "" = the address the client connected to
+	ConfigSHA256 string          `json:"config_sha256"`  // config.Digest of the settings file in force
+	Certificate  CertificateInfo `json:"certificate"`
+	// SFTPListen is the SFTP listener's address, "" without SFTP; the fingerprints
+	// describe its host keys as `ssh-keygen -l` does.
+	SFTPListen              string               `json:"sftp_listen,omitempty"`
+	SFTPHostKeyFingerprints []string             `json:"sftp_host_key_fingerprints,omitempty"`
+	WorkerPID               int                  `json:"worker_pid"`
+	Workers                 int                  `json:"workers_started"`
+	Sessions                *privsep.SessionList `json:"sessions"`
 	// PasswordChecks counts the hashes computed to decide logins since the start.
 	PasswordChecks uint64 `json:"password_checks"`
 }
@@ -247,6 +252,9 @@ func (m *monitor) status(ctx context.Context) ServiceStatus {
 		PasswordChecks: users.PasswordChecks(),
 	}
 	st.Certificate, _ = certificateInfo(w.CertPEM)
+	if st.SFTPListen = m.sftpAddr; st.SFTPListen != "" {
+		st.SFTPHostKeyFingerprints, _ = hostkeys.Set(w.HostKeysPEM).Fingerprints()
+	}
 	if ch != nil {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()

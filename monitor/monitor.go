@@ -20,12 +20,15 @@ import (
 
 	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
 	"github.com/jelastic/jelastic-ftp/internal/idlemem"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/users"
+	"github.com/jelastic/jelastic-ftp/users/authkeys"
 	"github.com/jelastic/jelastic-ftp/users/lastlogin"
 )
 
@@ -63,6 +66,15 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	defer ln.Close()
+	sftpLn, err := listenSFTP(m.cfg.SFTPListen)
+	if err != nil {
+		return err
+	}
+	if sftpLn != nil {
+		defer sftpLn.Close()
+		m.sftpAddr = sftpLn.Addr().String()
+		m.log.Info("listening for SFTP", "addr", m.sftpAddr)
+	}
 	// Neither the monitor nor the worker holds what the caller left open; systemd's
 	// sockets are taken by now.
 	if err := privsep.CloseInherited(); err != nil {
@@ -98,7 +110,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	defer stopControl()
 	go m.housekeeping(ctx)
 	defer func() { m.saveBans(m.opts.StateDir, time.Now(), true) }()
-	return m.superviseWorkers(ctx, ln, implicit, hup)
+	return m.superviseWorkers(ctx, ln, implicit, sftpLn, hup)
 }
 
 type monitor struct {
@@ -116,12 +128,15 @@ type monitor struct {
 	xferlog  *os.File          // nil when no transfer log is configured
 	xmu      sync.Mutex
 
-	activated bool   // systemd passed the listening socket: idle_exit applies
+	activated bool // systemd passed the listening socket: idle_exit applies
+	sftp      bool // the worker gets an SFTP listener
+	hostKeys  hostkeys.Set
 	sweepFrom string // where the last worker's sweep of upload leftovers got
 
 	// For `ftpctl status`.
 	started    time.Time
 	listenAddr string
+	sftpAddr   string        // "" without SFTP
 	ch         *privsep.Conn // the current worker's channel
 	workerPID  int
 	workers    atomic.Int32
@@ -151,10 +166,10 @@ func newMonitor(opts ServeOptions) (*monitor, error) {
 		pending: make(chan struct{}, maxPendingLogins),
 		memory:  idlemem.New(2*time.Second, nil),
 	}
+	m.opts.StateDir = stateDir(opts.StateDir)
 	if err := m.load(); err != nil {
 		return nil, err
 	}
-	m.opts.StateDir = stateDir(opts.StateDir)
 	if err := m.loadBans(m.opts.StateDir, time.Now()); err != nil {
 		m.log.Warn("the bans from before the restart are lost", "err", err)
 	}
@@ -205,6 +220,14 @@ func (m *monitor) load() error {
 	}
 	if w.CertPEM, w.KeyPEM, err = m.loadCertificate(cfg); err != nil {
 		return err
+	}
+	m.mu.Lock()
+	sftp := cfg.SFTPListen != "" || m.sftp // a running SFTP listener keeps its keys until a restart
+	m.mu.Unlock()
+	if sftp {
+		if w.HostKeysPEM, err = m.loadHostKeys(); err != nil {
+			return err
+		}
 	}
 	var xferlog *os.File
 	if cfg.TransferLog != "" {
@@ -260,6 +283,45 @@ func (m *monitor) loadCertificate(cfg config.Config) (certPEM, keyPEM []byte, er
 	return certPEM, keyPEM, nil
 }
 
+// loadHostKeys reads the SSH host keys from the state directory, making those that
+// are missing; without a state directory they are made once, in memory.
+func (m *monitor) loadHostKeys() (hostkeys.Set, error) {
+	if m.opts.StateDir == "" {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.hostKeys == nil {
+			keys, err := hostkeys.Generate()
+			if err != nil {
+				return nil, err
+			}
+			m.log.Warn("no state directory: the SSH host keys are made anew at every start")
+			m.hostKeys = keys
+		}
+		return m.hostKeys, nil
+	}
+	keys, made, err := hostkeys.Ensure(m.opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range made {
+		m.log.Info("made an SSH host key", "file", f)
+	}
+	return keys, nil
+}
+
+// listenSFTP opens the SFTP listener; "" means none. It is never socket-activated:
+// the service listens for SFTP while it runs.
+func listenSFTP(addr string) (*net.TCPListener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for SFTP on %s: %w", addr, err)
+	}
+	return l.(*net.TCPListener), nil
+}
+
 // listen takes the socket systemd passed (socket activation), else opens addr.
 func listen(addr string) (ln *net.TCPListener, activated bool, err error) {
 	if os.Getenv("LISTEN_FDS") != "" {
@@ -289,16 +351,26 @@ func restartDelay(prev time.Duration, lived time.Duration) time.Duration {
 	return min(max(2*prev, 100*time.Millisecond), 30*time.Second)
 }
 
-func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, implicit *os.File, hup <-chan os.Signal) error {
+func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, implicit *os.File, sftpLn *net.TCPListener, hup <-chan os.Signal) error {
 	lf, err := ln.File()
 	if err != nil {
 		return fmt.Errorf("listener: %w", err)
 	}
 	defer lf.Close()
+	var sftpFile *os.File
+	if sftpLn != nil {
+		if sftpFile, err = sftpLn.File(); err != nil {
+			return fmt.Errorf("SFTP listener: %w", err)
+		}
+		defer sftpFile.Close()
+		m.mu.Lock()
+		m.sftp = true
+		m.mu.Unlock()
+	}
 	var delay time.Duration
 	for {
 		started := time.Now()
-		err := m.runWorker(ctx, lf, implicit, hup)
+		err := m.runWorker(ctx, lf, implicit, sftpFile, hup)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -316,9 +388,9 @@ func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, imp
 	}
 }
 
-// runWorker starts one worker with the listener lf, and implicit unless nil, and serves
-// it until it exits.
-func (m *monitor) runWorker(ctx context.Context, lf, implicit *os.File, hup <-chan os.Signal) error {
+// runWorker starts one worker with the listener lf, and implicit and sftpFile unless
+// nil, and serves it until it exits.
+func (m *monitor) runWorker(ctx context.Context, lf, implicit, sftpFile *os.File, hup <-chan os.Signal) error {
 	ch, child, err := privsep.Pair()
 	if err != nil {
 		return err
@@ -327,7 +399,7 @@ func (m *monitor) runWorker(ctx context.Context, lf, implicit *os.File, hup <-ch
 	cmd := exec.Command(m.opts.WorkerCommand[0], m.opts.WorkerCommand[1:]...)
 	cmd.Args[0] = "ftpctl" // what ps shows, rather than /proc/self/exe
 	cmd.ExtraFiles = privsep.ExtraFiles(map[int]*os.File{
-		privsep.ListenerFD: lf, privsep.ChannelFD: child, privsep.ImplicitTLSListenerFD: implicit,
+		privsep.ListenerFD: lf, privsep.ChannelFD: child, privsep.ImplicitTLSListenerFD: implicit, privsep.SFTPListenerFD: sftpFile,
 	})
 	cmd.Env = []string{privsep.EnvMarker + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -349,7 +421,7 @@ func (m *monitor) runWorker(ctx context.Context, lf, implicit *os.File, hup <-ch
 	}()
 	m.mu.Lock()
 	w := m.wcfg
-	w.SweepFrom = m.sweepFrom
+	w.SweepFrom, w.SFTP = m.sweepFrom, m.sftp
 	w.ImplicitTLS = implicit != nil
 	m.mu.Unlock()
 	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
@@ -501,20 +573,24 @@ func notify(state string) {
 // reload re-reads the configuration and certificate for new sessions.
 func (m *monitor) reload(ch *privsep.Conn) {
 	m.mu.Lock()
-	oldListen, oldImplicit := m.cfg.Listen, m.cfg.ImplicitTLS
+	oldListen, oldImplicit, oldSFTP := m.cfg.Listen, m.cfg.ImplicitTLS, m.cfg.SFTPListen
 	m.mu.Unlock()
 	if err := m.load(); err != nil {
 		m.log.Error("reload failed; keeping the running configuration", "err", err)
 		return
 	}
 	m.mu.Lock()
-	w, listen, implicit := m.wcfg, m.cfg.Listen, m.cfg.ImplicitTLS
+	w, listen, implicit, sftpListen := m.wcfg, m.cfg.Listen, m.cfg.ImplicitTLS, m.cfg.SFTPListen
+	w.SFTP = m.sftp
 	m.mu.Unlock()
 	if listen != oldListen {
 		m.log.Warn("the listen address changed; it takes effect after a restart", "listen", listen)
 	}
 	if implicit != oldImplicit {
 		m.log.Warn("implicit_tls_listen changed; it takes effect after a restart", "implicit_tls_listen", implicit)
+	}
+	if sftpListen != oldSFTP {
+		m.log.Warn("the SFTP listen address changed; it takes effect after a restart", "sftp_listen", sftpListen)
 	}
 	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
 		m.log.Error("reload: send settings to the worker", "err", err)
@@ -591,6 +667,35 @@ func (m *monitor) delayLogin(req *privsep.AuthRequest) {
 	}
 }
 
+// admitKey decides an SFTP login by public key: the account may log in (as for a
+// password, but without one), and the key is among its authorized keys, from an
+// address its from= allows. The SSH library in the worker checks the client's
+// signature; a worker that lied about it would gain nothing it does not have, as
+// every account shares its UID and chroot.
+func (m *monitor) admitKey(req *privsep.AuthRequest, client netip.Addr, now time.Time) (users.Account, error) {
+	pub, err := ssh.ParsePublicKey(req.PublicKey)
+	if err != nil {
+		return users.Account{}, fmt.Errorf("%w: malformed public key", users.ErrBadLogin)
+	}
+	gate := config.UsersBeside(m.opts.ConfigPath)
+	acc, err := users.Admit(m.opts.Etc, req.User, client, gate, now)
+	if err != nil {
+		return acc, err
+	}
+	store, err := config.LoadUsers(string(gate))
+	if err != nil {
+		return users.Account{}, err
+	}
+	k, ok := authkeys.Find(store[acc.Name].AuthorizedKeys, pub)
+	switch {
+	case !ok:
+		return users.Account{}, fmt.Errorf("%w: the key %s is not the account's", users.ErrBadLogin, ssh.FingerprintSHA256(pub))
+	case !k.Admits(client):
+		return users.Account{}, fmt.Errorf("%w: the key %s may not log in from %s (its from=)", users.ErrBadLogin, k.Fingerprint(), client)
+	}
+	return acc, nil
+}
+
 // checkLogin decides a login. Only this process can read /etc/shadow.
 func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	refused := privsep.AuthReply{Failure: privsep.FailureBadLogin}
@@ -605,17 +710,26 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 	m.mu.Unlock()
 	now := time.Now()
 	if th.banned(client, now) {
-		m.log.Warn("login refused: client banned", "client", client.String(), "user", req.User)
+		m.log.Warn("login refused: client banned", "client", client.String(), "user", req.User, "protocol", req.Protocol)
 		return privsep.AuthReply{Failure: privsep.FailureBanned}
 	}
-	acc, err := users.Authenticate(m.opts.Etc, req.User, req.Password, client, config.UsersBeside(m.opts.ConfigPath), now)
+	var acc users.Account
+	if req.PublicKey != nil {
+		acc, err = m.admitKey(req, client, now)
+	} else {
+		acc, err = users.Authenticate(m.opts.Etc, req.User, req.Password, client, config.UsersBeside(m.opts.ConfigPath), now)
+	}
 	if err != nil {
 		if !errors.Is(err, users.ErrBadLogin) {
 			m.log.Error("cannot check passwords", "err", err)
 			return privsep.AuthReply{Failure: privsep.FailureError}
 		}
-		m.log.Info("login refused", "client", client.String(), "user", req.User, "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
-		th.fail(client, req.User, now)
+		m.log.Info("login refused", "client", client.String(), "user", req.User, "protocol", req.Protocol, "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
+		if req.PublicKey == nil {
+			// A client offers every key it has, one after another; only a wrong
+			// password is a guess.
+			th.fail(client, req.User, now)
+		}
 		return refused
 	}
 	if !users.Within(acc.Home, cfg.Root) {
@@ -631,8 +745,8 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 		m.log.Error("cannot read per-user options", "err", err)
 		return privsep.AuthReply{Failure: privsep.FailureError}
 	}
-	protocol := "ftp"
-	if req.TLS {
+	protocol := string(req.Protocol)
+	if req.TLS && req.Protocol == privsep.ProtocolFTP {
 		protocol = "ftps"
 	}
 	lastlogin.Record(acc.Name, client, protocol, now)

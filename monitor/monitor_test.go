@@ -80,19 +80,24 @@ func TestCheckLoginBans(t *testing.T) {
 }
 
 func TestCheckLoginRecordsLastLogin(t *testing.T) {
+	for _, proto := range []privsep.Protocol{privsep.ProtocolFTP, privsep.ProtocolSFTP} {
+		t.Run(string(proto), func(t *testing.T) {
+			m := loginWorld(t)
+			require.True(t, m.checkLogin(&privsep.AuthRequest{User: "ro", Password: "Right-Pass-1", Client: "::ffff:127.0.0.2", Protocol: proto}).OK)
+			require.Equal(t, privsep.FailureBadLogin, m.checkLogin(&privsep.AuthRequest{User: "alice", Password: "wrong", Client: "127.0.0.3", Protocol: proto}).Failure)
+			require.NoError(t, lastlogin.Flush())
+			got, err := lastlogin.Read(lastlogin.Path())
+			require.NoError(t, err)
+			require.Len(t, got, 1, "only successful logins are recorded")
+			require.Equal(t, "127.0.0.2", got["ro"].Address)
+			require.Equal(t, string(proto), got["ro"].Protocol)
+		})
+	}
+
 	m := loginWorld(t)
-	require.True(t, m.checkLogin(&privsep.AuthRequest{User: "ro", Password: "Right-Pass-1", Client: "::ffff:127.0.0.2"}).OK)
-	require.Equal(t, privsep.FailureBadLogin, m.checkLogin(&privsep.AuthRequest{User: "alice", Password: "wrong", Client: "127.0.0.3"}).Failure)
+	require.True(t, m.checkLogin(&privsep.AuthRequest{User: "alice", Password: "Right-Pass-1", Client: "127.0.0.4", Protocol: privsep.ProtocolFTP, TLS: true}).OK)
 	require.NoError(t, lastlogin.Flush())
 	got, err := lastlogin.Read(lastlogin.Path())
-	require.NoError(t, err)
-	require.Len(t, got, 1, "only successful logins are recorded")
-	require.Equal(t, "127.0.0.2", got["ro"].Address)
-	require.Equal(t, "ftp", got["ro"].Protocol)
-
-	require.True(t, m.checkLogin(&privsep.AuthRequest{User: "alice", Password: "Right-Pass-1", Client: "127.0.0.4", TLS: true}).OK)
-	require.NoError(t, lastlogin.Flush())
-	got, err = lastlogin.Read(lastlogin.Path())
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.4", got["alice"].Address)
 	require.Equal(t, "ftps", got["alice"].Protocol, "a login over TLS is recorded as ftps")

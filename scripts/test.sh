@@ -14,11 +14,14 @@ declare -A pkg_of=(
   [curl]=curl [python3]=python3 [getent]=libc-bin [vsftpd]=vsftpd
   [systemd-analyze]=systemd [rpm]=rpm [dpkg-deb]=dpkg [man]=man-db [bc]=bc
   [fail2ban-regex]=fail2ban [rclone]=rclone
+  [sftp]=openssh-client [sshpass]=sshpass [ssh-keyscan]=openssh-client
 )
 missing=()
 for tool in "${!pkg_of[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${pkg_of[$tool]}")
 done
+# The SFTP tests drive paramiko with the system's Python.
+/usr/bin/python3 -c 'import paramiko' >/dev/null 2>&1 || missing+=(python3-paramiko)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     echo "scripts/test.sh: missing packages: ${missing[*]}; install them as root (apt-get install ${missing[*]})" >&2

@@ -175,6 +175,7 @@ func startFTPWith(t *testing.T, e *Env, conf ftpConf, prepare func(s *ftpServer)
 		"passive_ports":             strconv.Quote(fmt.Sprintf("%d-%d", port+1, port+portBlock-1)),
 		"limits.failed_login_delay": `"100ms"`,
 		"limits.ban_after_failures": "0",
+		"sftp_listen":               `""`, // the SFTP tests give it a port of the block
 	}
 	maps.Copy(s.conf, conf)
 	s.writeConfig()
@@ -1210,16 +1211,11 @@ func treeState(t *testing.T, root, skip string) map[string]string {
 	return state
 }
 
-// TestFTPWorkerConfined checks the worker from outside, in /proc: chrooted into the
-// FTP root, UID 700 and the jelastic-ftp group only, no capabilities, no_new_privs.
-func TestFTPWorkerConfined(t *testing.T) {
-	testtool.Require(t, "curl")
-	e := NewEnv(t)
-	home := addFTPUser(t, e, "alice", ftpPassword)
+// requireWorkerConfined checks the worker from outside, in /proc: UID 700 and the
+// jelastic-ftp group only, no capabilities, no_new_privs, and the FTP root as its root.
+func requireWorkerConfined(t *testing.T, e *Env, worker int) {
+	t.Helper()
 	gid := ftpGID(t, e)
-	s := startFTP(t, e, nil)
-	worker := s.requireWorker(0)
-
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", worker))
 	require.NoError(t, err)
 	field := func(name string) string {
@@ -1240,6 +1236,18 @@ func TestFTPWorkerConfined(t *testing.T) {
 	want, err := filepath.EvalSymlinks(e.Root)
 	require.NoError(t, err)
 	require.Equal(t, want, root, "the worker's root directory")
+}
+
+// TestFTPWorkerConfined checks the worker from outside, in /proc: chrooted into the
+// FTP root, UID 700 and the jelastic-ftp group only, no capabilities, no_new_privs.
+func TestFTPWorkerConfined(t *testing.T) {
+	testtool.Require(t, "curl")
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	gid := ftpGID(t, e)
+	s := startFTP(t, e, nil)
+	worker := s.requireWorker(0)
+	requireWorkerConfined(t, e, worker)
 
 	// Every thread of the worker, the Go runtime's own included, wakes from timed
 	// sleeps with the worker's timer slack (see agent.workerTimerSlack).
@@ -1252,7 +1260,7 @@ func TestFTPWorkerConfined(t *testing.T) {
 	}
 
 	// The monitor keeps root: it alone reads /etc/shadow.
-	status, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
 	require.NoError(t, err)
 	require.Regexp(t, `(?m)^Uid:\s+0\s`, string(status))
 

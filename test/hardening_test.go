@@ -328,7 +328,7 @@ func TestPassiveRangeWarning(t *testing.T) {
 	ie := newInstallEnv(t)
 	r := ie.install()
 	require.Equal(t, 0, r.Code, "%s", r)
-	want := fmt.Sprintf("passive_ports %d-%d has %d ports, fewer than max_sessions (200)", ie.Port+1, ie.Port+portBlock-1, portBlock-1)
+	want := fmt.Sprintf("passive_ports %d-%d has %d ports, fewer than max_sessions (200)", ie.Port+2, ie.Port+portBlock-1, portBlock-2)
 	require.Contains(t, r.Stderr, "warning: "+want)
 	r = ie.Ftpctl("", "status", "--json")
 	var st struct{ Warnings []string }

@@ -62,9 +62,16 @@ func (ie *installEnv) flags(extra ...string) []string {
 	return append([]string{
 		"--root", ie.Root,
 		"--listen", ie.Addr,
-		"--passive-ports", fmt.Sprintf("%d-%d", ie.Port+1, ie.Port+portBlock-1),
+		"--sftp-listen", ie.SFTPAddr(),
+		"--passive-ports", fmt.Sprintf("%d-%d", ie.Port+2, ie.Port+portBlock-1),
 		"--state-dir", ie.State, "--log-dir", ie.Log, "--run-dir", ie.Run,
 	}, extra...)
+}
+
+// SFTPAddr is the SFTP address of the installed service: the port after the FTP port.
+func (ie *installEnv) SFTPAddr() string {
+	host, _, _ := net.SplitHostPort(ie.Addr)
+	return net.JoinHostPort(host, strconv.Itoa(ie.Port+1))
 }
 
 func (ie *installEnv) install(extra ...string) Result {
@@ -176,7 +183,7 @@ func (ie *installEnv) systemFiles() map[string]string {
 	for _, f := range []string{"passwd", "shadow", "group", "gshadow", "sudoers.d/jelastic", "jelastic-ftp/ftpd.toml", "jelastic-ftp/users.toml"} {
 		paths["/etc/"+f] = filepath.Join(ie.Etc, f)
 	}
-	for _, f := range []string{"cert.pem", "key.pem", "cert-host"} {
+	for _, f := range []string{"cert.pem", "key.pem", "cert-host", "ssh_host_ed25519_key", "ssh_host_ecdsa_key", "ssh_host_rsa_key"} {
 		paths["state/"+f] = filepath.Join(ie.State, f)
 	}
 	for name, p := range paths {
@@ -208,7 +215,7 @@ func TestInstallFreshRepeatedAndReset(t *testing.T) {
 	require.Equal(t, "127.0.0.1", out.Host)
 	require.Equal(t, ie.Port, out.Port)
 	require.Equal(t, "explicit", out.FTPS)
-	require.Equal(t, fmt.Sprintf("%d-%d", ie.Port+1, ie.Port+portBlock-1), out.PassivePorts)
+	require.Equal(t, fmt.Sprintf("%d-%d", ie.Port+2, ie.Port+portBlock-1), out.PassivePorts)
 	require.Equal(t, ie.Root, out.Root)
 	require.Contains(t, r.Stderr, "ftpctl: FTP root "+ie.Root+": given with --root\n")
 	pid := ie.pid()

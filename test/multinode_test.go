@@ -109,12 +109,12 @@ func (n *node) writeFtpctl() {
 	folders := fmt.Sprintf("--state-dir %q --log-dir %q --run-dir %q", n.l.State, n.Log, n.Run)
 	script := fmt.Sprintf(`#!/bin/sh
 case "$1" in
-install) shift; exec %[1]q install --root %[2]q --listen %[3]q --passive-ports %[4]q %[5]s "$@" ;;
+install) shift; exec %[1]q install --root %[2]q --listen %[3]q --sftp-listen %[6]q --passive-ports %[4]q %[5]s "$@" ;;
 uninstall) shift; exec %[1]q uninstall %[5]s "$@" ;;
 state) sub=$2; shift 2; exec %[1]q state "$sub" %[5]s "$@" ;;
 *) exec %[1]q "$@" ;;
 esac
-`, ftpctlBin, n.l.Root, n.Addr, fmt.Sprintf("%d-%d", n.Port+1, n.Port+portBlock-1), folders)
+`, ftpctlBin, n.l.Root, n.Addr, fmt.Sprintf("%d-%d", n.Port+2, n.Port+portBlock-1), folders, n.SFTPAddr())
 	require.NoError(n.t, os.WriteFile(filepath.Join(n.bin, "ftpctl"), []byte(script), 0o755))
 }
 
@@ -316,7 +316,7 @@ func TestLayerOfThreeNodes(t *testing.T) {
 		fresh := l.newNode("node4")
 		// The image's ftpd.toml names the node's own address: see the top of this file.
 		require.NoError(t, os.MkdirAll(filepath.Join(fresh.Etc, "jelastic-ftp"), 0o755))
-		fresh.WriteEtc("jelastic-ftp/ftpd.toml", fmt.Sprintf("listen = %q\n", fresh.Addr), 0o644)
+		fresh.WriteEtc("jelastic-ftp/ftpd.toml", fmt.Sprintf("listen = %q\nsftp_listen = %q\n", fresh.Addr, fresh.SFTPAddr()), 0o644)
 		r := scaleOut(t, nodes[0], fresh)
 		require.Contains(t, r.Stdout, "set the FTP user alice")
 		want := nodes[0].accounts("jelastic-ftp", "alice")
@@ -439,6 +439,11 @@ func TestStateImportRefusesBadInput(t *testing.T) {
 		"mismatched key": {edit(func(c map[string]any) {
 			c["tls"].(map[string]any)["key_pem"] = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
 		}), "do not form a pair"},
+		"SSH host keys out of order": {edit(func(c map[string]any) {
+			k := c["ssh_host_keys"].([]any)
+			k[0], k[2] = k[2], k[0]
+		}), "is of type ssh-rsa, not ssh-ed25519"},
+		"SSH host key missing": {edit(func(c map[string]any) { c["ssh_host_keys"] = c["ssh_host_keys"].([]any)[:2] }), "expected 3 SSH host keys"},
 	}
 	before := n.systemFiles()
 	copyBefore := mustRead(t, filepath.Join(n.State, "state.json"))

@@ -145,19 +145,20 @@ func TestAuthenticateAging(t *testing.T) {
 	tests := []struct {
 		name   string
 		shadow string
-		ok     bool
+		ok     bool // with the password
+		key    bool // Admit, for a key: no password, no password aging
 	}{
-		{"plain", "u:" + h + ":20765::::::", true},
-		{"locked", "u:!" + h + ":20765::::::", false},
-		{"star", "u:*:20765::::::", false},
-		{"empty", "u::20765::::::", false},
-		{"expired yesterday", "u:" + h + ":20765:::::20777:", false},
-		{"expires today", "u:" + h + ":20765:::::20778:", false},
-		{"expires tomorrow", "u:" + h + ":20765:::::20779:", true},
-		{"must change (0)", "u:" + h + ":0::::::", false},
-		{"aged out", "u:" + h + ":20765:0:10:7:::", false},
-		{"last day of max", "u:" + h + ":20768:0:10:7:::", true},
-		{"no shadow line", "", false},
+		{"plain", "u:" + h + ":20765::::::", true, true},
+		{"locked", "u:!" + h + ":20765::::::", false, false},
+		{"star", "u:*:20765::::::", false, true},
+		{"empty", "u::20765::::::", false, true},
+		{"expired yesterday", "u:" + h + ":20765:::::20777:", false, false},
+		{"expires today", "u:" + h + ":20765:::::20778:", false, false},
+		{"expires tomorrow", "u:" + h + ":20765:::::20779:", true, true},
+		{"must change (0)", "u:" + h + ":0::::::", false, true},
+		{"aged out", "u:" + h + ":20765:0:10:7:::", false, true},
+		{"last day of max", "u:" + h + ":20768:0:10:7:::", true, true},
+		{"no shadow line", "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,6 +168,12 @@ func TestAuthenticateAging(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "shadow"), []byte(baseShadow+tt.shadow+"\n"), 0o640))
 			_, err := Authenticate(dir, "u", "right-pass-1", loopback, anyAddress{}, now)
 			if tt.ok {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, ErrBadLogin)
+			}
+			_, err = Admit(dir, "u", loopback, anyAddress{}, now)
+			if tt.key {
 				require.NoError(t, err)
 			} else {
 				require.ErrorIs(t, err, ErrBadLogin)

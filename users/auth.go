@@ -57,28 +57,15 @@ func Authenticate(dir, name, password string, client netip.Addr, gate Gate, now 
 	fail := func(reason string) (Account, error) {
 		return Account{}, fmt.Errorf("%w: %s", ErrBadLogin, reason)
 	}
-	if ValidateName(name) != nil {
-		verify(dummyHash(), password)
-		return fail("invalid user name")
-	}
-	if ok, err := gate.Admits(name, client); err != nil {
-		return Account{}, err
-	} else if !ok {
-		return fail("address " + client.String() + " is not in the account's allow_from")
-	}
-	tx, err := snapshot(dir)
+	tx, pw, sh, refusal, err := loginEntries(dir, name, client, gate)
 	if err != nil {
 		return Account{}, err
 	}
-	pw, err := tx.ftpEntry(name)
-	if err != nil {
-		verify(dummyHash(), password)
-		return fail(err.Error())
-	}
-	sh, err := tx.Shadow.Lookup(name)
-	if err != nil {
-		verify(dummyHash(), password)
-		return fail("no usable shadow entry: " + err.Error())
+	if refusal.reason != "" {
+		if !refusal.gate {
+			verify(dummyHash(), password)
+		}
+		return fail(refusal.reason)
 	}
 	if !verify(sh[1], password) {
 		if strings.HasPrefix(sh[1], lockPrefix) {
@@ -92,6 +79,30 @@ func Authenticate(dir, name, password string, client netip.Addr, gate Gate, now 
 	return tx.account(pw), nil
 }
 
+// Admit decides a login that proves itself other than by the password, an SFTP public
+// key: the checks of Authenticate but the password's — an FTP account, from an address
+// gate admits, neither disabled (a lock on the hash, as usermod -L and passwd -l make)
+// nor expired. An aged-out password does not stop it, as it does not stop sshd.
+func Admit(dir, name string, client netip.Addr, gate Gate, now time.Time) (Account, error) {
+	fail := func(reason string) (Account, error) {
+		return Account{}, fmt.Errorf("%w: %s", ErrBadLogin, reason)
+	}
+	tx, pw, sh, refusal, err := loginEntries(dir, name, client, gate)
+	if err != nil {
+		return Account{}, err
+	}
+	if refusal.reason != "" {
+		return fail(refusal.reason)
+	}
+	if strings.HasPrefix(sh[1], lockPrefix) {
+		return fail("account disabled")
+	}
+	if accountExpired(sh, day(now)) {
+		return fail("account expired")
+	}
+	return tx.account(pw), nil
+}
+
 // aging applies shadow's date fields the way pam_unix does, stricter where it is
 // lenient: a login that would have to change its password cannot do so over FTP.
 func aging(sh etcdb.Entry, today int64) string {
@@ -99,7 +110,7 @@ func aging(sh etcdb.Entry, today int64) string {
 		n, err := strconv.ParseInt(sh[i], 10, 64)
 		return n, err == nil && n >= 0
 	}
-	if expire, ok := num(7); ok && today >= expire {
+	if accountExpired(sh, today) {
 		return "account expired"
 	}
 	last, hasLast := num(2)
@@ -110,6 +121,41 @@ func aging(sh etcdb.Entry, today int64) string {
 		return "password aged out"
 	}
 	return ""
+}
+
+// refusal is why a login cannot succeed whatever it proves; gate is set when the
+// address was refused, before anything was looked up.
+type refusal struct {
+	reason string
+	gate   bool
+}
+
+// loginEntries reads the passwd and shadow entries of an FTP account name logging in
+// from client, unless the name is invalid, gate refuses the address, or there is no
+// such account.
+func loginEntries(dir, name string, client netip.Addr, gate Gate) (tx *Tx, pw, sh etcdb.Entry, r refusal, err error) {
+	if ValidateName(name) != nil {
+		return nil, nil, nil, refusal{reason: "invalid user name"}, nil
+	}
+	if ok, err := gate.Admits(name, client); err != nil || !ok {
+		return nil, nil, nil, refusal{reason: "address " + client.String() + " is not in the account's allow_from", gate: true}, err
+	}
+	if tx, err = snapshot(dir); err != nil {
+		return nil, nil, nil, refusal{}, err
+	}
+	if pw, err = tx.ftpEntry(name); err != nil {
+		return nil, nil, nil, refusal{reason: err.Error()}, nil
+	}
+	if sh, err = tx.Shadow.Lookup(name); err != nil {
+		return nil, nil, nil, refusal{reason: "no usable shadow entry: " + err.Error()}, nil
+	}
+	return tx, pw, sh, refusal{}, nil
+}
+
+// accountExpired reads shadow's account expiry, as chage -E writes it.
+func accountExpired(sh etcdb.Entry, today int64) bool {
+	expire, err := strconv.ParseInt(sh[7], 10, 64)
+	return err == nil && expire >= 0 && today >= expire
 }
 
 // snapshot reads passwd, group and shadow without locking.

@@ -31,6 +31,7 @@ type Config struct {
 	Root          string        // directory every FTP user is confined to
 	Listen        string        // host:port of the control connection
 	ImplicitTLS   string        // host:port of implicit FTPS (TLS from the first byte); "" = off
+	SFTPListen    string        // host:port of the SFTP service; "" = no SFTP
 	PassivePorts  PortRange     // ports offered for passive data connections
 	PublicHost    string        // address announced in PASV replies; "" = detect
 	TLS           TLS           // FTPS settings
@@ -88,6 +89,7 @@ func Default() Config {
 	return Config{
 		Root:         "/var/ftp/webroot",
 		Listen:       ":21",
+		SFTPListen:   ":2022",
 		PassivePorts: PortRange{First: 10100, Last: 12000},
 		TLS: TLS{
 			MinVersion:          tls.VersionTLS12,
@@ -148,8 +150,20 @@ func badValue(key, value, format string, args ...any) *keyError {
 func (c Config) Validate() error {
 	checks := []func() error{
 		func() error { return checkRoot(c.Root) },
-		func() error { return checkListen("listen", c.Listen) },
+		func() error { return checkListen("listen", c.Listen, ":21") },
 		func() error { return checkImplicitTLS(c.ImplicitTLS, c.Listen) },
+		func() error {
+			if c.SFTPListen == "" {
+				return nil
+			}
+			return checkListen("sftp_listen", c.SFTPListen, ":2022")
+		},
+		func() error {
+			if c.SFTPListen != "" && (Overlap(c.SFTPListen, c.Listen) || c.ImplicitTLS != "" && Overlap(c.SFTPListen, c.ImplicitTLS)) {
+				return badValue("sftp_listen", quote(c.SFTPListen), "must differ from listen and implicit_tls_listen: FTP and SFTP each need their own port")
+			}
+			return nil
+		},
 		func() error { return checkPorts(c.PassivePorts) },
 		func() error { return checkPublicHost(c.PublicHost) },
 		c.TLS.validate,
@@ -205,11 +219,11 @@ func checkPath(key, p string, optional bool) error {
 	return nil
 }
 
-// checkListen accepts host:port with an empty host (every address) or an IP address.
-func checkListen(key, listen string) error {
+// checkListen accepts host:port for key; example is its usual port, for the message.
+func checkListen(key, listen, example string) error {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return badValue(key, quote(listen), `must be host:port, such as ":21" or "192.0.2.10:21"`)
+		return badValue(key, quote(listen), `must be host:port, such as %q or "192.0.2.10%s"`, example, example)
 	}
 	if host != "" {
 		if _, err := netip.ParseAddr(host); err != nil {
@@ -228,7 +242,7 @@ func checkImplicitTLS(addr, listen string) error {
 	if addr == "" {
 		return nil
 	}
-	if err := checkListen("implicit_tls_listen", addr); err != nil {
+	if err := checkListen("implicit_tls_listen", addr, ":990"); err != nil {
 		return err
 	}
 	if Overlap(addr, listen) {

@@ -105,6 +105,7 @@ func (c *Config) setters() map[string]func(any) error {
 		"root":                              into(&c.Root, asString),
 		"listen":                            into(&c.Listen, asString),
 		"implicit_tls_listen":               into(&c.ImplicitTLS, asString),
+		"sftp_listen":                       into(&c.SFTPListen, asString),
 		"passive_ports":                     into(&c.PassivePorts, asPortRange),
 		"public_host":                       into(&c.PublicHost, asString),
 		"idle_timeout":                      into(&c.IdleTimeout, asDuration),

@@ -37,6 +37,10 @@ listen = {{q .Listen}}
 # explicit FTPS (AUTH TLS) on listen is always offered.
 implicit_tls_listen = {{q .ImplicitTLS}}
 
+# Address of the SFTP service (SSH), as "host:port", for the same accounts.
+# It is the only port SFTP needs in the firewall. Empty: no SFTP.
+sftp_listen = {{q .SFTPListen}}
+
 # Ports offered for passive-mode data connections, "first-last", all within
 # 1024-65535. Open them in the firewall as well.
 passive_ports = {{q .PassivePorts.String}}

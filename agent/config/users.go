@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/jelastic/jelastic-ftp/users/allowfrom"
+	"github.com/jelastic/jelastic-ftp/users/authkeys"
 	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
@@ -46,6 +47,8 @@ type UserOptions struct {
 	Permissions perm.Set
 	AllowFrom   allowfrom.List // nil: any address
 	MaxSessions int            // sessions at once; 0: only limits.max_sessions applies
+	// AuthorizedKeys may log in over SFTP instead of the password.
+	AuthorizedKeys []authkeys.Key
 }
 
 // ReadOnly reports whether the user can change nothing, which is what the worker
@@ -120,6 +123,24 @@ var userKeys = map[string]func(v any, opts *UserOptions) error{
 				return err
 			}
 			opts.AllowFrom = append(opts.AllowFrom, p)
+		}
+		return nil
+	},
+	"authorized_keys": func(v any, opts *UserOptions) error {
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf(`must be an array of OpenSSH public key lines in quotes, not %s`, tomlType(v))
+		}
+		for _, item := range list {
+			s, err := asString(item)
+			if err != nil {
+				return err
+			}
+			k, err := authkeys.Parse(s)
+			if err != nil {
+				return err
+			}
+			opts.AuthorizedKeys = append(opts.AuthorizedKeys, k)
 		}
 		return nil
 	},
@@ -199,6 +220,13 @@ func MarshalUsers(s UserStore) []byte {
 		}
 		if opts.MaxSessions > 0 {
 			fmt.Fprintf(&buf, "max_sessions = %d\n", opts.MaxSessions)
+		}
+		if len(opts.AuthorizedKeys) > 0 {
+			buf.WriteString("authorized_keys = [\n")
+			for _, k := range opts.AuthorizedKeys {
+				fmt.Fprintf(&buf, "  %s,\n", strconv.Quote(k.String()))
+			}
+			buf.WriteString("]\n")
 		}
 	}
 	return buf.Bytes()

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jelastic/jelastic-ftp/users/allowfrom"
+	"github.com/jelastic/jelastic-ftp/users/authkeys"
 	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
@@ -82,6 +83,8 @@ func TestLoadUsersErrorsNameTheLine(t *testing.T) {
 		{"allow_from number", "# x\n[users.alice]\nallow_from = [1]\n", `:3: users.alice.allow_from: must be a string in double quotes, not a whole number`},
 		{"max_sessions zero", "# x\n[users.alice]\nmax_sessions = 0\n", `:3: users.alice.max_sessions: 0: must be between 1 and 100000`},
 		{"max_sessions string", "# x\n[users.alice]\nmax_sessions = \"2\"\n", `:3: users.alice.max_sessions: "2": must be a whole number, not a string`},
+		{"authorized_keys not an array", "# x\n[users.alice]\nauthorized_keys = \"ssh-ed25519 AAAA\"\n", `:3: users.alice.authorized_keys: "ssh-ed25519 AAAA": must be an array of OpenSSH public key lines in quotes, not a string`},
+		{"authorized_keys with a command", "# x\n[users.alice]\nauthorized_keys = ['command=\"ls\" " + testKey + "']\n", `:3: users.alice.authorized_keys: the option command is not accepted: only from="…" is, as SFTP offers no shell, command or forwarding`},
 		{"bad user name dotted", "# x\nusers.\"a b\".read_only = true\n", `:2: users."a b".read_only: the user name ` + accountNameRule},
 	}
 	for _, tt := range tests {
@@ -102,6 +105,7 @@ func TestMarshalUsers(t *testing.T) {
 	s := UserStore{
 		"zed": {}, "alice": readOnly, "bob_1": {MaxSessions: 2},
 		"web-dev": {Permissions: perm.Of(perm.List, perm.Upload), AllowFrom: allowfrom.List{netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")}},
+		"keyed":   {AuthorizedKeys: []authkeys.Key{mustKey(t, testKey+" laptop"), mustKey(t, `from="10.0.0.0/8" `+testKey)}},
 	}
 	want := usersHeader + `
 [users.alice]
@@ -109,6 +113,12 @@ permissions = "list,download"
 
 [users.bob_1]
 max_sessions = 2
+
+[users.keyed]
+authorized_keys = [
+  "` + testKey + ` laptop",
+  "from=\"10.0.0.0/8\" ` + testKey + `",
+]
 
 [users.web-dev]
 permissions = "list,upload"
@@ -125,8 +135,21 @@ allow_from = ["192.0.2.7", "2001:db8::/32"]
 
 	got, err := LoadUsers(writeUsers(t, string(data)))
 	require.NoError(t, err)
-	require.Equal(t, s, got)
 	require.Equal(t, data, MarshalUsers(got))
+	require.Equal(t, s["keyed"].AuthorizedKeys[1].String(), got["keyed"].AuthorizedKeys[1].String())
+	delete(s, "keyed")
+	delete(got, "keyed") // parsed keys hold their wire bytes in another form
+	require.Equal(t, s, got)
+}
+
+// testKey is an Ed25519 public key line without a comment.
+const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO/wGCBEvrugAhlo33tzVLOi+I+7eGWx/ZFPoB/F9/1M"
+
+func mustKey(t *testing.T, line string) authkeys.Key {
+	t.Helper()
+	k, err := authkeys.Parse(line)
+	require.NoError(t, err)
+	return k
 }
 
 func TestMarshalUsersEmpty(t *testing.T) {

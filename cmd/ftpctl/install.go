@@ -43,6 +43,9 @@ type installOut struct {
 	Root         string `json:"root"`
 	Owner        string `json:"owner"`
 	CertSHA256   string `json:"cert_sha256"`
+	// SFTPPort is 0 when SFTP is off, and the fingerprints are then left out.
+	SFTPPort                int      `json:"sftp_port"`
+	SFTPHostKeyFingerprints []string `json:"sftp_host_key_fingerprints,omitempty"`
 
 	// PasswordChanged: the account was created or its password reset now, with the
 	// password printed or the one given on standard input (never printed back).
@@ -56,10 +59,11 @@ func newInstallCmd() *cobra.Command {
 		asJSON      bool
 		pwStdin     bool
 		implicitTLS string
+		sftpListen  string
 	)
 	lc := agent.NewLifecycle()
 	cmd := &cobra.Command{
-		Use:   "install [--root PATH] [--owner NAME|%GROUP] [--user NAME] [--listen ADDR] [--implicit-tls-listen ADDR] [--passive-ports A-B] [--public-host HOST] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--on-demand] [--no-start] [--reset-password] [--password-stdin] [--json]",
+		Use:   "install [--root PATH] [--owner NAME|%GROUP] [--user NAME] [--listen ADDR] [--implicit-tls-listen ADDR] [--sftp-listen ADDR] [--passive-ports A-B] [--public-host HOST] [--tls-cert F --tls-key F] [--require-tls] [--idle-timeout D] [--on-demand] [--no-start] [--reset-password] [--password-stdin] [--json]",
 		Short: "Set up the add-on: FTP user, settings, certificate and the running service",
 		Long: `Set up the add-on on this node, or bring it in line with the flags: the group
 and the FTP user (with a generated password and the owner's sudo rule), ftpd.toml,
@@ -71,6 +75,9 @@ well-known folders. Settings not given keep what ftpd.toml already says. Run aga
 install changes nothing and keeps the password unless --reset-password.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("sftp-listen") {
+				req.SFTPListen = &sftpListen
+			}
 			if cmd.Flags().Changed("require-tls") {
 				req.RequireTLS = &requireTLS
 			}
@@ -97,7 +104,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 				return printJSON(cmd, installOut{
 					User: res.User, Password: res.Password, PasswordChanged: res.PasswordChanged, Host: res.Host, Port: res.Port,
 					ImplicitPort: res.ImplicitPort, FTPS: "explicit", PassivePorts: res.PassivePorts, Root: res.Root, Owner: res.Owner,
-					CertSHA256: res.CertSHA256,
+					CertSHA256: res.CertSHA256, SFTPPort: res.SFTPPort, SFTPHostKeyFingerprints: res.HostKeyFingerprints,
 				})
 			}
 			password := res.Password
@@ -115,6 +122,12 @@ install changes nothing and keeps the password unless --reset-password.`,
 			}
 			fmt.Fprintf(tw, "FTP user:\t%s\npassword:\t%s\nhost:\t%s\nport:\t%d\nFTPS:\t%s\ncertificate SHA-256:\t%s\npassive ports:\t%s\nroot:\t%s\n",
 				res.User, password, res.Host, res.Port, ftps, res.CertSHA256, res.PassivePorts, res.Root)
+			if res.SFTPPort != 0 {
+				fmt.Fprintf(tw, "SFTP port:\t%d\n", res.SFTPPort)
+				for _, fp := range res.HostKeyFingerprints {
+					fmt.Fprintf(tw, "SSH host key:\t%s\n", fp)
+				}
+			}
 			return tw.Flush()
 		},
 	}
@@ -124,6 +137,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 	f.StringVar(&req.User, "user", "", "the FTP user to create (default: "+agent.DefaultFTPUser+")")
 	f.StringVar(&req.Listen, "listen", "", `control connection address, host:port (default ":21")`)
 	f.StringVar(&implicitTLS, "implicit-tls-listen", "", `also serve implicit FTPS (TLS from the first byte, for clients that only do port 990) on host:port, such as ":990"; "" turns it off (default off)`)
+	f.StringVar(&sftpListen, "sftp-listen", "", `SFTP service address, host:port (default ":2022"; "" turns SFTP off)`)
 	f.StringVar(&req.PassivePorts, "passive-ports", "", "passive data port range first-last (default 10100-12000)")
 	f.StringVar(&req.PublicHost, "public-host", "", "IPv4 address, or host name this node resolves, announced in PASV replies and given to clients (behind NAT)")
 	f.StringVar(&req.TLSCert, "tls-cert", "", "PEM certificate chain to use instead of a self-signed one")

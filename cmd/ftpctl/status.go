@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,12 @@ func printStatus(out io.Writer, r agent.Report) {
 		}
 		fmt.Fprintf(tw, "FTP root:\t%s\npassive ports:\t%s\npublic address:\t%s\n", s.Root, s.PassivePorts, public)
 		fmt.Fprintf(tw, "certificate:\t%s, issued by %s, expires %s\ncertificate SHA-256:\t%s\n", s.Certificate.Subject, s.Certificate.Issuer, s.Certificate.NotAfter.Format(time.DateOnly), s.Certificate.SHA256)
+		if s.SFTPListen != "" {
+			fmt.Fprintf(tw, "SFTP listen:\t%s\n", s.SFTPListen)
+			for _, fp := range s.SFTPHostKeyFingerprints {
+				fmt.Fprintf(tw, "SSH host key:\t%s\n", fp)
+			}
+		}
 	}
 	tw.Flush()
 
@@ -107,7 +114,7 @@ func printStatus(out io.Writer, r agent.Report) {
 			if t := se.Transfer; t != nil {
 				transfer = fmt.Sprintf("%s %s, %d bytes", t.Direction, t.Path, t.Bytes)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\tsince %s\t%s\n", user, se.Client, se.Since.Format(time.TimeOnly), transfer)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\tsince %s\t%s\n", cmp.Or(string(se.Protocol), "ftp"), user, se.Client, se.Since.Format(time.TimeOnly), transfer)
 		}
 		tw.Flush()
 	}

@@ -34,7 +34,7 @@ func newUserCmd() *cobra.Command {
 		Use:   "user",
 		Short: "Manage FTP accounts (system accounts with UID 700 in group jelastic-ftp)",
 	}
-	cmd.AddCommand(newUserAddCmd(), newUserModCmd(), newUserPasswdCmd(), newUserDelCmd(), newUserListCmd(), newUserShowCmd())
+	cmd.AddCommand(newUserAddCmd(), newUserModCmd(), newUserPasswdCmd(), newUserDelCmd(), newUserListCmd(), newUserShowCmd(), newUserKeyCmd())
 	return cmd
 }
 

@@ -1,7 +1,7 @@
-// Package worker is the unprivileged FTP process. The monitor (package monitor) starts it
-// with the listening socket and a privsep channel; it takes its settings from the
-// channel, chroots into the FTP root, drops to the FTP UID and only then serves, asking
-// the monitor to check every password.
+// Package worker is the unprivileged FTP and SFTP process. The monitor (package monitor)
+// starts it with the listening sockets and a privsep channel; it takes its settings from
+// the channel, chroots into the FTP root, drops to the FTP UID and only then serves,
+// asking the monitor to check every password.
 package worker
 
 import (
@@ -22,11 +22,14 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
+	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
+	"github.com/jelastic/jelastic-ftp/sftpd"
 )
 
 // Run is the worker's main.
@@ -60,6 +63,12 @@ func Run(logger *slog.Logger) error {
 			return err
 		}
 	}
+	var sftpLn net.Listener
+	if cfg.SFTP {
+		if sftpLn, err = inheritedListener(privsep.SFTPListenerFD, "SFTP listener"); err != nil {
+			return err
+		}
+	}
 	xferlog := xferlogSink{ch}
 
 	syscall.Umask(int(cfg.Umask))
@@ -84,18 +93,41 @@ func Run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	stop := newStopper(srv)
+	var sftpSrv *sftpd.Server
+	if sftpLn != nil {
+		s, err := toSFTPSettings(cfg, logger, xferlog)
+		if err != nil {
+			return err
+		}
+		if sftpSrv, err = sftpd.New(s, sftpAuth{auth}); err != nil {
+			return err
+		}
+	}
+	stop := newStopper(srv, sftpSrv)
 	auth.onSessions = func(id uint64) {
-		ch.Send(privsep.Message{Kind: privsep.KindSessions, ID: id, Sessions: sessionList(srv.Sessions())})
+		var sftpSessions []ftpd.SessionInfo
+		if sftpSrv != nil {
+			sftpSessions = sftpSrv.Sessions()
+		}
+		ch.Send(privsep.Message{Kind: privsep.KindSessions, ID: id, Sessions: sessionList(srv.Sessions(), sftpSessions)})
 	}
 	auth.onEnd = func(id uint64, e *privsep.EndSessions) {
 		n := srv.EndSessions(e.User, e.Stays, e.Reason.Sentence())
+		if sftpSrv != nil {
+			n += sftpSrv.EndSessions(e.User, e.Stays, e.Reason.Sentence())
+		}
 		ch.Send(privsep.Message{Kind: privsep.KindEnd, ID: id, End: &privsep.EndSessions{User: e.User, Reason: e.Reason, Ended: n}})
 	}
 	go auth.readLoop(func(c *privsep.WorkerConfig) {
 		s, err := toSettings(c, logger, xferlog)
 		if err == nil {
 			err = srv.Reload(s)
+		}
+		if err == nil && sftpSrv != nil {
+			var ss sftpd.Settings
+			if ss, err = toSFTPSettings(c, logger, xferlog); err == nil {
+				err = sftpSrv.Reload(ss)
+			}
 		}
 		if err != nil {
 			logger.Error("reload refused", "err", err)
@@ -120,6 +152,16 @@ func Run(logger *slog.Logger) error {
 		go func() {
 			if err := srv.ServeImplicitTLS(implicitLn); !errors.Is(err, net.ErrClosed) {
 				logger.Error("implicit FTPS listener failed; stopping", "err", err)
+				stop.start()
+			}
+		}()
+	}
+	if sftpSrv != nil {
+		go func() {
+			if err := sftpSrv.Serve(sftpLn); !errors.Is(err, net.ErrClosed) {
+				// Without its SFTP service the worker would look healthy; a new one
+				// gets the listener again.
+				logger.Error("SFTP service stopped; stopping the worker", "err", err)
 				stop.start()
 			}
 		}()
@@ -171,14 +213,17 @@ func sweepUploads(ctx context.Context, cfg *privsep.WorkerConfig, started time.T
 	}
 }
 
-// stopper runs the server's graceful shutdown once, whoever asks first.
+// stopper runs the servers' graceful shutdown once, whoever asks first.
 type stopper struct {
 	once sync.Once
 	srv  *ftpd.Server
+	sftp *sftpd.Server // nil without SFTP
 	done chan struct{}
 }
 
-func newStopper(srv *ftpd.Server) *stopper { return &stopper{srv: srv, done: make(chan struct{})} }
+func newStopper(srv *ftpd.Server, sftp *sftpd.Server) *stopper {
+	return &stopper{srv: srv, sftp: sftp, done: make(chan struct{})}
+}
 
 func (s *stopper) start() {
 	s.once.Do(func() {
@@ -186,9 +231,37 @@ func (s *stopper) start() {
 			defer close(s.done)
 			ctx, cancel := context.WithTimeout(context.Background(), privsep.ShutdownGrace)
 			defer cancel()
+			var wg sync.WaitGroup
+			if s.sftp != nil {
+				wg.Go(func() { s.sftp.Shutdown(ctx) })
+			}
 			s.srv.Shutdown(ctx)
+			wg.Wait()
 		}()
 	})
+}
+
+// toSFTPSettings turns the monitor's message into SFTP settings: the same limits as
+// FTP's, and the host keys.
+func toSFTPSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer) (sftpd.Settings, error) {
+	keys, err := hostkeys.Set(c.HostKeysPEM).Signers()
+	if err != nil {
+		return sftpd.Settings{}, fmt.Errorf("SSH host keys from the monitor: %w", err)
+	}
+	s := sftpd.Settings{
+		HostKeys:                keys,
+		IdleTimeout:             c.IdleTimeout,
+		MaxSessions:             c.MaxSessions,
+		MaxSessionsPerIP:        c.MaxSessionsPerIP,
+		LoginAttemptsPerSession: c.LoginAttemptsPerSession,
+		FailedLoginDelay:        c.FailedLoginDelay,
+		AtomicUploads:           c.AtomicUploads,
+		Logger:                  logger,
+	}
+	if c.TransferLog {
+		s.TransferLog = xferlog
+	}
+	return s, nil
 }
 
 // toSettings turns the monitor's message into server settings.
@@ -227,11 +300,22 @@ func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer)
 	return s, nil
 }
 
-// sessionList converts the server's sessions for the monitor, bounded to one packet.
-func sessionList(infos []ftpd.SessionInfo) *privsep.SessionList {
-	out := &privsep.SessionList{Count: len(infos), Sessions: []privsep.Session{}}
+// sessionList converts the servers' sessions for the monitor, bounded to one packet.
+func sessionList(ftp, sftp []ftpd.SessionInfo) *privsep.SessionList {
+	out := &privsep.SessionList{Count: len(ftp) + len(sftp), Sessions: []privsep.Session{}}
+	type tagged struct {
+		ftpd.SessionInfo
+		proto privsep.Protocol
+	}
+	infos := make([]tagged, 0, len(ftp)+len(sftp))
+	for _, in := range ftp {
+		infos = append(infos, tagged{in, privsep.ProtocolFTP})
+	}
+	for _, in := range sftp {
+		infos = append(infos, tagged{in, privsep.ProtocolSFTP})
+	}
 	for _, in := range infos[:min(len(infos), privsep.MaxSessionsListed)] {
-		s := privsep.Session{User: in.User, Client: in.Client.String(), Since: in.Since, TLS: in.TLS}
+		s := privsep.Session{User: in.User, Client: in.Client.String(), Since: in.Since, TLS: in.TLS, Protocol: in.proto}
 		if t := in.Transfer; t != nil {
 			path := t.Path
 			if len(path) > 256 { // keeps 200 sessions within one packet
@@ -289,12 +373,24 @@ func (a *monitorAuth) lost() error {
 const authTimeout = 30 * time.Second
 
 func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error) {
+	acct, err := a.login(ctx, privsep.AuthRequest{User: user, Password: password, Client: client.String(), Protocol: privsep.ProtocolFTP, TLS: ftpd.LoginOverTLS(ctx)})
+	if errors.Is(err, errBadLogin) {
+		err = ftpd.ErrBadLogin
+	}
+	return acct, err
+}
+
+// errBadLogin is a refused name or password; each protocol answers it its own way.
+var errBadLogin = errors.New("login incorrect")
+
+// login asks the monitor to decide a login, as it does for every protocol.
+func (a *monitorAuth) login(ctx context.Context, auth privsep.AuthRequest) (ftpd.Account, error) {
 	if err := a.lost(); err != nil {
 		return ftpd.Account{}, err
 	}
 	id, reply, done := a.calls.Start()
 	defer done()
-	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &privsep.AuthRequest{User: user, Password: password, Client: client.String(), TLS: ftpd.LoginOverTLS(ctx)}}
+	req := privsep.Message{Kind: privsep.KindAuth, ID: id, Auth: &auth}
 	if err := a.ch.Send(req); err != nil {
 		return ftpd.Account{}, err
 	}
@@ -306,16 +402,38 @@ func (a *monitorAuth) Authenticate(ctx context.Context, user, password string, c
 			if r.Failure == privsep.FailureError {
 				return ftpd.Account{}, errors.New("the monitor could not check the password")
 			}
-			return ftpd.Account{}, ftpd.ErrBadLogin
+			return ftpd.Account{}, errBadLogin
 		}
 		home := path.Join("/", r.Home)
 		if !a.chroot {
 			home = path.Join(a.root, home)
 		}
-		return ftpd.Account{Name: user, Home: home, Permissions: r.Permissions, MaxSessions: r.MaxSessions}, nil
+		return ftpd.Account{Name: auth.User, Home: home, Permissions: r.Permissions, MaxSessions: r.MaxSessions}, nil
 	case <-ctx.Done():
 		return ftpd.Account{}, fmt.Errorf("password check: %w", ctx.Err())
 	}
+}
+
+// sftpAuth puts the monitor's login decision behind the SFTP service, with the
+// protocol recorded as "sftp".
+type sftpAuth struct{ a *monitorAuth }
+
+func (s sftpAuth) Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error) {
+	return s.login(ctx, privsep.AuthRequest{User: user, Password: password, Client: client.String(), Protocol: privsep.ProtocolSFTP})
+}
+
+// AuthenticateKey asks whether key may log in as user; the SSH library checks the
+// client's signature.
+func (s sftpAuth) AuthenticateKey(ctx context.Context, user string, key ssh.PublicKey, client netip.Addr) (ftpd.Account, error) {
+	return s.login(ctx, privsep.AuthRequest{User: user, Client: client.String(), Protocol: privsep.ProtocolSFTP, PublicKey: key.Marshal()})
+}
+
+func (s sftpAuth) login(ctx context.Context, req privsep.AuthRequest) (ftpd.Account, error) {
+	acct, err := s.a.login(ctx, req)
+	if errors.Is(err, errBadLogin) {
+		err = sftpd.ErrBadLogin
+	}
+	return acct, err
 }
 
 // readLoop dispatches the monitor's messages until the channel fails.

@@ -47,6 +47,7 @@ const (
 	ListenerFD            = 3 + iota // the FTP listening socket
 	ChannelFD                        // the worker's end of this channel
 	ImplicitTLSListenerFD            // the implicit FTPS listening socket, when implicit_tls_listen is set
+	SFTPListenerFD                   // the SFTP listening socket, when WorkerConfig.SFTP is set
 	endFD                            // one past the last descriptor
 )
 
@@ -172,6 +173,7 @@ type Session struct {
 	Client   string    `json:"client"`
 	Since    time.Time `json:"since"`
 	TLS      bool      `json:"tls"`
+	Protocol Protocol  `json:"protocol,omitempty"` // "" in a list from a worker without SFTP: FTP
 	Transfer *Transfer `json:"transfer,omitempty"`
 }
 
@@ -221,16 +223,43 @@ type WorkerConfig struct {
 	ImplicitTLS bool `json:"implicit_tls,omitempty"`
 	// SweepFrom is where the previous worker's sweep of upload leftovers stopped.
 	SweepFrom string `json:"sweep_from,omitempty"`
+	// SFTP says the worker inherited an SFTP listener (SFTPListenerFD); HostKeysPEM are
+	// the SSH host keys it signs with, handed over as the TLS key is.
+	SFTP        bool     `json:"sftp,omitempty"`
+	HostKeysPEM [][]byte `json:"host_keys_pem,omitempty"`
 }
 
 // AuthRequest asks the monitor to check a login.
 type AuthRequest struct {
-	User     string `json:"user"`
-	Password string `json:"password"`
-	Client   string `json:"client"`
-	// TLS tells whether the session logged in over TLS, for the record of last logins.
+	User     string   `json:"user"`
+	Password string   `json:"password"`
+	Client   string   `json:"client"`
+	Protocol Protocol `json:"protocol"`
+	// TLS tells whether an FTP session logged in over TLS, for the record of last logins.
 	TLS bool `json:"tls,omitempty"`
+	// PublicKey, in SSH wire format, asks whether the key may log in instead of a
+	// password; only over SFTP, and with no password.
+	PublicKey []byte `json:"public_key,omitempty"`
 }
+
+// MaxPublicKey bounds a public key in a login request: an RSA key of 16384 bits
+// takes about 2 KiB.
+const MaxPublicKey = 8 << 10
+
+func (r AuthRequest) valid() bool {
+	return r.Protocol.valid() && (r.PublicKey == nil || r.Protocol == ProtocolSFTP && r.Password == "" && len(r.PublicKey) <= MaxPublicKey)
+}
+
+// Protocol is what a session speaks; the monitor records it with the last login.
+type Protocol string
+
+// The protocols of the worker.
+const (
+	ProtocolFTP  Protocol = "ftp"
+	ProtocolSFTP Protocol = "sftp"
+)
+
+func (p Protocol) valid() bool { return p == ProtocolFTP || p == ProtocolSFTP }
 
 // AuthReply answers an AuthRequest. Home is relative to the FTP root, because the
 // worker lives inside it.
@@ -355,7 +384,7 @@ func (m Message) wellFormed() bool {
 	case KindConfig:
 		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil
 	case KindAuth:
-		return m.Auth != nil && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil && m.ID != 0
+		return m.Auth != nil && m.Auth.valid() && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil && m.ID != 0
 	case KindAuthReply:
 		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil && m.ID != 0
 	case KindXferlog:

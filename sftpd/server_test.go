@@ -1,0 +1,232 @@
+package sftpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pkg/sftp"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/jelastic/jelastic-ftp/ftpd"
+	"github.com/jelastic/jelastic-ftp/users/perm"
+)
+
+// fakeAuth admits alice with "pw" to home, with perms.
+type fakeAuth struct {
+	home  string
+	perms perm.Set
+	key   ssh.PublicKey // alice's, if any
+}
+
+func (a fakeAuth) Authenticate(_ context.Context, user, password string, _ netip.Addr) (ftpd.Account, error) {
+	if user != "alice" || password != "pw" {
+		return ftpd.Account{}, ErrBadLogin
+	}
+	return ftpd.Account{Name: user, Home: a.home, Permissions: a.perms}, nil
+}
+
+func (a fakeAuth) AuthenticateKey(_ context.Context, user string, key ssh.PublicKey, _ netip.Addr) (ftpd.Account, error) {
+	if user != "alice" || a.key == nil || !bytes.Equal(key.Marshal(), a.key.Marshal()) {
+		return ftpd.Account{}, ErrBadLogin
+	}
+	return ftpd.Account{Name: user, Home: a.home, Permissions: a.perms}, nil
+}
+
+func testServer(t *testing.T, perms perm.Set, change func(*Settings)) (home, addr string) {
+	return testServerKey(t, perms, nil, change)
+}
+
+func testServerKey(t *testing.T, perms perm.Set, key ssh.PublicKey, change func(*Settings)) (home, addr string) {
+	t.Helper()
+	home = t.TempDir()
+	_, hostKey, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	signer, err := ssh.NewSignerFromKey(hostKey)
+	require.NoError(t, err)
+	s := Settings{
+		HostKeys: []ssh.Signer{signer}, IdleTimeout: time.Minute, MaxSessions: 10, MaxSessionsPerIP: 10,
+		LoginAttemptsPerSession: 2, AtomicUploads: true,
+	}
+	if change != nil {
+		change(&s)
+	}
+	srv, err := New(s, fakeAuth{home: home, perms: perms, key: key})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Shutdown(ctx))
+		require.ErrorIs(t, <-served, net.ErrClosed)
+	})
+	return home, ln.Addr().String()
+}
+
+func dial(t *testing.T, addr, password string) (*ssh.Client, error) {
+	t.Helper()
+	return ssh.Dial("tcp", addr, &ssh.ClientConfig{
+		User: "alice", Auth: []ssh.AuthMethod{ssh.Password(password)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
+	})
+}
+
+func sftpClient(t *testing.T, addr string) (*ssh.Client, *sftp.Client) {
+	t.Helper()
+	c, err := dial(t, addr, "pw")
+	require.NoError(t, err)
+	sc, err := sftp.NewClient(c, sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(64))
+	require.NoError(t, err)
+	t.Cleanup(func() { sc.Close(); c.Close() })
+	return c, sc
+}
+
+// TestUploadIsAtomic: concurrent, out-of-order writes land in order; the file shows
+// under its name only after Close; a connection that ends first leaves the old file.
+func TestUploadIsAtomic(t *testing.T) {
+	home, addr := testServer(t, perm.All, nil)
+	require.NoError(t, os.WriteFile(filepath.Join(home, "app.bin"), []byte("old"), 0o644))
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+
+	_, sc := sftpClient(t, addr)
+	f, err := sc.Create("app.bin")
+	require.NoError(t, err)
+	_, err = f.ReadFrom(bytes.NewReader(data))
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(home, "app.bin"))
+	require.NoError(t, err)
+	require.Equal(t, "old", string(got), "published before Close")
+	require.NoError(t, f.Close())
+	got, err = os.ReadFile(filepath.Join(home, "app.bin"))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, got), "the upload arrived changed")
+
+	c2, sc2 := sftpClient(t, addr)
+	f, err = sc2.Create("app.bin")
+	require.NoError(t, err)
+	_, err = f.Write(data[:1<<20])
+	require.NoError(t, err)
+	c2.Close() // the connection ends with the handle open
+	require.Eventually(t, func() bool {
+		entries, _ := os.ReadDir(home)
+		got, _ := os.ReadFile(filepath.Join(home, "app.bin"))
+		return len(entries) == 1 && bytes.Equal(data, got)
+	}, 5*time.Second, 10*time.Millisecond, "the cut upload replaced the file or left a temporary one")
+}
+
+func TestPermissionRefusals(t *testing.T) {
+	home, addr := testServer(t, perm.Of(perm.List, perm.Download), nil)
+	require.NoError(t, os.WriteFile(filepath.Join(home, "a.txt"), []byte("a"), 0o644))
+	_, sc := sftpClient(t, addr)
+	tests := []struct {
+		name string
+		do   func() error
+	}{
+		{"upload", func() error { _, err := sc.Create("new.txt"); return err }},
+		{"overwrite", func() error { _, err := sc.Create("a.txt"); return err }},
+		{"delete", func() error { return sc.Remove("a.txt") }},
+		{"rename", func() error { return sc.Rename("a.txt", "b.txt") }},
+		{"mkdir", func() error { return sc.Mkdir("d") }},
+		{"chmod", func() error { return sc.Chmod("a.txt", 0o600) }},
+		{"mtime", func() error { return sc.Chtimes("a.txt", time.Unix(1, 0), time.Unix(1, 0)) }},
+		{"hard link", func() error { return sc.Link("a.txt", "l.txt") }},
+	}
+	for _, tt := range tests {
+		// pkg/sftp's client turns the status into os.ErrPermission and drops its
+		// message; the end-to-end tests read it with paramiko.
+		require.ErrorIs(t, tt.do(), os.ErrPermission, tt.name)
+	}
+	f, err := sc.Open("a.txt")
+	require.NoError(t, err)
+	b, err := io.ReadAll(f)
+	require.NoError(t, err)
+	require.Equal(t, "a", string(b))
+	f.Close()
+}
+
+func TestOnlyTheSFTPSubsystem(t *testing.T) {
+	_, addr := testServer(t, perm.All, nil)
+	c, err := dial(t, addr, "pw")
+	require.NoError(t, err)
+	defer c.Close()
+	for _, try := range []func(*ssh.Session) error{
+		func(s *ssh.Session) error { return s.Shell() },
+		func(s *ssh.Session) error { return s.Start("id") },
+		func(s *ssh.Session) error { return s.RequestSubsystem("shell") },
+		func(s *ssh.Session) error { return s.RequestPty("xterm", 24, 80, nil) },
+	} {
+		s, err := c.NewSession()
+		require.NoError(t, err)
+		require.Error(t, try(s))
+		s.Close()
+	}
+	_, err = c.Dial("tcp", addr)
+	require.ErrorContains(t, err, "prohibited", "direct-tcpip")
+	_, err = c.Listen("tcp", "127.0.0.1:0")
+	require.Error(t, err, "tcpip-forward")
+}
+
+func TestLoginLimits(t *testing.T) {
+	_, addr := testServer(t, perm.All, func(s *Settings) { s.MaxSessionsPerIP = 1 })
+	_, err := dial(t, addr, "wrong")
+	require.ErrorContains(t, err, "unable to authenticate")
+	// The refused connection's session ends a moment after the client sees it.
+	var c *ssh.Client
+	require.Eventually(t, func() bool {
+		c, err = dial(t, addr, "pw")
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond, "the password is refused: %v", err)
+	defer c.Close()
+	_, err = dial(t, addr, "pw")
+	require.Error(t, err, "a second connection from the address beyond max_sessions_per_ip")
+}
+
+func TestIdleTimeout(t *testing.T) {
+	_, addr := testServer(t, perm.All, func(s *Settings) { s.IdleTimeout = 300 * time.Millisecond })
+	c, err := dial(t, addr, "pw")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an idle connection stayed open")
+	}
+}
+
+func TestKeyLogin(t *testing.T) {
+	newSigner := func() ssh.Signer {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		s, err := ssh.NewSignerFromKey(k)
+		require.NoError(t, err)
+		return s
+	}
+	mine, other := newSigner(), newSigner()
+	_, addr := testServerKey(t, perm.All, mine.PublicKey(), nil)
+	login := func(user string, auth ...ssh.AuthMethod) error {
+		c, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: user, Auth: auth, HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	require.NoError(t, login("alice", ssh.PublicKeys(mine)))
+	require.NoError(t, login("alice", ssh.PublicKeys(other, mine)), "the second key offered")
+	require.Error(t, login("alice", ssh.PublicKeys(other)))
+	require.Error(t, login("bob", ssh.PublicKeys(mine)), "alice's key is not bob's")
+	require.NoError(t, login("alice", ssh.PublicKeys(other), ssh.Password("pw")), "the password after a refused key")
+}
