@@ -591,17 +591,24 @@ func TestSFTPSessionEndsWhenAccessEnds(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Remote working directory") }, 15*time.Second, 20*time.Millisecond, "the sftp session never logged in: %s", out.String())
 
 	mark := len(s.Log())
+	start := time.Now()
 	r := e.Ftpctl("", "user", "del", "alice")
 	require.Equal(t, 0, r.Code, r.String())
 	require.Contains(t, r.Stdout, "ended its", "ftpctl says it ended the session")
+	s.waitLog(mark, `msg="session ended: the account's access was taken away"`, "protocol=sftp", "user=alice")
+	require.Less(t, time.Since(start), endWithin+cmdOverhead, "the session ended in time")
+	// sftp notices the closed connection at its next request (pwd needs none).
+	_, _ = stdin.Write([]byte("ls\n"))
 	select {
 	case err := <-exited:
-		require.Error(t, err, "sftp ends with an error when the server closes its session: %s", out.String())
+		require.Error(t, err, "sftp ends with an error when the server closed its session: %s", out.String())
 	case <-time.After(endWithin):
-		t.Fatalf("the SFTP session of a deleted user was still open after %s: %s", endWithin, out.String())
+		t.Fatalf("the SFTP session of a deleted user still answered after %s: %s", endWithin, out.String())
 	}
-	s.waitLog(mark, `msg="session ended: the account's access was taken away"`, "protocol=sftp", "user=alice")
 }
+
+// cmdOverhead is what running ftpctl itself may take beside the ending of sessions.
+const cmdOverhead = 3 * time.Second
 
 // lockedBuffer collects a running client's output while the test reads it.
 type lockedBuffer struct {
