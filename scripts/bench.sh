@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # Measures our FTP service (`ftpctl serve`: the root monitor and its chrooted worker)
-# against Debian's vsftpd, side by side on 127.0.0.1, in one run, with the same account
-# (made by `ftpctl user add`, a SHA-512 hash both servers verify) and the same FTP root.
-# Runs as root in a private mount namespace with a copy of /etc bound over /etc: the
-# machine's /etc is not touched, and everything else lives in one temporary folder.
+# against Debian's vsftpd, Pure-FTPd and ProFTPD, side by side on 127.0.0.1 in one run,
+# with the same account (made by `ftpctl user add`: UID 700, a SHA-512 hash every server
+# verifies), the same certificate and the same FTP root. Runs as root in a private mount
+# namespace with a copy of /etc bound over /etc: the machine's /etc is not touched, and
+# everything else lives in one temporary folder. vsftpd is installed as a package;
+# Pure-FTPd and ProFTPD conflict with it as packages, so they are fetched with
+# `apt-get download` and unpacked into BENCH_CACHE (scripts/bench/debs.sh).
 #   scripts/bench.sh
-# Sizes and counts (environment, defaults in brackets): BENCH_SIZE_MB [1024] file for
-# the single-stream rows, BENCH_REPS [9] rounds of them; BENCH_ROUNDS [5] rounds of
-# BENCH_SESSIONS [400] logins by BENCH_WORKERS [4] clients at once, of BENCH_FILES [1000]
-# files of 4 KiB up and down (plain, then FTPS; lftp mirrors the first 100 up and back),
-# and of BENCH_LIST_REPS [5] listings (median) of a folder of
-# BENCH_ENTRIES [10000]; BENCH_IDLE [500] idle sessions; BENCH_PORT [25021] first of the
-# ports used (ours: +0..+400, vsftpd: +500..+900); BENCH_PIN [1] servers on CPU 0 and
-# clients on the last CPU (see below); BENCH_FS [ext4] the FTP root on a fresh ext4 file
-# system in a loop-mounted image ("dir": a folder in the temporary one, on whatever file
-# system holds /tmp). Cells are medians over the rounds;
-# "rounds ours better" counts the rounds (each runs both servers) in which ours did better.
+# Environment, defaults in brackets: BENCH_PEERS ["vsftpd pure-ftpd proftpd"] the peers,
+# any of them, in any order; BENCH_QUICK [0] 1 for a check that the script works (small
+# sizes, one round: figures meaningless); BENCH_SIZE_MB [1024] the file of the
+# single-stream rows, BENCH_PARALLEL [8] downloads of it at once, BENCH_REPS [9] rounds
+# of them; BENCH_ROUNDS [5] rounds of BENCH_SESSIONS [400] logins by BENCH_WORKERS [4]
+# clients at once, of BENCH_FILES [1000] files of 4 KiB up and down (plain, then FTPS;
+# lftp mirrors the first 100 up and back), and of BENCH_LIST_REPS [5] listings (median)
+# of a folder of BENCH_ENTRIES [10000]; BENCH_IDLE [500] idle sessions; BENCH_PORT
+# [25021] first of the ports (per server a control port, then 2 passive ports per session
+# allowed);
+# BENCH_PIN [1] servers on CPU 0 and clients on the last CPU (see below); BENCH_FS [ext4]
+# the FTP root on a fresh ext4 file system in a loop-mounted image ("dir": a folder in
+# the temporary one, on whatever file system holds /tmp); BENCH_CACHE
+# [/var/cache/jelastic-ftp-bench] where the unpacked peers are kept (delete it to fetch
+# them again). Each round runs every server, the first one rotating between rounds;
+# cells are medians over the rounds; "best peer" is the peer with the best median, and
+# "rounds ours beat it" counts the rounds in which ours did better than that peer.
 # The table goes to stdout, progress and each round's figures to stderr; a row that
 # fails reads "error", the failures follow the table, and the exit status is 1.
 set -euo pipefail
@@ -23,17 +32,31 @@ self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
 die() { echo "bench.sh: $*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "run as root: both servers run as root on a private copy of /etc"
+cache=${BENCH_CACHE:-/var/cache/jelastic-ftp-bench}
+read -r -a peers <<<"${BENCH_PEERS-vsftpd pure-ftpd proftpd}"
+for name in "${peers[@]}"; do
+  case $name in
+  vsftpd | pure-ftpd | proftpd) ;;
+  *) die "BENCH_PEERS: unknown peer $name (known: vsftpd pure-ftpd proftpd)" ;;
+  esac
+  # shellcheck source=/dev/null
+  . "scripts/bench/$name.sh"
+done
+# shellcheck source=scripts/bench/debs.sh
+. scripts/bench/debs.sh
+servers=(ours "${peers[@]}")
+peer_id() { echo "${1//-/_}"; } # pure-ftpd -> pure_ftpd, for function names
+title() {
+  case $1 in
+  pure-ftpd) echo Pure-FTPd ;;
+  proftpd) echo ProFTPD ;;
+  *) echo "$1" ;;
+  esac
+}
+
+[ "$(id -u)" -eq 0 ] || die "run as root: every server runs as root on a private copy of /etc"
 if [ -z "${JFTP_BENCH_NS:-}" ]; then
-  if [ ! -x /usr/sbin/vsftpd ] && command -v apt-get >/dev/null 2>&1; then
-    echo "bench.sh: installing vsftpd" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq vsftpd >/dev/null || true
-    # The package starts its own vsftpd where systemd runs; the benchmark starts its own.
-    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet vsftpd 2>/dev/null; then
-      systemctl disable --now vsftpd >/dev/null 2>&1 || true
-    fi
-  fi
-  [ -x /usr/sbin/vsftpd ] || die "vsftpd is missing: apt-get install vsftpd"
+  for name in "${peers[@]}"; do "install_$(peer_id "$name")"; done
   if ! command -v lftp >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     echo "bench.sh: installing lftp" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lftp >/dev/null || true
@@ -45,23 +68,35 @@ if [ -z "${JFTP_BENCH_NS:-}" ]; then
   exec unshare --mount --propagation private -- "$self" "$@"
 fi
 
-size_mb=${BENCH_SIZE_MB:-1024}
-reps=${BENCH_REPS:-9}
-sessions=${BENCH_SESSIONS:-400}
+quick=${BENCH_QUICK:-0}
+if [ "$quick" = 1 ]; then
+  d_size=16 d_reps=1 d_rounds=1 d_sessions=20 d_files=100 d_entries=1000 d_list=1 d_idle=20
+else
+  d_size=1024 d_reps=9 d_rounds=5 d_sessions=400 d_files=1000 d_entries=10000 d_list=5 d_idle=500
+fi
+size_mb=${BENCH_SIZE_MB:-$d_size}
+streams=${BENCH_PARALLEL:-8}
+reps=${BENCH_REPS:-$d_reps}
+sessions=${BENCH_SESSIONS:-$d_sessions}
 workers=${BENCH_WORKERS:-4}
-files=${BENCH_FILES:-1000}
-entries=${BENCH_ENTRIES:-10000}
-list_reps=${BENCH_LIST_REPS:-5}
-rounds=${BENCH_ROUNDS:-5}
-idle=${BENCH_IDLE:-500}
+files=${BENCH_FILES:-$d_files}
+entries=${BENCH_ENTRIES:-$d_entries}
+list_reps=${BENCH_LIST_REPS:-$d_list}
+rounds=${BENCH_ROUNDS:-$d_rounds}
+idle=${BENCH_IDLE:-$d_idle}
 port=${BENCH_PORT:-25021}
-ours_port=$port vs_port=$((port + 500))
+# Every server admits the idle sessions and a few more, and has twice as many passive
+# ports (Pure-FTPd admits at most half as many sessions as it has passive ports).
+max_sessions=$((idle + 100))
+pasv_ports=$((2 * max_sessions))
+declare -A PORT PID
+for i in "${!servers[@]}"; do PORT[${servers[$i]}]=$((port + (pasv_ports + 1) * i)); done
 # The servers run on CPU 0 and the clients on the last CPU, each alone there. A client in
 # production is on another machine; here it shares two cores with the server, and where
 # the kernel places a server woken by its client's packets (often on the client's own,
-# busy core, until it moves it) would decide rows more than the servers do: vsftpd's
-# process per session gets a core from each fork, a long-lived process waits for the
-# load balancer. Pinned, each server has one core of its own. The Go runtime sees
+# busy core, until it moves it) would decide rows more than the servers do: a server
+# with a process per session gets a core from each fork, a long-lived process waits for
+# the load balancer. Pinned, each server has one core of its own. The Go runtime sees
 # that one core (GOMAXPROCS 1). BENCH_PIN=0 leaves everything free.
 pin=() server_pin=() client_cpu=""
 if [ "${BENCH_PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
@@ -73,7 +108,13 @@ client=("${pin[@]}" python3 "$PWD/scripts/bench/ftpbench.py")
 # Bounds every client command, so that a hung server costs one row, not the run.
 limit=600
 
-for p in "$ours_port" "$vs_port"; do
+# Passive ports among the kernel's ephemeral ones could be taken by a client's socket.
+read -r ephemeral _ </proc/sys/net/ipv4/ip_local_port_range
+last=$((port + (pasv_ports + 1) * ${#servers[@]} - 1))
+[ "$last" -lt "$ephemeral" ] ||
+  die "ports $port-$last reach the kernel's ephemeral ports (from $ephemeral): lower BENCH_PORT or BENCH_IDLE"
+for name in "${servers[@]}"; do
+  p=${PORT[$name]}
   if ss -Htln "sport = :$p" | grep -q .; then
     die "port $p is in use; choose other ports with BENCH_PORT"
   fi
@@ -93,13 +134,14 @@ descendants() {
   done
 }
 stop() { # PID: SIGTERM, wait up to 40 s (ours lets transfers finish for 30 s), SIGKILL
-  local pid=$1 kids i
+  local pid=$1 kids
   kids=$(descendants "$pid")
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 400); do
+  for _ in $(seq 400); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
+  # shellcheck disable=SC2086 # one PID per word
   kill -KILL "$pid" $kids 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
@@ -117,8 +159,9 @@ echo "building ftpctl and preparing data in $work ..." >&2
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/ftpctl" ./cmd/ftpctl
 cp -a /etc "$work/etc"
 rm -rf "$work/etc/jelastic-ftp" "$work/etc/sudoers.d/jelastic"
-root="$work/root"
-mkdir -p "$root" "$work/etc/jelastic-ftp" "$work/tls" "$work/small"
+root="$work/root" tls="$work/tls"
+mkdir -p "$root" "$work/etc/jelastic-ftp" "$tls" "$work/small"
+for name in "${servers[@]}"; do mkdir -p "$work/$name"; done
 # A fresh file system with a journal, as a container's disk has, rather than whatever
 # holds /tmp, and one that earlier runs have not used: on an ext4 without a journal,
 # each new file's inode is found by stepping over every inode freed in the last minutes
@@ -137,64 +180,31 @@ else
   die "BENCH_FS must be ext4 or dir, not $fs"
 fi
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
-  -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" 2>/dev/null
-cat >"$work/etc/jelastic-ftp/ftpd.toml" <<EOF
+  -keyout "$tls/key.pem" -out "$tls/cert.pem" 2>/dev/null
+ours_port=${PORT[ours]}
+cat >"$work/etc/jelastic-ftp/ftpd.toml" <<CONF
 root = "$root"
-listen = "127.0.0.1:$ours_port"
-passive_ports = "$((ours_port + 1))-$((ours_port + 400))"
+listen = "127.0.0.1:${PORT[ours]}"
+passive_ports = "$((ours_port + 1))-$((ours_port + pasv_ports))"
+atomic_uploads = true
 
 [tls]
-cert = "$work/tls/cert.pem"
-key = "$work/tls/key.pem"
+cert = "$tls/cert.pem"
+key = "$tls/key.pem"
 require_session_reuse = true
 
 [limits]
-max_sessions = $((idle + 500))
-max_sessions_per_ip = $((idle + 500))
+max_sessions = $max_sessions
+max_sessions_per_ip = $max_sessions
 ban_after_failures = 0
-EOF
-# Debian's vsftpd PAM service also wants a shell from /etc/shells, which FTP accounts
-# do not have: this one checks only the password and the account.
-cat >"$work/etc/pam.d/jftp-bench-vsftpd" <<'EOF'
-auth    required pam_unix.so
-account required pam_unix.so
-session required pam_permit.so
-EOF
-mkdir -p "$work/vsftpd"
-cat >"$work/vsftpd/vsftpd.conf" <<EOF
-listen=YES
-listen_ipv6=NO
-listen_address=127.0.0.1
-listen_port=$vs_port
-background=NO
-anonymous_enable=NO
-local_enable=YES
-write_enable=YES
-local_umask=022
-chroot_local_user=YES
-allow_writeable_chroot=YES
-pasv_min_port=$((vs_port + 1))
-pasv_max_port=$((vs_port + 400))
-pam_service_name=jftp-bench-vsftpd
-secure_chroot_dir=/var/run/vsftpd/empty
-ssl_enable=YES
-rsa_cert_file=$work/tls/cert.pem
-rsa_private_key_file=$work/tls/key.pem
-ssl_ciphers=HIGH
-require_ssl_reuse=YES
-force_local_logins_ssl=NO
-force_local_data_ssl=NO
-max_clients=$((idle + 500))
-max_per_ip=$((idle + 500))
-xferlog_enable=YES
-vsftpd_log_file=$work/vsftpd/vsftpd.log
-EOF
-
+CONF
 mount --bind "$work/etc" /etc
 BENCH_PASS=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 export BENCH_PASS
 echo "$BENCH_PASS" | "$work/ftpctl" user add bench --home "$root" --password-stdin --no-owner-passwd >/dev/null
+# shellcheck disable=SC2016 # a literal $6$
 grep -q '^bench:\$6\$' /etc/shadow || die "ftpctl user add did not write a SHA-512 hash"
+[ "$(id -u bench)" = 700 ] || die "ftpctl user add did not make UID 700"
 chown 700:jelastic-ftp "$root" # the FTP root existed before the account, as on a real node
 # curl reads the password from here rather than from its command line.
 printf 'machine 127.0.0.1 login bench password %s\n' "$BENCH_PASS" >"$work/netrc"
@@ -205,7 +215,6 @@ mkdir "$root/list"
 (cd "$root/list" && seq -f 'entry-%05g.txt' 1 "$entries" | xargs touch)
 head -c $((files * 4096)) /dev/urandom | split -b 4096 -d -a 5 - "$work/small/f"
 
-declare -A R # R[row.server] = figure or "error"
 errlog="$work/errors"
 : >"$errlog"
 fail() { # ROW SERVER WHAT
@@ -213,32 +222,39 @@ fail() { # ROW SERVER WHAT
 }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]}'; }
 
-start_server() { # LOG COMMAND...: starts in the background, sets server_pid
-  local log=$1
-  shift
-  "$@" >"$log" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid")
-}
-start_server "$work/ours.log" "${server_pin[@]}" "$work/ftpctl" serve
-ours_pid=$server_pid
-start_server "$work/vsftpd/stderr.log" "${server_pin[@]}" /usr/sbin/vsftpd "$work/vsftpd/vsftpd.conf"
-vs_pid=$server_pid
-"${client[@]}" wait --port "$ours_port" || die "ftpctl serve did not start: $(tail -n 5 "$work/ours.log")"
-"${client[@]}" wait --port "$vs_port" || die "vsftpd did not start: $(tail -n 5 "$work/vsftpd/stderr.log")"
-echo "servers up: ours pid $ours_pid on $ours_port, vsftpd pid $vs_pid on $vs_port" >&2
+for name in "${servers[@]}"; do
+  if [ "$name" = ours ]; then
+    cmd=("$work/ftpctl" serve)
+  else
+    "setup_$(peer_id "$name")" "${PORT[$name]}" # writes its configuration, sets cmd
+  fi
+  "${server_pin[@]}" "${cmd[@]}" >"$work/$name/stderr.log" 2>&1 &
+  PID[$name]=$!
+  pids+=("$!")
+done
+for name in "${servers[@]}"; do
+  "${client[@]}" wait --port "${PORT[$name]}" ||
+    die "$name did not start: $(tail -n 5 "$work/$name/stderr.log")"
+  echo "$name up: pid ${PID[$name]}, port ${PORT[$name]}" >&2
+done
 # What curl negotiates on each, for the table's header.
 tls_used() { # PORT
   curl -sv --ssl-reqd -k --netrc-file "$work/netrc" --max-time 30 -o /dev/null "ftp://127.0.0.1:$1/" 2>&1 |
     sed -n 's/^\* SSL connection using //p' | head -n 1 || true
 }
-tls_ours=$(tls_used "$ours_port") tls_vs=$(tls_used "$vs_port")
+tls_note=""
+for name in "${servers[@]}"; do
+  tls_note+="${tls_note:+, }$(title "$name") $(tls_used "${PORT[$name]}")"
+done
 
+curl_args() { # PORT TLS: curl's options and the server's URL, into args and url
+  url="ftp://127.0.0.1:$1" args=(-sS --netrc-file "$work/netrc" --max-time "$limit")
+  if [ -n "$2" ]; then args+=(--ssl-reqd -k); fi
+}
 # One single-stream curl transfer of big.bin: prints MB/s, or fails with what went wrong.
 transfer() { # PORT DIR TLS: DIR is down or up, TLS is "" or tls
-  local p=$1 dir=$2 tls=$3 out want=$((size_mb * 1024 * 1024))
-  local url="ftp://127.0.0.1:$p" args=(-sS --netrc-file "$work/netrc" --max-time "$limit")
-  [ -n "$tls" ] && args+=(--ssl-reqd -k)
+  local p=$1 dir=$2 out want=$((size_mb * 1024 * 1024)) args url
+  curl_args "$p" "$3"
   if [ "$dir" = down ]; then
     out=$("${pin[@]}" curl "${args[@]}" -o /dev/null -w '%{size_download} %{speed_download}' "$url/big.bin" 2>&1) ||
       { echo "curl ${args[*]} $url/big.bin: $out"; return 1; }
@@ -253,13 +269,32 @@ transfer() { # PORT DIR TLS: DIR is down or up, TLS is "" or tls
   [ "${out%% *}" = "$want" ] || { echo "curl moved ${out%% *} bytes, want $want"; return 1; }
   awk -v s="${out#* }" 'BEGIN {printf "%.1f\n", s / 1e6}'
 }
+# $streams curl downloads of big.bin at once, each over its own session: prints the MB/s
+# of all of them together, from starting the first to the end of the last.
+parallel() { # PORT
+  local p=$1 want=$((size_mb * 1024 * 1024)) args url i t0 t1 jobs=() bad=""
+  curl_args "$p" ""
+  t0=$(date +%s.%N)
+  for i in $(seq "$streams"); do
+    "${pin[@]}" curl "${args[@]}" -o /dev/null -w '%{size_download}' "$url/big.bin" >"$work/par.$i" 2>&1 &
+    jobs+=("$!")
+  done
+  for i in "${!jobs[@]}"; do wait "${jobs[$i]}" || bad+=" curl $((i + 1)): $(cat "$work/par.$((i + 1))")"; done
+  t1=$(date +%s.%N)
+  for i in $(seq "$streams"); do
+    [ "$(cat "$work/par.$i")" = "$want" ] || bad+=" curl $i moved $(cat "$work/par.$i") bytes, want $want;"
+  done
+  [ -z "$bad" ] || { echo "parallel downloads:$bad"; return 1; }
+  awk -v n="$streams" -v w="$want" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f\n", n * w / (b - a) / 1e6}'
+}
 
 declare -A V # V[row.server] = one figure per round, "error" for a failed round
 measure() { # SERVER "ROW..." COMMAND...: appends the command's figures, one per row, to V
-  local name=$1 rows=($2) out vals i
+  local name=$1 rows vals i out
+  read -r -a rows <<<"$2"
   shift 2
   if out=$("$@" 2>&1) && [ "$(wc -w <<<"$out")" -eq "${#rows[@]}" ]; then
-    vals=($out)
+    read -r -a vals <<<"$out"
     for i in "${!rows[@]}"; do V[${rows[$i]}.$name]+="${vals[$i]} "; done
   else
     fail "${rows[0]}" "$name" "$*: $out"
@@ -284,15 +319,15 @@ mirror() { # PORT NAME
 }
 
 # The servers take turns within each round, so that a busy moment on the shared machine
-# weighs on both rather than on one, and the one that goes first alternates between
-# rounds, so that neither always follows the other's uploads (whose writeback runs on);
-# each cell is the median of its rounds.
-servers() { # ROUND: both servers, in this round's order
-  if [ $(($1 % 2)) -eq 1 ]; then
-    echo "ours $ours_port" && echo "vsftpd $vs_port"
-  else
-    echo "vsftpd $vs_port" && echo "ours $ours_port"
-  fi
+# weighs on all of them rather than on one, and the one that goes first rotates between
+# rounds, so that none always follows another's uploads (whose writeback runs on); each
+# cell is the median of its rounds.
+order() { # ROUND: every server with its port, in this round's order
+  local n=${#servers[@]} i name
+  for i in $(seq 0 $((n - 1))); do
+    name=${servers[$(((i + $1 - 1) % n))]}
+    echo "$name ${PORT[$name]}"
+  done
 }
 for round in $(seq "$reps"); do
   echo "single-stream round $round of $reps ..." >&2
@@ -301,8 +336,9 @@ for round in $(seq "$reps"); do
     ${client_cpu:+--client-cpu "$client_cpu"} "$root/big.bin"
   while read -r name p <&3; do
     measure "$name" down transfer "$p" down ""
-    # Row 2 pairs each download with the baseline of its own round.
-    base=(${V[sendfile.base]}) down=(${V[down.$name]})
+    # The percentage pairs each download with the baseline of its own round.
+    read -r -a base <<<"${V[sendfile.base]}"
+    read -r -a down <<<"${V[down.$name]}"
     if [ "${base[-1]}" = error ] || [ "${down[-1]}" = error ]; then
       V[pct.$name]+="error "
     else
@@ -311,7 +347,8 @@ for round in $(seq "$reps"); do
     measure "$name" up transfer "$p" up ""
     measure "$name" down_tls transfer "$p" down tls
     measure "$name" up_tls transfer "$p" up tls
-  done 3< <(servers "$round")
+    measure "$name" par parallel "$p"
+  done 3< <(order "$round")
 done
 for round in $(seq "$rounds"); do
   echo "sessions, small files and listings, round $round of $rounds ..." >&2
@@ -322,12 +359,16 @@ for round in $(seq "$rounds"); do
     measure "$name" "small_up_tls small_down_tls" bench smallfiles --tls --port "$p" --local "$work/small" --remote "small-tls-$name-$round"
     measure "$name" mirror mirror "$p" "$name"
     measure "$name" "list mlsd" bench listing --port "$p" --dir list --entries "$entries" --reps "$list_reps"
-  done 3< <(servers "$round")
+  done 3< <(order "$round")
 done
 echo "idle sessions ..." >&2
-measure ours "procs0 rss0 pss0 procs1 rss1 pss1" bench idle --port "$ours_port" --pid "$ours_pid" --count "$idle"
-measure vsftpd "procs0 rss0 pss0 procs1 rss1 pss1" bench idle --port "$vs_port" --pid "$vs_pid" --count "$idle"
+for name in "${servers[@]}"; do
+  measure "$name" "procs0 rss0 pss0 procs1 rss1 pss1" bench idle --port "${PORT[$name]}" --pid "${PID[$name]}" --count "$idle"
+done
+for pid in "${pids[@]}"; do stop "$pid"; done
+pids=()
 
+declare -A R # R[row.server] = the median of V, "error" or "n/a"
 for key in "${!V[@]}"; do
   if [[ " ${V[$key]}" == *" error "* ]]; then
     R[$key]=error
@@ -337,13 +378,12 @@ for key in "${!V[@]}"; do
     R[$key]=$(tr ' ' '\n' <<<"${V[$key]}" | grep . | median)
   fi
 done
-sendfile=${R[sendfile.base]}
 echo "figures of each round:" >&2
-for key in $(printf '%s\n' "${!V[@]}" | sort); do printf '  %-18s %s\n' "$key" "${V[$key]}" >&2; done
+for key in $(printf '%s\n' "${!V[@]}" | sort); do printf '  %-22s %s\n' "$key" "${V[$key]}" >&2; done
 
-# derived rows
-for name in ours vsftpd; do
-  [ "${R[pct.$name]}" = error ] || R[pct.$name]=$(awk -v a="${R[pct.$name]}" 'BEGIN {printf "%.0f %%", a}')
+# derived rows: percentages rounded, memory per idle session and in MiB
+for name in "${servers[@]}"; do
+  [ "${R[pct.$name]}" = error ] || R[pct.$name]=$(awk -v a="${R[pct.$name]}" 'BEGIN {printf "%.0f", a}')
   for m in rss pss; do
     R[${m}per.$name]=error R[${m}mib0.$name]=error R[${m}mib1.$name]=error
     if [ "${R[${m}0.$name]}" != error ]; then
@@ -354,26 +394,36 @@ for name in ours vsftpd; do
   done
 done
 
-for pid in "${pids[@]}"; do stop "$pid"; done
-pids=()
-
-size_label=$([ "$size_mb" -eq 1024 ] && echo "1 GiB" || echo "$size_mb MiB")
-# ratio is written so that above 1 means ours is better: HIGHER rows divide ours by
-# vsftpd, LOWER rows vsftpd by ours.
-row() { # KEY BETTER LABEL GOAL
-  local key=$1 better=$2 label=$3 goal=$4 a=${R[$1.ours]} b=${R[$1.vsftpd]} ratio=— rounds=—
-  if [[ "$a" =~ ^[0-9.]+$ && "$b" =~ ^[0-9.]+$ ]] && [ "$better" != - ]; then
-    if [ "$better" = higher ]; then
-      ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f ours/vsftpd", a / b}')
-    else
-      ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f vsftpd/ours", b / a}')
+number() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+# row KEY BETTER LABEL: one line of the table. BETTER is higher or lower (which figure is
+# better) or - (no comparison). The best peer is the one with the best median; the ratio
+# is written so that above 1 means ours is better: ours/best where higher is better,
+# best/ours where lower is (times, memory).
+row() {
+  local key=$1 better=$2 label=$3 name v cells="" best="" bv="" ratio=— rounds=— ours=${R[$1.ours]:-error}
+  for name in "${servers[@]}"; do
+    v=${R[$key.$name]:-error}
+    cells+=" $v |"
+    [ "$name" = ours ] && continue
+    number "$v" || continue
+    if [ -z "$bv" ] || { [ "$better" = higher ] && awk -v a="$v" -v b="$bv" 'BEGIN {exit !(a > b)}'; } ||
+      { [ "$better" = lower ] && awk -v a="$v" -v b="$bv" 'BEGIN {exit !(a < b)}'; }; then
+      best=$name bv=$v
     fi
-    rounds=$(wins "$better" "${V[$key.ours]:-}" "${V[$key.vsftpd]:-}")
+  done
+  if [ "$better" = - ] || [ -z "$best" ]; then
+    best=—
+  else
+    if number "$ours" && awk -v a="$ours" -v b="$bv" 'BEGIN {exit !(a > 0 && b > 0)}'; then
+      ratio=$(awk -v a="$ours" -v b="$bv" -v better="$better" 'BEGIN {printf "%.2f", better == "higher" ? a / b : b / a}')
+    fi
+    rounds=$(wins "$better" "${V[$key.ours]:-}" "${V[$key.$best]:-}")
+    best=$(title "$best")
   fi
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$a" "$b" "$ratio" "$rounds" "$goal"
+  printf '| %s |%s %s | %s | %s |\n' "$label" "$cells" "$best" "$ratio" "$rounds"
 }
-# wins BETTER "OURS..." "VSFTPD...": in how many rounds ours did better, of those both
-# completed. Both servers run in every round, so a round compares them on the machine
+# wins BETTER "OURS..." "PEER...": in how many rounds ours did better, of those both
+# completed. Every server runs in every round, so a round compares them on the machine
 # as it was then; the medians alone hide which way the rounds went.
 wins() {
   awk -v better="$1" -v a="$2" -v b="$3" 'BEGIN {
@@ -386,49 +436,55 @@ wins() {
     if (both > 1) printf "%d of %d", won, both; else print "—"
   }'
 }
-goal_pct=—
-if [[ "${R[pct.ours]}" =~ ^[0-9]+ ]]; then
-  goal_pct=$([ "${BASH_REMATCH[0]}" -ge 80 ] && echo "≥ 80 %: met" || echo "≥ 80 %: missed")
-fi
 
+size_label=$([ "$size_mb" -eq 1024 ] && echo "1 GiB" || echo "$size_mb MiB")
+versions="" header="| row |" rule="|---|"
+for name in "${servers[@]}"; do
+  header+=" $(title "$name") |" rule+="---|"
+  [ "$name" = ours ] || versions+="${versions:+, }$(title "$name") $("version_$(peer_id "$name")")"
+done
 echo
-echo "ftpctl serve vs vsftpd $(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null) on 127.0.0.1, $(nproc) cores, taking turns (first in odd rounds: ours);"
-echo "servers on CPU ${server_pin[2]:-any}, clients on CPU ${client_cpu:-any} (BENCH_PIN); FTP root on $fs (BENCH_FS)"
-echo "medians of $reps rounds (rows 1-2) and of $rounds rounds (rows 3-5; row 5: each round the median of $list_reps listings)"
-echo "FTPS as curl $(curl --version | awk 'NR==1 {print $2}') negotiated it: ours ${tls_ours:-unknown}, vsftpd ${tls_vs:-unknown}"
-echo "every ratio is written so that above 1 means ours is better; MB = 10^6 bytes"
+[ "$quick" = 1 ] && echo "QUICK MODE (BENCH_QUICK=1): small sizes and one round, to check the script; the figures mean nothing"
+echo "ftpctl serve beside $versions (Debian packages) on 127.0.0.1, $(nproc) cores; each round runs every server, the first one rotating;"
+echo "servers on CPU ${server_pin[2]:-any}, clients on CPU ${client_cpu:-any} (BENCH_PIN); FTP root on $fs (BENCH_FS); ours with atomic uploads"
+echo "medians of $reps rounds (1 GiB rows) and of $rounds rounds (the others; listings: each round the median of $list_reps); memory measured once"
+echo "FTPS as curl $(curl --version | awk 'NR==1 {print $2}') negotiated it: $tls_note"
+echo "ours/best: ours divided by the best peer's median where higher is better, the best peer's divided by ours where lower is (times, memory): above 1 means ours is better; MB = 10^6 bytes"
 echo
-echo "| row | ours | vsftpd | ratio | rounds ours better | goal |"
-echo "|---|---|---|---|---|---|"
-row down higher "1. $size_label download, FTP, curl (MB/s)" —
-row up higher "1. $size_label upload, FTP, curl (MB/s)" —
-row down_tls higher "1. $size_label download, FTPS PROT P, curl (MB/s)" —
-row up_tls higher "1. $size_label upload, FTPS PROT P, curl (MB/s)" —
-row pct - "2. FTP download as % of loopback sendfile into curl, same round (median $sendfile MB/s)" "$goal_pct"
-row sessions higher "3. logins per second (USER/PASS/QUIT, $sessions sessions, $workers at once)" —
-row sessions_tls higher "3. FTPS logins per second (AUTH TLS, PBSZ, PROT, USER/PASS/QUIT, ftplib)" —
-row small_up higher "4. $files files of 4 KiB, upload over one session (files/s)" —
-row small_down higher "4. $files files of 4 KiB, download over one session (files/s)" —
-row small_up_tls higher "4. $files files of 4 KiB, upload over one FTPS session, PROT P, ftplib (files/s)" —
-row small_down_tls higher "4. $files files of 4 KiB, download over one FTPS session, PROT P, ftplib (files/s)" —
-row mirror lower "4. lftp mirror of 100 files of 4 KiB up and back, FTPS PROT P (s)" —
-row list lower "5. LIST of $entries entries (ms)" —
-row mlsd lower "5. MLSD of $entries entries (ms)" —
-row procs1 - "6. server processes with $idle idle sessions" —
-row rssmib0 lower "6. server RSS, no session (5 s after the last one ended; MiB)" —
-row pssmib0 lower "6. server PSS, no session (shared pages split; MiB)" —
-row rssmib1 lower "6. server RSS, $idle idle sessions (MiB)" —
-row rssper lower "6. RSS per idle session (KiB)" —
-row pssper lower "6. PSS per idle session (KiB; shared pages split)" —
+echo "$header best peer | ours/best (above 1: ours better) | rounds ours beat best |"
+echo "$rule---|---|---|"
+row down higher "RETR $size_label, FTP, curl (MB/s)"
+row up higher "STOR $size_label, FTP, curl (MB/s)"
+row down_tls higher "RETR $size_label, FTPS PROT P, curl (MB/s)"
+row up_tls higher "STOR $size_label, FTPS PROT P, curl (MB/s)"
+row par higher "$streams × RETR $size_label at once, FTP, curl (MB/s, all together)"
+row pct higher "FTP RETR as % of loopback sendfile into curl, same round (median ${R[sendfile.base]:-error} MB/s)"
+row sessions higher "logins/s (USER/PASS/QUIT, $sessions sessions, $workers at once)"
+row sessions_tls higher "FTPS logins/s (AUTH TLS, PBSZ, PROT, USER/PASS/QUIT; ftplib)"
+row small_up higher "$files × 4 KiB STOR over one session (files/s)"
+row small_down higher "$files × 4 KiB RETR over one session (files/s)"
+row small_up_tls higher "$files × 4 KiB STOR over one FTPS session, PROT P (files/s; ftplib)"
+row small_down_tls higher "$files × 4 KiB RETR over one FTPS session, PROT P (files/s; ftplib)"
+row mirror lower "lftp mirror of 100 × 4 KiB up and back, FTPS PROT P (s; lower is better)"
+row list lower "LIST of $entries entries (ms; lower is better)"
+row mlsd lower "MLSD of $entries entries (ms; lower is better)"
+row procs1 - "server processes with $idle idle sessions"
+row pssmib0 lower "PSS with no session, 5 s after the last one ended (MiB; shared pages split)"
+row pssmib1 lower "PSS with $idle idle sessions (MiB)"
+row pssper lower "PSS per idle session (KiB; shared pages split)"
+row rssper lower "RSS per idle session (KiB; shared pages counted in each process)"
 
 if [ -s "$errlog" ]; then
   echo
   echo "errors:"
   cat "$errlog"
-  echo "--- ftpctl serve log: warnings and errors (last 30) ---"
-  grep -v 'level=INFO' "$work/ours.log" | tail -n 30
-  echo "--- vsftpd log: failures (last 30) ---"
-  cat "$work/vsftpd/stderr.log"
-  grep -E 'FAIL|ERROR' "$work/vsftpd/vsftpd.log" | tail -n 30
+  for name in "${servers[@]}"; do
+    echo "--- $name: its output and logs, warnings and failures (last 30 lines each) ---"
+    for log in "$work/$name"/*.log; do
+      [ -s "$log" ] || continue
+      echo "$log:"
+      grep -v 'level=INFO' "$log" | tail -n 30
+    done
+  done
   exit 1
 fi
