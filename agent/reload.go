@@ -70,6 +70,9 @@ func (l *Lifecycle) Reload(ctx context.Context) (string, error) {
 			if !sameListen(cfg.Listen, st.Listen) {
 				msg += fmt.Sprintf("; the listen address %s takes effect after a restart (ftpctl install restarts it)", cfg.Listen)
 			}
+			if cfg.SFTPListen != st.SFTPListen && !sameListen(cfg.SFTPListen, st.SFTPListen) {
+				msg += fmt.Sprintf("; the SFTP address %q takes effect after a restart (ftpctl install restarts it)", cfg.SFTPListen)
+			}
 			return msg, nil
 		}
 		if time.Now().After(deadline) {

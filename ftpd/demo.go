@@ -20,20 +20,16 @@ import (
 	"time"
 )
 
-// DemoAddr is where Demo listens.
+// DemoAddr is where Demo listens unless told another address.
 const DemoAddr = "127.0.0.1:2121"
 
-// Demo serves a throw-away FTP root on DemoAddr, in plain FTP and explicit
+// Demo serves a throw-away FTP root on addr, in plain FTP and explicit
 // FTPS with a self-signed certificate, to one account "demo" with a random
 // password. It prints the address, the password and commands to try to out,
 // serves until ctx ends, and then removes the root. It touches nothing
 // outside its temporary directory and needs no privileges: it runs without
 // chroot or privilege separation, which it logs.
-func Demo(ctx context.Context, logger *slog.Logger, out io.Writer) error {
-	return runDemo(ctx, logger, out, DemoAddr)
-}
-
-func runDemo(ctx context.Context, logger *slog.Logger, out io.Writer, addr string) (err error) {
+func Demo(ctx context.Context, logger *slog.Logger, out io.Writer, addr string) (err error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -69,7 +65,7 @@ func runDemo(ctx context.Context, logger *slog.Logger, out io.Writer, addr strin
 	}
 	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen for the demo on %s: %w", addr, err)
+		return fmt.Errorf("listen for the demo on %s: %w; choose another address with --listen", addr, err)
 	}
 
 	if os.Geteuid() == 0 {

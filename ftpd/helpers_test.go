@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -185,6 +186,24 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// dialerFrom dials from 127.0.0.ip.
+func dialerFrom(ip byte) *net.Dialer {
+	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}, Timeout: 5 * time.Second}
+}
+
+// requireRefused connects through d and requires one reply, "421 reason",
+// and the connection's end.
+func (ts *testServer) requireRefused(t *testing.T, d *net.Dialer, reason string) {
+	t.Helper()
+	conn, err := d.Dial("tcp", ts.addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	reply, err := io.ReadAll(conn)
+	require.NoError(t, err)
+	require.Equal(t, "421 "+reason+"\r\n", string(reply))
 }
 
 // ftpConn is a bare FTP control connection for protocol-level tests that

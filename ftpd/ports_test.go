@@ -19,12 +19,10 @@ func TestPassivePorts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := passivePorts{min: tt.min, max: tt.max}
-			assert.Equal(t, tt.attempts, p.NumberAttempts())
+			assert.Equal(t, tt.attempts, p.attempts())
 			seen := map[int]bool{}
 			for range 20 * (tt.max - tt.min + 1) {
-				exposed, listened, ok := p.FetchNext()
-				assert.True(t, ok)
-				assert.Equal(t, exposed, listened)
+				listened := p.next()
 				assert.GreaterOrEqual(t, listened, tt.min)
 				assert.LessOrEqual(t, listened, tt.max)
 				seen[listened] = true

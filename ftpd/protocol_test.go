@@ -211,8 +211,7 @@ func TestPassiveDataConnectionFromAnotherAddressIsDropped(t *testing.T) {
 }
 
 // TestErrorRepliesNameTheClientPath: a failed RETR says what the file system
-// said about the client's path, without ftpserverlib's "driver error: calling
-// GetHandle" in between.
+// said about the client's path, and nothing in between.
 func TestErrorRepliesNameTheClientPath(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
@@ -330,19 +329,8 @@ func TestSessionLimits(t *testing.T) {
 		s.MaxSessions = 3
 		s.MaxSessionsPerIP = 2
 	})
-	from := func(ip byte) *net.Dialer {
-		return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}, Timeout: 5 * time.Second}
-	}
-	refused := func(d *net.Dialer, reason string) {
-		t.Helper()
-		conn, err := d.Dial("tcp", ts.addr)
-		require.NoError(t, err)
-		defer conn.Close()
-		require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
-		reply, err := io.ReadAll(conn)
-		require.NoError(t, err)
-		require.Equal(t, "421 "+reason+"\r\n", string(reply))
-	}
+	from := dialerFrom
+	refused := func(d *net.Dialer, reason string) { t.Helper(); ts.requireRefused(t, d, reason) }
 
 	first := dialFTP(t, ts.addr)
 	dialFTP(t, ts.addr)
@@ -386,7 +374,7 @@ func TestFeaturesClientsNeed(t *testing.T) {
 	c := dialFTP(t, ts.addr)
 	msg := c.must(211, "FEAT")
 	for _, feature := range []string{"UTF8", "SIZE", "MDTM", "REST STREAM", "EPSV", "MLST type*;size*;modify*;", "MLSD", "MFMT",
-		"AUTH TLS", "PBSZ", "PROT", "HASH SHA-512;SHA-256*;SHA-1;MD5;CRC32", "XSHA256"} {
+		"AUTH TLS", "PBSZ", "PROT", "HASH SHA-512;SHA-256*;SHA-1;MD5;CRC32", "XSHA256", "HOST"} {
 		require.Contains(t, msg, "\n "+feature+"\n", "FEAT lacks %s", feature)
 	}
 	require.NotContains(t, msg, "EPRT", "active mode is off")
@@ -407,8 +395,7 @@ func statMode(t *testing.T, ts *testServer, name string) string {
 
 // TestIdleTimeoutDuringTransfers: a transfer that moves keeps a quiet control
 // connection open past the idle timeout; one that stops moving ends the session,
-// also in active mode, where ftpserverlib dials the data connection without any
-// deadline of its own.
+// also in active mode, where the server dials the data connection itself.
 func TestIdleTimeoutDuringTransfers(t *testing.T) {
 	t.Parallel()
 	// Each mode reaches the file by another path: plain passive uploads are
@@ -479,8 +466,7 @@ func TestIdleTimeoutDuringTransfers(t *testing.T) {
 			defer data.Close() // and never read
 			c.expect(150)
 			if pipelined {
-				// ftpserverlib holds it back until the transfer ends, and reads
-				// nothing more meanwhile.
+				// The server holds it back until the transfer ends.
 				require.NoError(t, c.text.PrintfLine("NOOP"))
 			}
 			msg := c.expect(421)

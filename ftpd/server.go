@@ -1,19 +1,16 @@
-// Package ftpd is the FTP/FTPS service of jelastic-ftp, built on
-// github.com/fclairamb/ftpserverlib. It takes everything from outside: the
-// listener, the password check (Authenticator) and the settings, so that it
-// can run as an unprivileged, chrooted worker.
+// Package ftpd is the FTP/FTPS service of jelastic-ftp: its own protocol
+// engine. It takes everything from outside: the listener, the password check
+// (Authenticator) and the settings, so that it can run as an unprivileged,
+// chrooted worker.
 //
-// ftpserverlib terminates TLS itself and has no hook on commands, so a
-// session puts a small control-connection proxy in front of it (control.go).
-// The proxy owns the client's socket and TLS, reads and bounds every command
-// line, handles USER, PASS and AUTH itself (repeated attempts, delays, no
-// detail on failures), vets PORT and EPRT, and passes the rest to a private
-// ftpserverlib instance. It runs inside the engine's reads of its
-// connection (engineConn), so a command costs no hop between goroutines.
-// Each session gets its own ftpserverlib server, so the driver callbacks
-// that receive no client context (GetTLSConfig, WrapPassiveListener) still
-// know their session (engine.go); this is what binds TLS data connections
-// to their control connection (tls.go).
+// A session (session.go) owns its control connection, its TLS, its login,
+// its current folder and its data channel; it reads each command line,
+// bounded, and runs it from one command table (commands.go), which says per
+// command whether it needs a login, TLS when TLS is required, or write
+// access. Transfers and listings (transfer.go, list.go) run beside the
+// control loop, so that ABOR and STAT are read meanwhile; data connections
+// (data.go) serve only the session's client address, and TLS data
+// connections resume a session ticket of that client and user (tls.go).
 package ftpd
 
 import (
@@ -48,8 +45,17 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[uint64]*session
 	perIP     map[netip.Addr]int
-	running   sync.WaitGroup // sessions
-	memory    *idlemem.Releaser
+	// Sessions not logged in yet, in all and by address; sessions logged
+	// in by user.
+	waiting      int
+	waitingPerIP map[netip.Addr]int
+	perUser      map[string]int
+	// The users of sessions that ended lately, by session ID, for the
+	// session tickets they were given (tls.go), oldest first in endedOrder.
+	endedUsers map[uint64]string
+	endedOrder []uint64
+	running    sync.WaitGroup // sessions
+	memory     *idlemem.Releaser
 }
 
 // idleRelease is how long the server stays without sessions before it
@@ -72,6 +78,10 @@ func New(s Settings, auth Authenticator) (*Server, error) {
 		listeners: map[net.Listener]struct{}{},
 		sessions:  map[uint64]*session{},
 		perIP:     map[netip.Addr]int{},
+
+		waitingPerIP: map[netip.Addr]int{},
+		perUser:      map[string]int{},
+		endedUsers:   map[uint64]string{},
 	}
 	srv.memory = idlemem.New(idleRelease, srv.idle)
 	srv.conf.Store(conf)
@@ -92,7 +102,15 @@ func (srv *Server) Reload(s Settings) error {
 
 // Serve accepts connections on l until l fails or Shutdown is called, and
 // then returns ErrServerClosed. It may run on several listeners at once.
-func (srv *Server) Serve(l net.Listener) error {
+func (srv *Server) Serve(l net.Listener) error { return srv.serve(l, false) }
+
+// ServeImplicitTLS is Serve for implicit FTPS, for clients that only speak
+// it (port 990 by custom): each connection starts with a TLS handshake, as
+// if it had sent AUTH TLS, and the server greets it over TLS. It needs TLS
+// in the settings.
+func (srv *Server) ServeImplicitTLS(l net.Listener) error { return srv.serve(l, true) }
+
+func (srv *Server) serve(l net.Listener, implicitTLS bool) error {
 	srv.mu.Lock()
 	if srv.closing {
 		srv.mu.Unlock()
@@ -124,7 +142,7 @@ func (srv *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
-		srv.admit(conn)
+		srv.admit(conn, implicitTLS)
 	}
 }
 
@@ -145,7 +163,7 @@ func (srv *Server) shuttingDown() bool {
 
 // admit starts a session for conn, or turns it away with 421 when the
 // server is full or closing.
-func (srv *Server) admit(conn net.Conn) {
+func (srv *Server) admit(conn net.Conn, implicitTLS bool) {
 	conf := srv.conf.Load()
 	client := addrPort(conn.RemoteAddr())
 
@@ -158,6 +176,10 @@ func (srv *Server) admit(conn net.Conn) {
 		refusal = "Too many connections, try again later."
 	case srv.perIP[client.Addr()] >= conf.MaxSessionsPerIP:
 		refusal = "Too many connections from your address."
+	case srv.waiting >= conf.MaxSessionsBeforeLogin:
+		refusal = "Too many connections waiting to log in, try again later."
+	case srv.waitingPerIP[client.Addr()] >= conf.MaxSessionsBeforeLoginPerIP:
+		refusal = "Too many connections waiting to log in from your address."
 	}
 	if refusal != "" {
 		srv.mu.Unlock()
@@ -166,8 +188,11 @@ func (srv *Server) admit(conn net.Conn) {
 		return
 	}
 	s := newSession(srv, conf, srv.lastID.Add(1), conn, client)
+	s.implicitTLS = implicitTLS
 	srv.sessions[s.id] = s
 	srv.perIP[client.Addr()]++
+	srv.waiting++
+	srv.waitingPerIP[client.Addr()]++
 	srv.running.Add(1)
 	srv.mu.Unlock()
 
@@ -176,8 +201,13 @@ func (srv *Server) admit(conn net.Conn) {
 		s.run()
 		srv.mu.Lock()
 		delete(srv.sessions, s.id)
-		if srv.perIP[client.Addr()]--; srv.perIP[client.Addr()] <= 0 {
-			delete(srv.perIP, client.Addr())
+		decrement(srv.perIP, client.Addr())
+		if user := s.userName(); user != "" {
+			decrement(srv.perUser, user)
+			srv.remember(s.id, user)
+		} else {
+			srv.waiting--
+			decrement(srv.waitingPerIP, client.Addr())
 		}
 		idle := len(srv.sessions) == 0
 		srv.mu.Unlock()
@@ -185,6 +215,65 @@ func (srv *Server) admit(conn net.Conn) {
 			srv.memory.Done()
 		}
 	}()
+}
+
+func decrement[K comparable](m map[K]int, k K) {
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
+	}
+}
+
+// loggedIn moves session s from waiting to logged in as user, unless user
+// has as many sessions as it may.
+func (srv *Server) loggedIn(s *session, user string) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.perUser[user] >= s.conf.MaxSessionsPerUser {
+		return false
+	}
+	srv.perUser[user]++
+	srv.waiting--
+	decrement(srv.waitingPerIP, s.client.Addr())
+	return true
+}
+
+// maxEndedUsers bounds how many ended sessions' users the server remembers
+// for their session tickets.
+const maxEndedUsers = 4096
+
+// remember keeps the user of an ended session. Called with srv.mu held.
+func (srv *Server) remember(id uint64, user string) {
+	if len(srv.endedOrder) >= maxEndedUsers {
+		delete(srv.endedUsers, srv.endedOrder[0])
+		srv.endedOrder = srv.endedOrder[1:]
+	}
+	srv.endedUsers[id] = user
+	srv.endedOrder = append(srv.endedOrder, id)
+}
+
+// ticketLoginWait bounds how long a data connection's TLS handshake waits
+// for the session that issued its ticket to log in: a client that opens
+// connections in parallel (rclone) may resume one's ticket while that one
+// is still logging in.
+const ticketLoginWait = 3 * time.Second
+
+// userOfSession returns the user session id logged in as, "" if none. A
+// session still logging in is waited for, up to ticketLoginWait.
+func (srv *Server) userOfSession(id uint64) string {
+	srv.mu.Lock()
+	s, live := srv.sessions[id]
+	user := srv.endedUsers[id]
+	srv.mu.Unlock()
+	if !live {
+		return user
+	}
+	timer := time.NewTimer(ticketLoginWait)
+	defer timer.Stop()
+	select {
+	case <-s.decided:
+	case <-timer.C:
+	}
+	return s.userName()
 }
 
 func (srv *Server) idle() bool {

@@ -69,22 +69,29 @@ func TestSettingsAreChecked(t *testing.T) {
 	require.Equal(t, maxCommandLength, conf.MaxCommandLength)
 }
 
-// TestDataConnectionMustResumeItsOwnControlSession presents another
-// session's TLS ticket on a data connection.
-func TestDataConnectionMustResumeItsOwnControlSession(t *testing.T) {
+// TestDataConnectionMustResumeATicketOfItsClientAndUser presents on a data
+// connection the TLS ticket of another control connection from the same
+// address: one logged in as another user is refused with 522, after which
+// the session goes on in step; one logged in as the same user is taken, as
+// rclone's shared session cache needs.
+func TestDataConnectionMustResumeATicketOfItsClientAndUser(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	ts.writeHome(t, "f.txt", []byte("private"))
 	clientTLS := func(cache tls.ClientSessionCache) *tls.Config {
 		return &tls.Config{InsecureSkipVerify: true, ServerName: "ftp.test", ClientSessionCache: cache}
 	}
-	cacheA, cacheB := tls.NewLRUClientSessionCache(4), tls.NewLRUClientSessionCache(4)
-	a := dialFTP(t, ts.addr)
-	a.startTLS(clientTLS(cacheA))
-	a.login() // reading the replies stores A's ticket in cacheA
-	b := dialFTP(t, ts.addr)
-	b.startTLS(clientTLS(cacheB))
-	b.login()
+	login := func(user string, cache tls.ClientSessionCache) *ftpConn {
+		c := dialFTP(t, ts.addr)
+		c.startTLS(clientTLS(cache))
+		c.must(331, "USER %s", user)
+		c.must(230, "PASS %s", testPassword) // reading the replies stores the ticket
+		return c
+	}
+	stranger, sameUser, own := tls.NewLRUClientSessionCache(4), tls.NewLRUClientSessionCache(4), tls.NewLRUClientSessionCache(4)
+	login("reader", stranger)
+	login(testUser, sameUser)
+	b := login(testUser, own)
 	b.must(200, "PBSZ 0")
 	b.must(200, "PROT P")
 
@@ -94,24 +101,27 @@ func TestDataConnectionMustResumeItsOwnControlSession(t *testing.T) {
 		defer raw.Close()
 		require.NoError(t, raw.SetDeadline(time.Now().Add(10*time.Second)))
 		require.NoError(t, b.text.PrintfLine("RETR f.txt"))
+		b.expect(150)
 		data := tls.Client(raw, clientTLS(cache))
 		got, err := io.ReadAll(data)
 		return got, data, err
 	}
 
-	got, _, err := retr(cacheA)
-	require.Error(t, err, "a data connection resuming another session's TLS must fail")
-	require.Empty(t, got)
-	b.expect(150)
-	code, _ := b.read()
-	require.GreaterOrEqual(t, code, 400)
-
-	got, data, err := retr(cacheB)
+	got, data, err := retr(stranger)
 	require.NoError(t, err)
-	require.Equal(t, "private", string(got))
-	require.True(t, data.ConnectionState().DidResume)
-	b.expect(150)
-	b.expect(226)
+	require.Empty(t, got, "another user's ticket must not get the file")
+	require.False(t, data.ConnectionState().DidResume)
+	msg := b.expect(522)
+	require.Contains(t, msg, "require_session_reuse")
+	b.must(200, "NOOP") // in step
+
+	for _, cache := range []tls.ClientSessionCache{sameUser, own} {
+		got, data, err = retr(cache)
+		require.NoError(t, err)
+		require.Equal(t, "private", string(got))
+		require.True(t, data.ConnectionState().DidResume)
+		b.expect(226)
+	}
 }
 
 func TestShutdownLetsTransfersFinishAndClosesIdleSessions(t *testing.T) {
@@ -247,7 +257,7 @@ func TestDemoServesUntilCancelledAndCleansUp(t *testing.T) {
 	defer cancel()
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- runDemo(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), out, "127.0.0.1:0") }()
+	go func() { done <- Demo(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), out, "127.0.0.1:0") }()
 	waitFor(t, "the demo's instructions", func() bool { return strings.Contains(out.String(), "Stop with Ctrl-C") })
 
 	text := out.String()

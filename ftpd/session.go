@@ -1,101 +1,102 @@
 package ftpd
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
 )
 
-// session is one control connection: a private ftpserverlib instance
-// (engine.go) whose connection runs the proxy's command filter (control.go)
-// on every read and sends its replies straight to the client.
+var errSessionEnded = errors.New("the session has ended")
+
+// session is one control connection: it reads the client's commands, runs
+// them from the command table (commands.go) and answers them. Everything
+// but a transfer runs in the control loop's goroutine; a transfer (RETR,
+// STOR, APPE, LIST, NLST, MLSD) runs in a goroutine of its own, so that the
+// loop can read ABOR and STAT meanwhile, and holds back other commands until
+// it ends.
 type session struct {
 	srv    *Server
 	conf   *config
 	id     uint64
 	client netip.AddrPort
 	since  time.Time
-	raw    net.Conn
-	ctx    context.Context // ends with the session; bounds password checks
+	raw    net.Conn // the TCP connection
+	ctx    context.Context
 	cancel context.CancelFunc
 	log    *slog.Logger
+	out    replyWriter
 
-	out        replyWriter
-	tlsControl *tls.Config // nil without FTPS
-	tlsData    *tls.Config
-	// token marks the proxy's answers sent through the engine as SITE
-	// commands; loginToken is the password of the login handover. Neither
-	// ever reaches the client.
-	token, loginToken string
+	// Owned by the control loop.
+	conn     net.Conn // raw, or TLS over it after AUTH TLS
+	in       *lineReader
+	tlsConf  *tls.Config // made at AUTH TLS, for the control and data connections
+	userArg  string      // from USER, waiting for PASS
+	failures int
+	protP    bool
+	readOnly bool
+	fs       *rootfs.FS // after login
+	cwd      string     // a clean absolute path
+	rnfr     string     // the source RNFR found, for the RNTO right after
+	prevVerb string
+	rest     int64
+	hashAlgo string
+	data     dataChannel // what the last PASV, EPSV, PORT or EPRT set up
+	warnings warnLimiter
 
-	engineListener *oneConnListener
-	engineGone     chan struct{} // ftpserverlib ended the session (ClientDisconnected)
-	loggedIn       atomic.Bool
-	asciiType      atomic.Bool // last TYPE was ASCII, for xferlog
+	implicitTLS bool // TLS from the first byte (ServeImplicitTLS)
+	loggedIn    atomic.Bool
+	ascii       atomic.Bool // the last TYPE was ASCII, for xferlog
 
-	// relayMu guards the reply being gathered and the count of replies to drop.
-	relayMu  sync.Mutex
-	reply    []byte // an engine reply being gathered
-	head     []byte // the first bytes of its current line, up to 4
-	swallow  int    // engine replies to drop: answers to the proxy's own commands
-	midReply bool   // part of a reply has been seen
-	dropped  bool   // the reply being gathered is dropped
-
-	mu          sync.Mutex
-	tlsOn       bool
-	user        string     // after login
-	handover    *sessionFS // prepared at PASS, taken by the engine's AuthUser
-	fs          *sessionFS // after login
-	cc          ftpserver.ClientContext
-	data        map[io.Closer]struct{} // passive data listeners and connections
-	transfer    *transfer              // the one in progress
-	openFiles   int                    // transfers whose file is open
-	filesClosed sync.Cond              // on mu: openFiles went down
-	over        bool                   // the client is gone: no new transfers
-	stopping    bool                   // Shutdown waits for the transfer to end
+	mu       sync.Mutex
+	tlsOn    bool
+	user     string                 // after login
+	open     map[io.Closer]struct{} // data listeners and connections
+	busy     *job                   // the transfer command running
+	transfer *transfer              // its file, once open
+	over     bool                   // the client is gone: no new transfers
+	stopping bool                   // Shutdown waits for the transfer to end
 
 	closeOnce sync.Once
+
+	decided    chan struct{} // closed once logged in, or at the session's end
+	decideOnce sync.Once
 }
 
 func newSession(srv *Server, conf *config, id uint64, conn net.Conn, client netip.AddrPort) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{
-		srv:        srv,
-		conf:       conf,
-		id:         id,
-		client:     client,
-		since:      time.Now(),
-		raw:        conn,
-		ctx:        ctx,
-		cancel:     cancel,
-		log:        conf.logger,
-		out:        replyWriter{conn: conn, timeout: conf.IdleTimeout},
-		engineGone: make(chan struct{}),
-		head:       make([]byte, 0, 4),
+	return &session{
+		srv:      srv,
+		conf:     conf,
+		id:       id,
+		client:   client,
+		since:    time.Now(),
+		raw:      conn,
+		ctx:      ctx,
+		cancel:   cancel,
+		log:      conf.logger,
+		out:      replyWriter{conn: conn, timeout: conf.IdleTimeout},
+		conn:     conn,
+		in:       newLineReader(conn, conf.MaxCommandLength+2),
+		cwd:      "/",
+		hashAlgo: defaultHash,
+		decided:  make(chan struct{}),
 	}
-	s.filesClosed.L = &s.mu
-	return s
 }
 
-func randomHex(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("draw a session secret: %w", err)
-	}
-	return hex.EncodeToString(b), nil
-}
+// decide marks the session's user as known for good: logged in, or never.
+func (s *session) decide() { s.decideOnce.Do(func() { close(s.decided) }) }
 
 // report logs one line about this session. The client address comes first so
 // that a fail2ban pattern can anchor on it before any client-chosen text.
@@ -113,80 +114,151 @@ func (s *session) report(level slog.Level, msg string, args ...any) {
 	_ = h.Handle(context.Background(), r)
 }
 
+// run greets the client and serves its commands until the session ends.
 func (s *session) run() {
-	defer s.cancel()
-	ftp, err := s.start()
-	if err != nil {
-		s.report(slog.LevelError, "session setup failed", "err", err)
-		s.close(421, "Service not available.")
+	defer s.teardown()
+	defer s.recoverPanic()
+	context.AfterFunc(s.ctx, s.closeData)
+	if s.implicitTLS && !s.startImplicitTLS() {
+		s.close(0, "")
 		return
 	}
-	context.AfterFunc(s.ctx, s.hangUp)
-	// Serve returns once ClientDisconnected has closed the engine's listener.
-	_ = ftp.Serve()
+	if s.reply(220, s.conf.Welcome) != nil {
+		s.close(0, "")
+		return
+	}
+	for s.next() {
+	}
 	s.close(0, "")
-	s.teardown()
 }
 
-// start sets up TLS and the engine.
-func (s *session) start() (*ftpserver.FtpServer, error) {
-	var err error
-	if s.token, err = randomHex(16); err != nil {
-		return nil, err
+// recoverPanic ends a session that hit a bug, rather than the worker and
+// every session with it.
+func (s *session) recoverPanic() {
+	if r := recover(); r != nil {
+		s.report(slog.LevelError, "internal error; closing the session", "user", s.userName(), "panic", r, "stack", string(debug.Stack()))
+		s.close(421, "Internal error, closing the session.")
 	}
-	if s.loginToken, err = randomHex(32); err != nil {
-		return nil, err
+}
+
+// next reads and handles one command; false ends the session.
+func (s *session) next() bool {
+	line, err := s.readLine()
+	if err != nil {
+		return s.readFailed(err)
 	}
-	if s.conf.tls != nil {
-		s.tlsControl, s.tlsData, err = sessionTLS(s.conf.tls, s.conf.RequireSessionReuse, func() {
-			s.report(slog.LevelWarn, "TLS data connection refused: it did not resume the control connection's session", "user", s.userName())
-		})
-		if err != nil {
-			return nil, err
+	verb, arg := splitCommand(line)
+	cmd := lookup(verb)
+	if cmd == nil || !cmd.duringTransfer(arg) {
+		if !s.waitIdle() {
+			return false
 		}
 	}
-	return s.newEngine()
+	ok := s.dispatch(cmd, verb, arg)
+	s.prevVerb = verb
+	return ok && s.ctx.Err() == nil
 }
 
-// hangUp runs when the client connection ends, however it ends: it closes
-// the passive transfers, so that a command ftpserverlib holds back behind
-// one lets go, and unsticks an engine that waits on anything else.
-//
-// ftpserverlib's Close is the last resort, used only after a grace period,
-// as it races the engine's own end of the session on an unguarded flag
-// (client_handler.go, disconnect).
-func (s *session) hangUp() {
-	s.closeData()
-	grace := time.NewTimer(engineGrace)
-	defer grace.Stop()
+// splitCommand splits a line into its verb, upper-cased, and argument.
+func splitCommand(line string) (verb, arg string) {
+	verb, arg, _ = strings.Cut(line, " ")
+	return strings.ToUpper(verb), arg
+}
+
+func (s *session) readLine() (string, error) {
+	deadline := time.Now().Add(s.conf.IdleTimeout)
+	if login := s.since.Add(s.conf.LoginTimeout); !s.loggedIn.Load() && login.Before(deadline) {
+		// Commands before login do not move the login deadline.
+		deadline = login
+	}
+	_ = s.conn.SetReadDeadline(deadline)
+	line, err := s.in.readLine()
+	if err != nil {
+		return "", err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) > s.conf.MaxCommandLength {
+		return "", errLineTooLong
+	}
+	return string(line), nil
+}
+
+// readFailed ends the session after a failed read, unless it is the idle
+// timeout during a transfer, which does not count as idle.
+func (s *session) readFailed(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, errLineTooLong):
+		s.report(slog.LevelWarn, "command line too long; closing", "limit", s.conf.MaxCommandLength)
+		s.closeDraining(500, "Command line too long.")
+	case errors.As(err, &netErr) && netErr.Timeout():
+		if !s.loggedIn.Load() && !time.Now().Before(s.since.Add(s.conf.LoginTimeout)) {
+			s.report(slog.LevelInfo, "no login before the login timeout; closing", "timeout", s.conf.LoginTimeout)
+			s.close(421, "Login timeout ("+strconv.Itoa(seconds(s.conf.LoginTimeout))+" seconds): closing control connection.")
+			return false
+		}
+		if s.running() != nil {
+			return true
+		}
+		s.close(421, "Timeout ("+strconv.Itoa(s.conf.idleSeconds)+" seconds): closing control connection.")
+	}
+	return false
+}
+
+// seconds rounds d up to whole seconds.
+func seconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
+
+// waitIdle waits for the running transfer command, if any, to end; false if
+// the session ends first.
+func (s *session) waitIdle() bool {
+	c := s.running()
+	if c == nil {
+		return true
+	}
 	select {
-	case <-s.engineGone:
-		return
-	case <-grace.C:
+	case <-c.done:
+		return true
+	case <-s.ctx.Done():
+		return false
 	}
-	s.mu.Lock()
-	cc := s.cc
-	s.mu.Unlock()
-	if cc == nil {
-		return // the engine never greeted: nothing to unstick
-	}
-	s.report(slog.LevelWarn, "closing a session stuck on a transfer", "user", s.userName())
-	_ = cc.Close()
 }
 
-// teardown waits for open files once the engine has ended the session.
-func (s *session) teardown() {
+func (s *session) running() *job {
 	s.mu.Lock()
-	for s.openFiles > 0 {
-		s.filesClosed.Wait()
+	defer s.mu.Unlock()
+	return s.busy
+}
+
+// teardown waits for the transfer command, if any, once the client is gone,
+// and closes the home.
+func (s *session) teardown() {
+	s.cancel()
+	s.decide()
+	if c := s.running(); c != nil {
+		<-c.done
 	}
-	fs := s.fs
-	s.mu.Unlock()
-	if fs != nil {
-		_ = fs.FS.Close()
+	s.data.close()
+	if s.fs != nil {
+		_ = s.fs.Close()
 	}
+	s.warnings.flush(s)
 	s.report(slog.LevelInfo, "session closed", "user", s.userName(), "duration", time.Since(s.since).Round(time.Millisecond))
 }
+
+// reply sends one reply; text may span lines.
+func (s *session) reply(code int, text string) error {
+	err := s.out.write(appendReply(nil, code, text))
+	if err != nil {
+		s.close(0, "")
+	}
+	return err
+}
+
+// send sends one reply of the table.
+func (s *session) send(r reply) error { return s.reply(r.code, r.text) }
 
 // close ends the session, sending a last reply if msg is set. Safe to call
 // from any goroutine, more than once.
@@ -224,54 +296,56 @@ func (s *session) closeDraining(code int, msg string) {
 func (s *session) stopWhenIdle() {
 	s.mu.Lock()
 	s.stopping = true
-	busy := s.transfer != nil
+	busy := s.busy != nil
 	s.mu.Unlock()
 	if !busy {
 		s.close(421, "Server is shutting down.")
 	}
 }
 
-// trackData keeps a passive data listener or connection to close with the
-// session; it returns false if the session is already over.
-func (s *session) trackData(c io.Closer) bool {
+// closeIfStopping ends a session that Shutdown let finish its transfer,
+// once the transfer's final reply has gone out.
+func (s *session) closeIfStopping() {
+	s.mu.Lock()
+	stop := s.stopping
+	s.mu.Unlock()
+	if stop {
+		s.close(421, "Server is shutting down.")
+	}
+}
+
+// track keeps a data listener or connection to close with the session; it
+// returns false if the session is already over.
+func (s *session) track(c io.Closer) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.over {
 		return false
 	}
-	if s.data == nil {
-		s.data = map[io.Closer]struct{}{}
+	if s.open == nil {
+		s.open = map[io.Closer]struct{}{}
 	}
-	s.data[c] = struct{}{}
+	s.open[c] = struct{}{}
 	return true
 }
 
-func (s *session) untrackData(c io.Closer) {
+func (s *session) untrack(c io.Closer) {
 	s.mu.Lock()
-	delete(s.data, c)
+	delete(s.open, c)
 	s.mu.Unlock()
 }
 
-// closeData ends the session's passive transfers, so that a command
-// ftpserverlib holds back until the transfer ends lets it go.
+// closeData ends the session's data connections once the client is gone,
+// so that a transfer stuck on one ends.
 func (s *session) closeData() {
 	s.mu.Lock()
 	s.over = true
-	data := s.data
-	s.data = nil
+	open := s.open
+	s.open = nil
 	s.mu.Unlock()
-	for c := range data {
+	for c := range open {
 		_ = c.Close()
 	}
-}
-
-// transferring tells whether a file transfer runs: a quiet control
-// connection then does not count as idle (transfers watch themselves,
-// watchTransfer).
-func (s *session) transferring() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.transfer != nil
 }
 
 func (s *session) userName() string {
@@ -290,107 +364,47 @@ func (s *session) info() SessionInfo {
 	return info
 }
 
-// maxReply bounds how much of one engine reply is gathered before it is sent.
-const maxReply = 16 << 10
-
-// relay passes the engine's replies to the client, each in one write, and
-// drops the answers to the commands the proxy sent on its own. A reply ends
-// with a "ddd text" line (isLastReplyLine); ftpserverlib writes a long line
-// in pieces.
-func (s *session) relay(p []byte) {
-	s.relayMu.Lock()
-	defer s.relayMu.Unlock()
-	for len(p) > 0 {
-		if !s.midReply {
-			s.midReply = true
-			s.dropped = s.swallow > 0
-			if s.dropped {
-				s.swallow--
-			}
-		}
-		line, rest, complete := bytes.Cut(p, []byte("\n"))
-		if complete {
-			line = p[:len(line)+1]
-		}
-		p = rest
-		if n := len(s.head); n < cap(s.head) {
-			s.head = append(s.head, line[:min(cap(s.head)-n, len(line))]...)
-		}
-		s.reply = append(s.reply, line...)
-		last := complete && isLastReplyLine(s.head)
-		final := last && s.head[0] != '1' // a 1xx reply is followed by another
-		if complete {
-			s.head = s.head[:0]
-		}
-		if last && isEngineFEAT(s.reply) {
-			s.reply = rewriteFEAT(s.reply, s.conf.ActiveMode)
-		}
-		if last && (s.reply[0] == '4' || s.reply[0] == '5') {
-			s.reply = plainError(s.reply)
-		}
-		if last || len(s.reply) >= maxReply {
-			s.sendReply()
-		}
-		if last {
-			s.midReply = false
-		}
-		if final {
-			s.closeIfStopping()
-		}
+// sleep waits d unless the session ends first.
+func (s *session) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
 	}
 }
 
-func (s *session) sendReply() {
-	if !s.dropped && s.out.write(s.reply) != nil {
-		s.close(0, "")
-	}
-	s.reply = s.reply[:0]
-}
-
-// dropReplies makes relay drop the engine's next n replies.
-func (s *session) dropReplies(n int) {
-	s.relayMu.Lock()
-	s.swallow += n
-	s.relayMu.Unlock()
-}
-
-// closeIfStopping ends a session that Shutdown let finish its transfer,
-// once the transfer's final reply has gone out.
-func (s *session) closeIfStopping() {
-	s.mu.Lock()
-	stop := s.stopping && s.transfer == nil
-	s.mu.Unlock()
-	if stop {
-		s.close(421, "Server is shutting down.")
-	}
-}
-
-// isLastReplyLine tells whether line ends a reply: "ddd text" rather than
-// "ddd-text" or a continuation line.
-func isLastReplyLine(line []byte) bool {
-	return len(line) >= 4 && isDigit(line[0]) && isDigit(line[1]) && isDigit(line[2]) && line[3] == ' '
-}
-
-func isDigit(b byte) bool { return b >= '0' && b <= '9' }
-
-// replyWriter writes whole reply lines to the client from the proxy and
-// the relay, over plain TCP or, after AUTH TLS, TLS.
+// replyWriter writes whole replies to the client, over plain TCP or, after
+// AUTH TLS, TLS, from the control loop and the transfer goroutine.
 type replyWriter struct {
 	mu      sync.Mutex
 	conn    net.Conn
 	timeout time.Duration
 }
 
-func (w *replyWriter) write(line []byte) error {
+func (w *replyWriter) write(b []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
-	_, err := w.conn.Write(line)
+	_, err := w.conn.Write(b)
 	return err
 }
 
-func (w *replyWriter) reply(code int, msg string) error {
-	return w.write(fmt.Appendf(nil, "%d %s\r\n", code, msg))
+// stream writes a reply in pieces that fn produces, with no other reply in
+// between.
+func (w *replyWriter) stream(fn func(write func([]byte) error) error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fn(func(b []byte) error {
+		_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+		_, err := w.conn.Write(b)
+		return err
+	})
 }
 
 // tryReply sends a last reply unless a write is stuck on a client that
@@ -401,17 +415,19 @@ func (w *replyWriter) tryReply(code int, msg string) {
 	}
 	defer w.mu.Unlock()
 	_ = w.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = fmt.Fprintf(w.conn, "%d %s\r\n", code, msg)
+	_, _ = w.conn.Write(appendReply(nil, code, msg))
 }
 
-// upgrade sends the 234 reply and runs the TLS handshake with nothing else
-// written in between.
-func (w *replyWriter) upgrade(ctx context.Context, config *tls.Config) (*tls.Conn, error) {
+// upgrade runs the TLS handshake, after the 234 reply to AUTH when accept is
+// set, with nothing else written in between.
+func (w *replyWriter) upgrade(ctx context.Context, config *tls.Config, accept bool) (*tls.Conn, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
-	if _, err := w.conn.Write([]byte("234 Proceed with TLS negotiation.\r\n")); err != nil {
-		return nil, err
+	if accept {
+		if _, err := w.conn.Write(appendReply(nil, replyAuthOK.code, replyAuthOK.text)); err != nil {
+			return nil, err
+		}
 	}
 	conn := tls.Server(w.conn, config)
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
@@ -421,4 +437,25 @@ func (w *replyWriter) upgrade(ctx context.Context, config *tls.Config) (*tls.Con
 	}
 	w.conn = conn
 	return conn, nil
+}
+
+// appendReply appends a reply: "code text", or for a text of several lines
+// "code-line" for each but the last.
+func appendReply(b []byte, code int, text string) []byte {
+	for {
+		line, rest, more := strings.Cut(text, "\n")
+		line = strings.TrimSuffix(line, "\r")
+		b = strconv.AppendInt(b, int64(code), 10)
+		if more && rest != "" {
+			b = append(b, '-')
+		} else {
+			b = append(b, ' ')
+		}
+		b = append(b, line...)
+		b = append(b, '\r', '\n')
+		if !more || rest == "" {
+			return b
+		}
+		text = rest
+	}
 }

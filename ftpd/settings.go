@@ -8,11 +8,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	agentconfig "github.com/jelastic/jelastic-ftp/agent/config"
 )
 
-// maxCommandLength is the longest command line ftpserverlib can take: it
-// reads commands through a 4096-byte buffer that must also hold the CRLF.
-const maxCommandLength = 4094
+// maxCommandLength is the longest command line a session takes.
+const maxCommandLength = agentconfig.MaxCommandLength
 
 // Settings configure a Server. Start from DefaultSettings: in a zero
 // Settings the booleans RequireSessionReuse and AtomicUploads are false,
@@ -30,26 +31,35 @@ type Settings struct {
 	// TLS enables explicit FTPS (AUTH TLS). It needs Certificates or
 	// GetCertificate; GetCertificate lets certificates change without a
 	// Reload. MinVersion is raised to TLS 1.2. GetConfigForClient,
-	// WrapSession and UnwrapSession must be unset: each session gets its own
-	// session ticket key, which they would bypass.
+	// WrapSession and UnwrapSession must be unset: the server's session
+	// tickets carry the client they were issued to (tls.go).
 	TLS *tls.Config
 	// RequireTLS refuses USER before AUTH TLS and data connections without
 	// PROT P.
 	RequireTLS bool
 	// RequireSessionReuse refuses a TLS data connection that does not
-	// resume the TLS session of its own control connection, as vsftpd's
-	// require_ssl_reuse does. This proves that whoever opened the data
-	// connection holds the control connection's keys. Turn it off only for
-	// clients that cannot reuse sessions.
+	// resume a TLS session this server gave a control connection from the
+	// same client address logged in as the same user, as vsftpd's
+	// require_ssl_reuse does for one control connection. Turn it off only
+	// for clients that cannot reuse sessions.
 	RequireSessionReuse bool
 
 	// IdleTimeout closes a control connection that sends no command for
 	// this long while no transfer runs. It is rounded up to whole seconds.
 	IdleTimeout time.Duration
+	// LoginTimeout closes a session that has not logged in this long after
+	// it connected; commands before login do not extend it.
+	LoginTimeout time.Duration
 	// MaxSessions caps the sessions of the whole server, MaxSessionsPerIP
-	// those from one client address. Connections beyond get 421.
-	MaxSessions      int
-	MaxSessionsPerIP int
+	// those from one client address, MaxSessionsBeforeLogin and
+	// MaxSessionsBeforeLoginPerIP those not logged in yet (each at most
+	// MaxSessions). Connections beyond get 421. MaxSessionsPerUser caps the
+	// sessions logged in as one user: a login beyond gets 421.
+	MaxSessions                 int
+	MaxSessionsPerIP            int
+	MaxSessionsBeforeLogin      int
+	MaxSessionsBeforeLoginPerIP int
+	MaxSessionsPerUser          int
 	// LoginAttemptsPerSession is how many wrong passwords a session may send
 	// before it is closed. Banning an address belongs to the Authenticator.
 	LoginAttemptsPerSession int
@@ -76,19 +86,25 @@ type Settings struct {
 	Welcome string
 }
 
-// DefaultSettings returns the recommended settings: no FTPS until TLS is
-// set, passive mode only, session reuse required, atomic uploads.
+// DefaultSettings returns the recommended settings, those of ftpd.toml's
+// defaults (agent/config): no FTPS until TLS is set, passive mode only,
+// session reuse required, atomic uploads.
 func DefaultSettings() Settings {
+	d := agentconfig.Default()
 	return Settings{
-		RequireSessionReuse:     true,
-		IdleTimeout:             300 * time.Second,
-		MaxSessions:             200,
-		MaxSessionsPerIP:        20,
-		LoginAttemptsPerSession: 3,
-		FailedLoginDelay:        time.Second,
-		AtomicUploads:           true,
-		MaxCommandLength:        maxCommandLength,
-		Welcome:                 "FTP server ready.",
+		RequireSessionReuse:         d.TLS.RequireSessionReuse,
+		IdleTimeout:                 d.IdleTimeout,
+		LoginTimeout:                d.LoginTimeout,
+		MaxSessions:                 d.Limits.MaxSessions,
+		MaxSessionsPerIP:            d.Limits.MaxSessionsPerIP,
+		MaxSessionsBeforeLogin:      d.Limits.MaxSessionsBeforeLogin,
+		MaxSessionsBeforeLoginPerIP: d.Limits.MaxSessionsBeforeLoginPerIP,
+		MaxSessionsPerUser:          d.Limits.MaxSessionsPerUser,
+		LoginAttemptsPerSession:     d.Limits.LoginAttemptsPerSession,
+		FailedLoginDelay:            d.Limits.FailedLoginDelay,
+		AtomicUploads:               d.AtomicUploads,
+		MaxCommandLength:            d.Limits.MaxCommandLength,
+		Welcome:                     "FTP server ready.",
 	}
 }
 
@@ -98,41 +114,45 @@ type config struct {
 	Settings
 	idleSeconds int
 	logger      *slog.Logger
-	tls         *tls.Config // base for the per-session configs; nil without FTPS
+	tls         *tls.Config // base for the sessions' configs; nil without FTPS
 }
 
 func newConfig(s Settings) (*config, error) {
 	def := DefaultSettings()
-	if s.IdleTimeout == 0 {
-		s.IdleTimeout = def.IdleTimeout
+	orDefault(&s.IdleTimeout, def.IdleTimeout)
+	orDefault(&s.LoginTimeout, def.LoginTimeout)
+	orDefault(&s.FailedLoginDelay, def.FailedLoginDelay)
+	for _, limit := range []struct {
+		v   *int
+		def int
+	}{
+		{&s.MaxSessions, def.MaxSessions},
+		{&s.MaxSessionsPerIP, def.MaxSessionsPerIP},
+		{&s.MaxSessionsBeforeLogin, def.MaxSessionsBeforeLogin},
+		{&s.MaxSessionsBeforeLoginPerIP, def.MaxSessionsBeforeLoginPerIP},
+		{&s.MaxSessionsPerUser, def.MaxSessionsPerUser},
+		{&s.LoginAttemptsPerSession, def.LoginAttemptsPerSession},
+		{&s.MaxCommandLength, def.MaxCommandLength},
+	} {
+		orDefault(limit.v, limit.def)
 	}
-	if s.MaxSessions == 0 {
-		s.MaxSessions = def.MaxSessions
-	}
-	if s.MaxSessionsPerIP == 0 {
-		s.MaxSessionsPerIP = def.MaxSessionsPerIP
-	}
-	if s.LoginAttemptsPerSession == 0 {
-		s.LoginAttemptsPerSession = def.LoginAttemptsPerSession
-	}
-	if s.FailedLoginDelay == 0 {
-		s.FailedLoginDelay = def.FailedLoginDelay
-	}
+	orDefault(&s.Welcome, def.Welcome)
+	// The caps of sessions before login stay within the others.
+	s.MaxSessionsBeforeLogin = min(s.MaxSessionsBeforeLogin, s.MaxSessions)
+	s.MaxSessionsBeforeLoginPerIP = min(s.MaxSessionsBeforeLoginPerIP, s.MaxSessionsBeforeLogin, s.MaxSessionsPerIP)
 	if s.FailedLoginDelay < 0 {
 		s.FailedLoginDelay = 0
-	}
-	if s.MaxCommandLength == 0 {
-		s.MaxCommandLength = def.MaxCommandLength
-	}
-	if s.Welcome == "" {
-		s.Welcome = def.Welcome
 	}
 
 	var errs []error
 	if s.IdleTimeout < 0 {
 		errs = append(errs, fmt.Errorf("idle timeout %v is negative", s.IdleTimeout))
 	}
-	if s.MaxSessions < 0 || s.MaxSessionsPerIP < 0 || s.LoginAttemptsPerSession < 0 {
+	if s.LoginTimeout < 0 {
+		errs = append(errs, fmt.Errorf("login timeout %v is negative", s.LoginTimeout))
+	}
+	if s.MaxSessions < 0 || s.MaxSessionsPerIP < 0 || s.MaxSessionsBeforeLogin < 0 || s.MaxSessionsBeforeLoginPerIP < 0 ||
+		s.MaxSessionsPerUser < 0 || s.LoginAttemptsPerSession < 0 {
 		errs = append(errs, errors.New("session and login limits must not be negative"))
 	}
 	if s.MaxCommandLength < 64 || s.MaxCommandLength > maxCommandLength {
@@ -170,6 +190,14 @@ func newConfig(s Settings) (*config, error) {
 		logger:      logger,
 		tls:         base,
 	}, nil
+}
+
+// orDefault sets a zero setting to its default.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 func checkPassivePorts(lo, hi int) error {

@@ -1,15 +1,17 @@
 package ftpd
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 )
 
-// errNoSessionReuse is what a client that did not resume its control
-// connection's TLS session on a data connection reads in the reply.
-var errNoSessionReuse = errors.New("TLS session reuse required: the data connection must resume the TLS session of its control connection")
+// errNoSessionReuse is why a refused TLS data connection's transfer failed.
+var errNoSessionReuse = errors.New("the TLS data connection did not resume a session of this client")
 
 // TLS12CipherSuites are the only suites offered on TLS 1.2: ECDHE key exchange (forward
 // secrecy) with an AEAD cipher, AES-GCM or ChaCha20-Poly1305. Go's defaults add CBC
@@ -33,7 +35,7 @@ func baseTLS(c *tls.Config) (*tls.Config, error) {
 		return nil, errors.New("TLS configuration has neither Certificates nor GetCertificate")
 	}
 	if c.GetConfigForClient != nil || c.WrapSession != nil || c.UnwrapSession != nil {
-		return nil, errors.New("TLS configuration must not set GetConfigForClient, WrapSession or UnwrapSession: they would bypass the per-session ticket keys that bind data connections to their control connection")
+		return nil, errors.New("TLS configuration must not set GetConfigForClient, WrapSession or UnwrapSession: they would bypass the session tickets that bind data connections to their client")
 	}
 	base := c.Clone()
 	if base.MinVersion < tls.VersionTLS12 {
@@ -42,45 +44,79 @@ func baseTLS(c *tls.Config) (*tls.Config, error) {
 	if base.MaxVersion != 0 && base.MaxVersion < base.MinVersion {
 		return nil, fmt.Errorf("TLS MaxVersion %#x is below TLS 1.2", base.MaxVersion)
 	}
-	// Resumption is how a data connection proves it belongs to its control
-	// connection, so tickets stay on whatever the caller set.
+	// Resumption is how a data connection proves it belongs to its client, so
+	// tickets stay on whatever the caller set. Their key is drawn for each
+	// configuration: a Reload rotates it.
 	base.SessionTicketsDisabled = false
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("draw a TLS session ticket key: %w", err)
+	}
+	base.SetSessionTicketKeys([][32]byte{key})
 	return base, nil
 }
 
-// sessionTLS derives the TLS configurations of one control connection and
-// its data connections from base.
-//
-// Both share a session ticket key drawn for this session alone, so a data
-// connection can only resume a TLS session that this control connection
-// (or one of its own data connections) negotiated: a ticket from another
-// client's session does not decrypt and leads to a full handshake, which
-// the data configuration refuses when requireReuse is set. This is the
-// check vsftpd calls require_ssl_reuse; crypto/tls supports resumption by
-// ticket in TLS 1.2 and 1.3.
-func sessionTLS(base *tls.Config, requireReuse bool, refused func()) (control, data *tls.Config, err error) {
-	var key [32]byte
-	if _, err := rand.Read(key[:]); err != nil {
-		return nil, nil, fmt.Errorf("draw a TLS session ticket key: %w", err)
+// Session tickets carry who they were issued to: the client's address, the
+// session they were issued in and, once it is known, its user. A data
+// connection resumes only a ticket of its own client address whose user is
+// the data connection's session's user; anything else takes a full
+// handshake, which secure refuses when session reuse is required. So a
+// client's own connections share their tickets (rclone keeps one TLS session
+// cache for its connections), and another user behind the same address
+// cannot take over a transfer. This is vsftpd's require_ssl_reuse, widened
+// from one control connection to one client and user.
+
+// ticketTag starts the identity the server adds to a session ticket.
+const ticketTag = "jelastic-ftp ticket 1\x00"
+
+// sessionTLS derives the TLS configuration of a session's connections.
+func (s *session) sessionTLS() *tls.Config {
+	c := s.conf.tls.Clone()
+	c.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		ss.Extra = append(ss.Extra, s.ticketIdentity())
+		return c.EncryptTicket(cs, ss)
 	}
-	control = base.Clone()
-	control.SetSessionTicketKeys([][32]byte{key})
-	data = base.Clone()
-	data.SetSessionTicketKeys([][32]byte{key})
-	if requireReuse {
-		verify := base.VerifyConnection
-		data.VerifyConnection = func(cs tls.ConnectionState) error {
-			if verify != nil {
-				if err := verify(cs); err != nil {
-					return err
-				}
-			}
-			if !cs.DidResume {
-				refused()
-				return errNoSessionReuse
-			}
-			return nil
+	c.UnwrapSession = func(ticket []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := c.DecryptTicket(ticket, cs)
+		if err != nil || ss == nil {
+			return nil, nil // not resumed: a full handshake
 		}
+		for _, extra := range ss.Extra {
+			if s.ticketAccepted(extra) {
+				return ss, nil
+			}
+		}
+		return nil, nil
 	}
-	return control, data, nil
+	return c
+}
+
+// ticketIdentity is tag, client address (16 bytes), session ID (8 bytes)
+// and user.
+func (s *session) ticketIdentity() []byte {
+	addr := s.client.Addr().Unmap().As16()
+	b := append([]byte(ticketTag), addr[:]...)
+	b = binary.BigEndian.AppendUint64(b, s.id)
+	return append(b, s.userName()...)
+}
+
+// ticketAccepted tells whether a ticket with this identity may be resumed by
+// this session: same client address and, on a data connection, same user.
+func (s *session) ticketAccepted(identity []byte) bool {
+	rest, ok := bytes.CutPrefix(identity, []byte(ticketTag))
+	if !ok || len(rest) < 24 {
+		return false
+	}
+	if netip.AddrFrom16([16]byte(rest[:16])) != netip.AddrFrom16(s.client.Addr().Unmap().As16()) {
+		return false
+	}
+	if !s.loggedIn.Load() {
+		return true // a control connection: its login is still to come
+	}
+	user := string(rest[24:])
+	if user == "" {
+		// Issued to a control connection before its login.
+		user = s.srv.userOfSession(binary.BigEndian.Uint64(rest[16:24]))
+	}
+	return user != "" && user == s.userName()
 }

@@ -187,6 +187,11 @@ func (m *monitor) load() error {
 		AtomicUploads:           cfg.AtomicUploads,
 		MaxCommandLength:        cfg.Limits.MaxCommandLength,
 		Chroot:                  os.Geteuid() == 0,
+
+		LoginTimeout:                cfg.LoginTimeout,
+		MaxSessionsBeforeLogin:      cfg.Limits.MaxSessionsBeforeLogin,
+		MaxSessionsBeforeLoginPerIP: cfg.Limits.MaxSessionsBeforeLoginPerIP,
+		MaxSessionsPerUser:          cfg.Limits.MaxSessionsPerUser,
 	}
 	if w.PublicHost, err = config.ResolvePublicHost(context.Background(), cfg.PublicHost, m.wcfg.PublicHost); err != nil {
 		m.log.Error("public_host", "err", err)

@@ -13,8 +13,8 @@ declare -A pkg_of=(
   [pwck]=passwd [chpasswd]=passwd [openssl]=openssl [unshare]=util-linux
   [curl]=curl [python3]=python3 [getent]=libc-bin [vsftpd]=vsftpd
   [systemd-analyze]=systemd [rpm]=rpm [dpkg-deb]=dpkg [man]=man-db [bc]=bc
-  [fail2ban-regex]=fail2ban
-  [sftp]=openssh-client [sshpass]=sshpass [ssh-keyscan]=openssh-client [rclone]=rclone
+  [fail2ban-regex]=fail2ban [rclone]=rclone
+  [sftp]=openssh-client [sshpass]=sshpass [ssh-keyscan]=openssh-client
 )
 missing=()
 for tool in "${!pkg_of[@]}"; do

@@ -244,7 +244,7 @@ func (u *upload) Close() error {
 	var err error
 	u.do(func() {
 		if a, ok := u.w.(rootfs.Aborter); ok && u.failed.Load() {
-			a.TransferError(errors.New("the SFTP connection ended before the file was closed"))
+			a.Abort(errors.New("the SFTP connection ended before the file was closed"))
 		}
 		err = u.w.Close()
 	})
@@ -395,7 +395,7 @@ type truncater interface{ Truncate(int64) error }
 
 // truncate sets the size of the file name, which must exist.
 func truncate(fsys *rootfs.FS, name string, size int64) error {
-	f, err := fsys.OpenFile(name, os.O_WRONLY, 0)
+	f, err := fsys.GetHandle(name, os.O_WRONLY, 0) // in place: no O_TRUNC
 	if err != nil {
 		return err
 	}
@@ -426,11 +426,17 @@ func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		if err := h.need(perm.List); err != nil {
 			return nil, err
 		}
-		infos, err := h.fs.ReadDir(r.Filepath)
+		var infos listerAt
+		err := h.fs.List(r.Filepath, func(batch []rootfs.Entry) error {
+			for _, e := range batch {
+				infos = append(infos, entryInfo{name: string(e.Name), size: e.Size, mtime: e.Mtime, mode: e.Mode})
+			}
+			return nil
+		})
 		if err != nil {
 			return nil, status(err)
 		}
-		return listerAt(infos), nil
+		return infos, nil
 	case "Stat":
 		fi, err := h.fs.Stat(r.Filepath)
 		if err != nil {
@@ -457,6 +463,21 @@ func (h *handler) Readlink(name string) (string, error) {
 }
 
 type listerAt []os.FileInfo
+
+// entryInfo is a listed entry; rootfs reuses its batches, so the name is a copy.
+type entryInfo struct {
+	name  string
+	size  int64
+	mtime int64 // nanoseconds since 1970
+	mode  fs.FileMode
+}
+
+func (e entryInfo) Name() string       { return e.name }
+func (e entryInfo) Size() int64        { return e.size }
+func (e entryInfo) Mode() fs.FileMode  { return e.mode }
+func (e entryInfo) ModTime() time.Time { return time.Unix(0, e.mtime) }
+func (e entryInfo) IsDir() bool        { return e.mode.IsDir() }
+func (e entryInfo) Sys() any           { return nil }
 
 func (l listerAt) ListAt(out []os.FileInfo, off int64) (int, error) {
 	if off >= int64(len(l)) {

@@ -112,7 +112,7 @@ func (b *syncBuffer) String() string {
 
 // portBlock is how many consecutive ports a server takes: the control port, then its
 // passive range.
-const portBlock = 8
+const portBlock = 32 // rclone opens a dozen passive ports at once
 
 var portMu sync.Mutex
 
@@ -128,7 +128,7 @@ func freePorts(t *testing.T) int {
 		var held []net.Listener
 		ok := true
 		for p := base; p < base+portBlock && ok; p++ {
-			// ftpserverlib listens for passive connections on every address.
+			// Passive listeners may take any address; keep the port free on all.
 			l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
 			if err != nil {
 				ok = false

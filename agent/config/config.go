@@ -19,6 +19,10 @@ import (
 	"github.com/jelastic/jelastic-ftp/users"
 )
 
+// MaxCommandLength is the longest command line the FTP server can be set to
+// take, CRLF excluded: 4 KiB with it, a path of PATH_MAX.
+const MaxCommandLength = 4094
+
 // DefaultPath is where the agent looks for its settings.
 const DefaultPath = "/etc/jelastic-ftp/ftpd.toml"
 
@@ -31,6 +35,7 @@ type Config struct {
 	PublicHost    string        // address announced in PASV replies; "" = detect
 	TLS           TLS           // FTPS settings
 	IdleTimeout   time.Duration // inactivity before a session is closed
+	LoginTimeout  time.Duration // from connecting to a successful login
 	IdleExit      time.Duration // socket-activated: exit after this long without a session; 0 = never
 	Limits        Limits        // session and brute-force limits
 	Umask         fs.FileMode   // permission bits removed from created files
@@ -53,7 +58,7 @@ type TLS struct {
 	Key                 string // PEM private key
 	RequireTLS          bool   // refuse login and transfers without TLS
 	MinVersion          uint16 // tls.VersionTLS12 or tls.VersionTLS13
-	RequireSessionReuse bool   // data connections must resume the control connection's session
+	RequireSessionReuse bool   // TLS data connections must resume a session of the same client and user
 }
 
 // Enabled reports whether a certificate and key are configured.
@@ -69,6 +74,12 @@ type Limits struct {
 	BanWindow               time.Duration
 	BanDuration             time.Duration
 	MaxCommandLength        int // bytes in one command line
+
+	// Sessions not logged in yet, in all and from one address (capped by
+	// MaxSessions and MaxSessionsPerIP), and sessions logged in as one user.
+	MaxSessionsBeforeLogin      int
+	MaxSessionsBeforeLoginPerIP int
+	MaxSessionsPerUser          int
 }
 
 // Default returns the settings used when ftpd.toml is missing, and the base that
@@ -83,16 +94,21 @@ func Default() Config {
 			MinVersion:          tls.VersionTLS12,
 			RequireSessionReuse: true,
 		},
-		IdleTimeout: 300 * time.Second,
+		IdleTimeout:  300 * time.Second,
+		LoginTimeout: 30 * time.Second,
 		Limits: Limits{
 			MaxSessions:             200,
-			MaxSessionsPerIP:        20,
+			MaxSessionsPerIP:        50, // as vsftpd's code: rclone in LIST mode holds more than 20
 			LoginAttemptsPerSession: 3,
 			FailedLoginDelay:        time.Second,
 			BanAfterFailures:        10,
 			BanWindow:               10 * time.Minute,
 			BanDuration:             15 * time.Minute,
-			MaxCommandLength:        4094,
+			MaxCommandLength:        MaxCommandLength,
+
+			MaxSessionsBeforeLogin:      150,
+			MaxSessionsBeforeLoginPerIP: 10,
+			MaxSessionsPerUser:          50,
 		},
 		Umask:         0o022,
 		AtomicUploads: true,
@@ -150,6 +166,7 @@ func (c Config) Validate() error {
 		func() error { return checkPublicHost(c.PublicHost) },
 		c.TLS.validate,
 		func() error { return checkDuration("idle_timeout", c.IdleTimeout, 10*time.Second, 24*time.Hour) },
+		func() error { return checkDuration("login_timeout", c.LoginTimeout, 5*time.Second, 10*time.Minute) },
 		func() error {
 			if c.IdleExit == 0 {
 				return nil
@@ -298,6 +315,18 @@ func (l Limits) validate() error {
 			msg:   fmt.Sprintf("must not be above limits.max_sessions (%d)", l.MaxSessions),
 		}
 	}
+	for _, limit := range []struct {
+		key string
+		v   int
+	}{
+		{"limits.max_sessions_before_login", l.MaxSessionsBeforeLogin},
+		{"limits.max_sessions_before_login_per_ip", l.MaxSessionsBeforeLoginPerIP},
+		{"limits.max_sessions_per_user", l.MaxSessionsPerUser},
+	} {
+		if err := checkInt(limit.key, limit.v, 1, 100000); err != nil {
+			return err
+		}
+	}
 	if err := checkInt("limits.login_attempts_per_session", l.LoginAttemptsPerSession, 1, 100); err != nil {
 		return err
 	}
@@ -313,7 +342,7 @@ func (l Limits) validate() error {
 	if err := checkDuration("limits.ban_duration", l.BanDuration, time.Second, 30*24*time.Hour); err != nil {
 		return err
 	}
-	return checkInt("limits.max_command_length", l.MaxCommandLength, 512, 4094)
+	return checkInt("limits.max_command_length", l.MaxCommandLength, 512, MaxCommandLength)
 }
 
 func checkInt(key string, v, lo, hi int) error {

@@ -127,6 +127,11 @@ func (c *Config) setters() map[string]func(any) error {
 		"limits.ban_window":                 into(&c.Limits.BanWindow, asDuration),
 		"limits.ban_duration":               into(&c.Limits.BanDuration, asDuration),
 		"limits.max_command_length":         into(&c.Limits.MaxCommandLength, asInt),
+
+		"login_timeout":                           into(&c.LoginTimeout, asDuration),
+		"limits.max_sessions_before_login":        into(&c.Limits.MaxSessionsBeforeLogin, asInt),
+		"limits.max_sessions_before_login_per_ip": into(&c.Limits.MaxSessionsBeforeLoginPerIP, asInt),
+		"limits.max_sessions_per_user":            into(&c.Limits.MaxSessionsPerUser, asInt),
 	}
 }
 

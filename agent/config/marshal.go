@@ -49,6 +49,10 @@ public_host = {{q .PublicHost}}
 # Inactivity after which a session is closed, from "10s" to "24h".
 idle_timeout = {{duration .IdleTimeout}}
 
+# Time from connecting to a successful login, from "5s" to "10m"; commands
+# sent before login do not extend it.
+login_timeout = {{duration .LoginTimeout}}
+
 # With socket activation (jelastic-ftp.socket), how long the service runs on
 # without any session before it exits, from "10s" to "24h"; systemd starts it
 # again on the next connection. "0s": it never exits on its own.
@@ -90,7 +94,8 @@ require_tls = {{.TLS.RequireTLS}}
 # Oldest TLS version accepted: "1.2" or "1.3".
 min_version = {{tlsVersion .TLS.MinVersion}}
 
-# Data connections must resume the control connection's TLS session, so that
+# TLS data connections must resume a TLS session this server gave a control
+# connection from the same client address, logged in as the same user, so that
 # no one else can take over a transfer. Set to false only for clients that
 # cannot resume sessions.
 require_session_reuse = {{.TLS.RequireSessionReuse}}
@@ -99,6 +104,13 @@ require_session_reuse = {{.TLS.RequireSessionReuse}}
 # Sessions open at once, in all and from one client address.
 max_sessions = {{.Limits.MaxSessions}}
 max_sessions_per_ip = {{.Limits.MaxSessionsPerIP}}
+
+# Of those, sessions not logged in yet, in all and from one address (capped
+# by the two above), so that unauthenticated clients cannot take every
+# place; and sessions logged in as one user.
+max_sessions_before_login = {{.Limits.MaxSessionsBeforeLogin}}
+max_sessions_before_login_per_ip = {{.Limits.MaxSessionsBeforeLoginPerIP}}
+max_sessions_per_user = {{.Limits.MaxSessionsPerUser}}
 
 # Failed logins after which a session is closed, and the pause after each.
 login_attempts_per_session = {{.Limits.LoginAttemptsPerSession}}

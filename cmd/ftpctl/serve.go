@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -32,12 +33,13 @@ func newLogHandler(out io.Writer, debug bool) slog.Handler {
 
 func newServeCmd() *cobra.Command {
 	var (
-		cfgPath string
-		demo    bool
-		debug   bool
+		cfgPath    string
+		demo       bool
+		demoListen string
+		debug      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "serve [--config PATH] [--demo]",
+		Use:   "serve [--config PATH] [--demo [--listen ADDR]]",
 		Short: "Run the FTP/FTPS service (the privileged monitor and its chrooted worker)",
 		Long: `Run the FTP/FTPS service in the foreground. As root, the monitor keeps the
 account databases and the TLS key to itself and serves through a worker that is
@@ -49,14 +51,17 @@ that long without a session, for systemd to start it again on the next connectio
 
 --demo needs no root and changes nothing in /etc: a temporary FTP root, one user
 "demo" with a password printed at start, a self-signed certificate in memory, on
-127.0.0.1:2121.`,
+127.0.0.1:2121 or the address --listen names (a second demo, or a busy port).`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := newLogger(os.Stderr, debug)
+			if cmd.Flags().Changed("listen") && !demo {
+				return errors.New("--listen goes with --demo; the service listens where \"listen\" in ftpd.toml says")
+			}
 			if demo {
 				ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 				defer stop()
-				return ftpd.Demo(ctx, logger, cmd.OutOrStdout())
+				return ftpd.Demo(ctx, logger, cmd.OutOrStdout(), demoListen)
 			}
 			// Logins recorded in the last seconds are written out on the way out.
 			defer func() {
@@ -69,6 +74,7 @@ that long without a session, for systemd to start it again on the next connectio
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", config.DefaultPath, "the configuration file")
 	cmd.Flags().BoolVar(&demo, "demo", false, "serve a throw-away demo root on 127.0.0.1:2121 (no root needed)")
+	cmd.Flags().StringVar(&demoListen, "listen", ftpd.DemoAddr, "with --demo: the address to serve the demo on")
 	cmd.Flags().BoolVar(&debug, "debug", false, "log debug messages")
 	return cmd
 }

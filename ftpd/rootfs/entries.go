@@ -5,28 +5,39 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// readEntries lists the open directory dir with one lstat per entry, as
-// (*os.File).Readdir does, into entryInfos that share two allocations: a
-// listing of 10,000 entries is otherwise 20,000 objects that the garbage
-// collector marks while ftpserverlib formats them line by line.
-func readEntries(dir *os.File) ([]os.FileInfo, error) {
+// Entry is one directory entry as lstat(2) describes it. Name is valid only
+// during the call of the function that received it.
+type Entry struct {
+	Name  []byte
+	Size  int64
+	Mtime int64 // nanoseconds since 1970
+	Mode  fs.FileMode
+}
+
+// direntBuffer is how many bytes of directory records one getdents(2) reads:
+// one batch of a listing. A record takes at least 24 bytes, so a batch holds
+// at most 1,366 entries.
+const direntBuffer = 32 << 10
+
+// readBatches lists the open directory dir with one lstat per entry, as
+// (*os.File).Readdir does, and calls fn with the entries of each getdents
+// buffer in turn. The entries and their names are reused after fn returns,
+// so a listing costs the same memory whatever the directory's size.
+func readBatches(dir *os.File, fn func([]Entry) error) error {
 	rc, err := dir.SyscallConn()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var (
-		entries []entryInfo
-		names   []byte // every name, one after the other
-		ends    []int  // where each name ends in names
+		batch   []Entry
 		readErr error
 	)
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, direntBuffer)
 	ctlErr := rc.Read(func(fdp uintptr) bool {
 		fd := int(fdp)
 		for {
@@ -38,6 +49,7 @@ func readEntries(dir *os.File) ([]os.FileInfo, error) {
 			if n <= 0 {
 				return true
 			}
+			batch = batch[:0]
 			for rec := buf[:n]; len(rec) > 0; {
 				name, size := direntName(rec)
 				rec = rec[size:]
@@ -52,24 +64,16 @@ func readEntries(dir *os.File) ([]os.FileInfo, error) {
 					readErr = err
 					return true
 				}
-				names = append(names, name...)
-				ends = append(ends, len(names))
-				entries = append(entries, entryInfo{size: st.Size, mtime: st.Mtim.Nano(), mode: fileMode(st.Mode)})
+				batch = append(batch, Entry{Name: name, Size: st.Size, Mtime: st.Mtim.Nano(), Mode: fileMode(st.Mode)})
+			}
+			if len(batch) > 0 {
+				if readErr = fn(batch); readErr != nil {
+					return true
+				}
 			}
 		}
 	})
-	if err := errors.Join(ctlErr, readErr); err != nil {
-		return nil, err
-	}
-	all := string(names)
-	infos := make([]os.FileInfo, len(entries))
-	start := 0
-	for i := range entries {
-		entries[i].name = all[start:ends[i]]
-		start = ends[i]
-		infos[i] = &entries[i]
-	}
-	return infos, nil
+	return errors.Join(ctlErr, readErr)
 }
 
 // direntName returns the name in the linux_dirent64 record at the start of
@@ -130,18 +134,3 @@ func fileMode(mode uint32) fs.FileMode {
 	}
 	return m
 }
-
-// entryInfo is one entry of readEntries.
-type entryInfo struct {
-	name  string
-	size  int64
-	mtime int64 // nanoseconds since 1970
-	mode  fs.FileMode
-}
-
-func (e *entryInfo) Name() string       { return e.name }
-func (e *entryInfo) Size() int64        { return e.size }
-func (e *entryInfo) Mode() fs.FileMode  { return e.mode }
-func (e *entryInfo) ModTime() time.Time { return time.Unix(0, e.mtime) }
-func (e *entryInfo) IsDir() bool        { return e.mode.IsDir() }
-func (e *entryInfo) Sys() any           { return nil }

@@ -14,7 +14,7 @@ import (
 
 // TestReadEntriesAsLstat: readEntries gives what os.Lstat gives for every
 // kind of entry, over more names than one getdents buffer holds.
-func TestReadEntriesAsLstat(t *testing.T) {
+func TestReadBatchesAsLstat(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "page.php"), "<?php echo 1;", 0o640)
 	writeFile(t, filepath.Join(dir, "setuid"), "", os.ModeSetuid|0o755)
@@ -38,39 +38,47 @@ func TestReadEntriesAsLstat(t *testing.T) {
 	d, err := os.Open(dir)
 	require.NoError(t, err)
 	defer d.Close()
-	got, err := readEntries(d)
+	byName, err := readAll(d)
 	require.NoError(t, err)
 
 	want, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	require.Len(t, got, len(want))
-	byName := map[string]os.FileInfo{}
-	for _, fi := range got {
-		byName[fi.Name()] = fi
-	}
+	require.Len(t, byName, len(want))
 	for _, e := range want {
-		fi, ok := byName[e.Name()]
+		got, ok := byName[e.Name()]
 		require.True(t, ok, "missing %q", e.Name())
 		lst, err := os.Lstat(filepath.Join(dir, e.Name()))
 		require.NoError(t, err)
-		require.Equal(t, lst.Mode(), fi.Mode(), e.Name())
-		require.Equal(t, lst.Size(), fi.Size(), e.Name())
-		require.True(t, lst.ModTime().Equal(fi.ModTime()), "%s: %v, want %v", e.Name(), fi.ModTime(), lst.ModTime())
-		require.Equal(t, lst.IsDir(), fi.IsDir(), e.Name())
+		require.Equal(t, lst.Mode(), got.Mode, e.Name())
+		require.Equal(t, lst.Size(), got.Size, e.Name())
+		require.Equal(t, lst.ModTime().UnixNano(), got.Mtime, e.Name())
 	}
-	require.Equal(t, os.ModeSetuid|0o755, byName["setuid"].Mode())
-	require.Equal(t, os.ModeSetgid|0o750, byName["setgid"].Mode())
-	require.Equal(t, os.ModeDir|os.ModeSticky|0o777, byName["sticky"].Mode())
-	require.Equal(t, os.ModeSocket, byName["sock"].Mode().Type())
+	require.Equal(t, os.ModeSetuid|0o755, byName["setuid"].Mode)
+	require.Equal(t, os.ModeSetgid|0o750, byName["setgid"].Mode)
+	require.Equal(t, os.ModeDir|os.ModeSticky|0o777, byName["sticky"].Mode)
+	require.Equal(t, os.ModeSocket, byName["sock"].Mode.Type())
 }
 
-// TestReadEntriesOfAFile: a file is no directory to read.
-func TestReadEntriesOfAFile(t *testing.T) {
+// readAll collects what readBatches gives, by name; the names are copied, as
+// each batch reuses them.
+func readAll(dir *os.File) (map[string]Entry, error) {
+	byName := map[string]Entry{}
+	err := readBatches(dir, func(batch []Entry) error {
+		for _, e := range batch {
+			byName[string(e.Name)] = e
+		}
+		return nil
+	})
+	return byName, err
+}
+
+// TestReadBatchesOfAFile: a file is no directory to read.
+func TestReadBatchesOfAFile(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "f")
 	writeFile(t, name, "x", 0o644)
 	f, err := os.Open(name)
 	require.NoError(t, err)
 	defer f.Close()
-	_, err = readEntries(f)
+	_, err = readAll(f)
 	require.ErrorIs(t, err, syscall.ENOTDIR)
 }

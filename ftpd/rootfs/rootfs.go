@@ -1,6 +1,5 @@
-// Package rootfs is the per-session file system of the FTP worker: an
-// afero.Fs, with the ftpserverlib driver extensions, that is confined to one
-// user's home directory by os.Root.
+// Package rootfs is the per-session file system of the FTP worker, confined
+// to one user's home directory by os.Root.
 //
 // Client paths are slash paths relative to the home: "/", "a/../b" and
 // "../../etc/shadow" all name something inside it. os.Root refuses every
@@ -30,8 +29,6 @@ import (
 	"syscall"
 	"time"
 
-	ftpserver "github.com/fclairamb/ftpserverlib"
-	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,41 +60,21 @@ var (
 	// ErrOutsideHome refuses a path that leads out of the home through a
 	// symlink.
 	ErrOutsideHome error = &refusal{msg: "the path leads outside the home directory"}
-	// ErrReservedName refuses any use of a temporary upload name. It also
-	// matches ftpserver.ErrFileNameNotAllowed so that STOR and RNTO answer
-	// 553, as for any forbidden name.
-	ErrReservedName error = &refusal{
-		msg:  "the name is reserved for uploads in progress",
-		also: ftpserver.ErrFileNameNotAllowed,
-	}
+	// ErrReservedName refuses any use of a temporary upload name; the
+	// server answers it with 553, as for any forbidden name.
+	ErrReservedName error = &refusal{msg: "the name is reserved for uploads in progress"}
 	// ErrNotRegular refuses FIFOs, sockets and devices, which a transfer
 	// could block on.
 	ErrNotRegular error = &refusal{msg: "only regular files and directories can be opened"}
 )
 
-type refusal struct {
-	msg  string
-	also error
-}
+type refusal struct{ msg string }
 
 func (r *refusal) Error() string { return r.msg }
 
 func (r *refusal) Is(target error) bool {
-	return target == fs.ErrPermission || (r.also != nil && target == r.also)
+	return target == fs.ErrPermission
 }
-
-// The server finds these by type assertion; a wrong signature would make it
-// silently fall back to plain afero calls.
-var (
-	_ ftpserver.ClientDriver                      = (*FS)(nil)
-	_ ftpserver.ClientDriverExtentionFileTransfer = (*FS)(nil)
-	_ ftpserver.ClientDriverExtensionFileList     = (*FS)(nil)
-	_ ftpserver.ClientDriverExtensionRemoveDir    = (*FS)(nil)
-	_ ftpserver.ClientDriverExtensionAllocate     = (*FS)(nil)
-	_ ftpserver.FileTransferError                 = (*atomicUpload)(nil)
-	_ afero.File                                  = (*os.File)(nil)
-	_ afero.File                                  = (*dirFile)(nil)
-)
 
 // New opens home as the root of a session's file system.
 func New(home string, opts Options) (*FS, error) {
@@ -113,9 +90,6 @@ func New(home string, opts Options) (*FS, error) {
 func (fsys *FS) Close() error {
 	return fsys.root.Close()
 }
-
-// Name returns the name of this afero.Fs implementation.
-func (fsys *FS) Name() string { return "rootfs" }
 
 // clientPath turns a client path into the name to give os.Root and the
 // path to show the client in errors.
@@ -179,44 +153,7 @@ func (fsys *FS) Stat(name string) (os.FileInfo, error) {
 	return fi, nil
 }
 
-// Open opens name for reading.
-func (fsys *FS) Open(name string) (afero.File, error) {
-	return fsys.OpenFile(name, os.O_RDONLY, 0)
-}
-
-// Create creates or truncates name in place.
-func (fsys *FS) Create(name string) (afero.File, error) {
-	return fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0)
-}
-
 const writeFlags = os.O_WRONLY | os.O_RDWR | os.O_CREATE | os.O_TRUNC | os.O_APPEND
-
-// OpenFile opens name in place, whatever the upload mode: uploads go
-// through GetHandle. perm is ignored (see the package comment). A regular
-// file comes back as an *os.File; a directory as a handle whose listings
-// hide temporary upload files.
-func (fsys *FS) OpenFile(name string, flag int, _ os.FileMode) (afero.File, error) {
-	resolveOpen := resolve
-	if flag&writeFlags != 0 {
-		resolveOpen = fsys.resolveWrite
-	}
-	rel, shown, err := resolveOpen("open", name)
-	if err != nil {
-		return nil, err
-	}
-	f, fi, err := openAt(fsys.root, rel, shown, flag)
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return &dirFile{File: f, fsys: fsys, rel: rel, shown: shown}, nil
-	}
-	detached, err := detach(f, fi, shown)
-	if err != nil {
-		return nil, err // not a nil *os.File in a non-nil interface
-	}
-	return detached, nil
-}
 
 // openAt opens name in root without blocking on a FIFO and reports what it
 // opened.
@@ -268,18 +205,6 @@ func (fsys *FS) Mkdir(name string, _ os.FileMode) error {
 	return nil
 }
 
-// MkdirAll creates the directory name and any missing parents.
-func (fsys *FS) MkdirAll(name string, _ os.FileMode) error {
-	rel, shown, err := fsys.resolveWrite("mkdir", name)
-	if err != nil {
-		return err
-	}
-	if err := fsys.root.MkdirAll(rel, 0o777); err != nil {
-		return pathError("mkdir", shown, err)
-	}
-	return nil
-}
-
 // Remove deletes a file or a symlink (DELE), never a directory.
 func (fsys *FS) Remove(name string) error {
 	return fsys.unlink("remove", name, 0)
@@ -307,22 +232,6 @@ func (fsys *FS) unlink(op, name string, flags int) error {
 	defer dir.Close()
 	if err := unix.Unlinkat(int(dir.Fd()), path.Base(rel), flags); err != nil {
 		return pathError(op, shown, err)
-	}
-	return nil
-}
-
-// RemoveAll deletes name and everything below it; symlinks are removed, not
-// followed.
-func (fsys *FS) RemoveAll(name string) error {
-	rel, shown, err := fsys.resolveWrite("remove", name)
-	if err != nil {
-		return err
-	}
-	if rel == "." {
-		return &os.PathError{Op: "remove", Path: shown, Err: fs.ErrPermission}
-	}
-	if err := fsys.root.RemoveAll(rel); err != nil {
-		return pathError("remove", shown, err)
 	}
 	return nil
 }
@@ -367,13 +276,6 @@ func (fsys *FS) Chmod(name string, mode os.FileMode) error {
 		return pathError("chmod", shown, err)
 	}
 	return nil
-}
-
-// Chown is always refused: every FTP account shares one UID and ownership
-// is the agent's business.
-func (fsys *FS) Chown(name string, _, _ int) error {
-	_, shown := clientPath(name)
-	return &os.PathError{Op: "chown", Path: shown, Err: fs.ErrPermission}
 }
 
 // Chtimes sets the access and modification times of name (MFMT).

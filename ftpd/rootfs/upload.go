@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	ftpserver "github.com/fclairamb/ftpserverlib"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,15 +23,28 @@ const (
 	maxNameInTemp = 200 // keeps the temporary name within NAME_MAX (255)
 )
 
-// GetHandle opens name for a transfer (RETR, STOR, APPE, REST, COMB and
-// hashes). flags follow ftpserverlib: O_RDONLY to download, O_WRONLY with
-// O_APPEND to append, O_CREATE|O_TRUNC to upload a whole file, O_CREATE alone
-// to resume at offset (the server seeks there after this call).
+// Handle is a file opened for a transfer. An upload's handle may also be an
+// Aborter.
+type Handle interface {
+	io.ReadWriteSeeker
+	io.Closer
+}
+
+// Aborter is a handle that can be told, before Close, that its transfer did
+// not complete, so that Close discards what was written.
+type Aborter interface {
+	Abort(reason error)
+}
+
+// GetHandle opens name for a transfer (RETR, STOR, APPE, REST and hashes).
+// flags: O_RDONLY to download, O_WRONLY with O_APPEND to append,
+// O_CREATE|O_TRUNC to upload a whole file, O_CREATE alone to resume at offset
+// (the server seeks there after this call).
 //
 // A download is the *os.File itself, so that sending it can use sendfile.
 // An upload that replaces a whole file is atomic unless
 // Options.InPlaceUploads is set; appends and resumes write in place.
-func (fsys *FS) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
+func (fsys *FS) GetHandle(name string, flags int, offset int64) (Handle, error) {
 	if flags&writeFlags == 0 {
 		rel, shown, err := resolve("open", name)
 		if err != nil {
@@ -52,7 +64,7 @@ func (fsys *FS) GetHandle(name string, flags int, offset int64) (ftpserver.FileT
 
 // openRegular opens a file to transfer in place. The handle is the
 // *os.File itself.
-func (fsys *FS) openRegular(rel, shown string, flags int) (ftpserver.FileTransfer, error) {
+func (fsys *FS) openRegular(rel, shown string, flags int) (Handle, error) {
 	f, fi, err := openAt(fsys.root, rel, shown, flags)
 	if err != nil {
 		return nil, err
@@ -74,7 +86,7 @@ func (fsys *FS) openRegular(rel, shown string, flags int) (ftpserver.FileTransfe
 // the old file as it was.
 //
 // The file is created when the first byte is to be written, not when the
-// upload is opened: ftpserverlib opens the handle before it answers 150, so
+// upload is opened: the server opens the handle before it answers 150, so
 // the client's wait for that answer does not include the file system's
 // work. What can be checked cheaply (the target, and write access to its
 // directory) is checked when it is opened, so that almost every refusal
@@ -88,11 +100,12 @@ func (fsys *FS) openRegular(rel, shown string, flags int) (ftpserver.FileTransfe
 // and renamed over the target; SweepUploads removes those a killed worker
 // leaves.
 //
-// ftpserverlib v0.32.0 calls TransferError before Close when the data
-// connection fails to open, breaks, or is aborted (ABOR), and when copying
-// fails (disk full). A client that closes the data connection cleanly in
-// the middle of a file cannot be told from one that finished: FTP sends no
-// length (ftpserverlib#635).
+// The server calls Abort before Close when the data connection fails to
+// open, breaks, or is aborted (ABOR), when copying fails (disk full), and
+// when the client's control connection is gone by the time the data
+// connection ends. A client that closes the data connection cleanly in the
+// middle of a file and keeps its control connection cannot be told from one
+// that finished: plain FTP sends no length.
 //
 // The new content is not fsynced, so a host crash right after an upload
 // may lose it. ext4 writes a file renamed over another before the rename
@@ -114,7 +127,7 @@ type atomicUpload struct {
 
 // startUpload opens an atomic upload to rel, or an in-place one where rel is
 // a symlink.
-func (fsys *FS) startUpload(rel, shown string, flags int) (ftpserver.FileTransfer, error) {
+func (fsys *FS) startUpload(rel, shown string, flags int) (Handle, error) {
 	name := path.Base(rel)
 	if name == "." || name == ".." || name == "/" {
 		return nil, &os.PathError{Op: "open", Path: shown, Err: syscall.EISDIR}
@@ -265,19 +278,10 @@ func openUnnamed(dirfd int, name string) (fd int, tempName string, ok bool) {
 	return fd, probe, true
 }
 
-// Aborter is an upload handle that can be told, before Close, that its transfer
-// did not complete, so that Close discards what was written; the SFTP service
-// tells it when a connection ends with the file open.
-type Aborter interface {
-	TransferError(err error)
-}
-
-var _ Aborter = (*atomicUpload)(nil)
-
-// TransferError records that the transfer did not complete. The server
-// calls it and then Close from the same goroutine.
-func (u *atomicUpload) TransferError(err error) {
-	u.failure = err
+// Abort records that the transfer did not complete. The server calls it and
+// then Close from the same goroutine.
+func (u *atomicUpload) Abort(reason error) {
+	u.failure = reason
 }
 
 // Close publishes the upload, or removes it after a failure, leaving any

@@ -245,6 +245,8 @@ func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer)
 	s.RequireSessionReuse = c.RequireSessionReuse
 	s.IdleTimeout = c.IdleTimeout
 	s.MaxSessions, s.MaxSessionsPerIP = c.MaxSessions, c.MaxSessionsPerIP
+	s.LoginTimeout, s.MaxSessionsPerUser = c.LoginTimeout, c.MaxSessionsPerUser
+	s.MaxSessionsBeforeLogin, s.MaxSessionsBeforeLoginPerIP = c.MaxSessionsBeforeLogin, c.MaxSessionsBeforeLoginPerIP
 	s.LoginAttemptsPerSession = c.LoginAttemptsPerSession
 	s.FailedLoginDelay = c.FailedLoginDelay
 	s.ActiveMode = c.ActiveMode

@@ -122,6 +122,12 @@ type WorkerConfig struct {
 	ActiveMode              bool          `json:"active_mode"`
 	AtomicUploads           bool          `json:"atomic_uploads"`
 	MaxCommandLength        int           `json:"max_command_length"`
+
+	// Login deadline and the caps of sessions before login and per user.
+	LoginTimeout                time.Duration `json:"login_timeout"`
+	MaxSessionsBeforeLogin      int           `json:"max_sessions_before_login"`
+	MaxSessionsBeforeLoginPerIP int           `json:"max_sessions_before_login_per_ip"`
+	MaxSessionsPerUser          int           `json:"max_sessions_per_user"`
 	// TransferLog asks the worker to send xferlog lines; the monitor owns the file, so
 	// it can reopen it on SIGHUP after log rotation.
 	TransferLog bool `json:"transfer_log"`

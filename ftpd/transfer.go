@@ -1,0 +1,512 @@
+package ftpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
+)
+
+var (
+	errAborted    = errors.New("aborted by ABOR")
+	errClientGone = errors.New("the control connection closed before the data connection ended")
+)
+
+// job is a command that uses a data connection (RETR, STOR, APPE, LIST,
+// NLST, MLSD), running beside the control loop.
+type job struct {
+	done   chan struct{}
+	ctx    context.Context // ends with ABOR or the session
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	opened  bool      // 150 went out
+	aborted bool      // by ABOR: no reply of its own
+	conn    io.Closer // the data connection, once open
+}
+
+// abortWait bounds how long ABOR waits for its transfer to end.
+const abortWait = 10 * time.Second
+
+// abort ends the job for ABOR and waits for it; it reports whether the
+// job had answered 150.
+func (j *job) abort() bool {
+	j.mu.Lock()
+	j.aborted = true
+	opened, conn := j.opened, j.conn
+	j.mu.Unlock()
+	j.cancel()
+	if conn != nil {
+		_ = conn.Close()
+	}
+	timer := time.NewTimer(abortWait)
+	defer timer.Stop()
+	select {
+	case <-j.done:
+	case <-timer.C:
+	}
+	return opened
+}
+
+func (j *job) isAborted() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.aborted
+}
+
+// startJob runs a data command in a goroutine of its own, with the data
+// channel the last PASV, EPSV, PORT or EPRT set up.
+func (s *session) startJob(run func(j *job, ch dataChannel)) bool {
+	ch := s.data.take()
+	j := &job{done: make(chan struct{})}
+	j.ctx, j.cancel = context.WithCancel(s.ctx)
+	s.mu.Lock()
+	s.busy = j
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			j.cancel()
+			s.mu.Lock()
+			s.busy = nil
+			s.mu.Unlock()
+			close(j.done)
+			s.closeIfStopping()
+		}()
+		defer s.recoverPanic()
+		run(j, ch)
+	}()
+	return true
+}
+
+// openData connects the data channel and answers 150, then secures the
+// connection with TLS after PROT P. On failure it has answered, unless
+// ABOR came first, and returns nil.
+func (s *session) openData(j *job, ch dataChannel, protP bool) (*dataConn, io.ReadWriter) {
+	if !ch.ready() {
+		s.send(replyNoDataConn)
+		return nil, nil
+	}
+	dc, err := s.connect(j.ctx, ch)
+	if err != nil {
+		if !j.isAborted() && s.ctx.Err() == nil {
+			s.report(slog.LevelInfo, "data connection failed", "user", s.userName(), "err", err)
+			s.reply(425, "Can't open data connection: "+err.Error())
+		}
+		return nil, nil
+	}
+	j.mu.Lock()
+	if j.aborted {
+		j.mu.Unlock()
+		s.closeConn(dc)
+		return nil, nil
+	}
+	j.conn, j.opened = dc, true
+	err = s.send(replyTransferOpen)
+	j.mu.Unlock()
+	if err != nil {
+		s.closeConn(dc)
+		return nil, nil
+	}
+	if !protP {
+		return dc, dc
+	}
+	tc, reused, err := s.secure(dc)
+	if err != nil {
+		s.report(slog.LevelInfo, "TLS handshake failed on a data connection", "user", s.userName(), "err", err)
+		s.closeConn(dc)
+		s.finish(j, reply{425, "TLS handshake on the data connection failed."})
+		return nil, nil
+	}
+	if !reused {
+		return dc, refused{tc}
+	}
+	return dc, tc
+}
+
+// refused is a TLS data connection that failed the session reuse check: it
+// carries no data.
+type refused struct{ *tls.Conn }
+
+// refuseData ends a refused data connection the way its client expects an
+// empty transfer to end, and then answers 522: a client that does not
+// reuse sessions reads the reply to its command and stays in step.
+func (s *session) refuseData(j *job, dc *dataConn, r refused, upload bool) {
+	if upload {
+		_, _ = io.Copy(io.Discard, r.Conn)
+	}
+	_ = r.Close()
+	s.closeConn(dc)
+	s.finish(j, replyDataReuseMissing)
+}
+
+// finish sends a job's final reply unless ABOR answered for it.
+func (s *session) finish(j *job, r reply) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.aborted && s.ctx.Err() == nil {
+		s.send(r)
+	}
+}
+
+// closeConn closes a data connection and forgets it.
+func (s *session) closeConn(dc *dataConn) {
+	s.untrack(dc)
+	_ = dc.Close()
+}
+
+func (s *session) cmdREST(arg string) bool {
+	n, err := strconv.ParseInt(arg, 10, 64)
+	switch {
+	case err != nil || n < 0:
+		return s.reply(550, "Couldn't parse size: "+arg) == nil
+	case s.ascii.Load():
+		return s.send(replyRestASCII) == nil
+	}
+	s.rest = n
+	return s.send(replyRestOK) == nil
+}
+
+func (s *session) cmdRETR(arg string) bool { return s.transferFile(arg, os.O_RDONLY) }
+func (s *session) cmdAPPE(arg string) bool {
+	s.rest = 0
+	return s.transferFile(arg, os.O_WRONLY|os.O_CREATE|os.O_APPEND)
+}
+
+func (s *session) cmdSTOR(arg string) bool {
+	flags := os.O_WRONLY | os.O_CREATE
+	if s.rest == 0 {
+		flags |= os.O_TRUNC
+	}
+	return s.transferFile(arg, flags)
+}
+
+// transferFile opens a file for RETR, STOR or APPE, answering an error
+// before 150, and moves it over the data connection in a job.
+func (s *session) transferFile(arg string, flags int) bool {
+	name := s.abs(arg)
+	offset := s.rest
+	s.rest = 0
+	h, err := s.fs.GetHandle(name, flags, offset)
+	if err == nil && offset != 0 {
+		if _, err = h.Seek(offset, io.SeekStart); err != nil {
+			_ = h.Close()
+		}
+	}
+	if err != nil {
+		s.data.close()
+		return s.reply(errorCode(err, 550), "Could not access file: "+err.Error()) == nil
+	}
+	upload, protP, ascii := flags != os.O_RDONLY, s.protP, s.ascii.Load()
+	return s.startJob(func(j *job, ch dataChannel) {
+		t := s.startTransfer(name, upload)
+		dc, stream := s.openData(j, ch, protP)
+		failure := errNoDataConn
+		if dc != nil {
+			failure = s.move(j, t, dc, stream, h, upload)
+		}
+		if a, ok := h.(rootfs.Aborter); ok && failure != nil {
+			a.Abort(failure)
+		}
+		err := h.Close()
+		if failure == nil && err != nil && upload {
+			failure = err
+			s.report(slog.LevelError, "could not save an upload", "user", s.userName(), "path", name, "err", err)
+			s.finish(j, reply{451, "Could not save the file: " + err.Error()})
+		} else if failure == nil {
+			s.finish(j, replyTransferDone)
+		}
+		if dc != nil {
+			s.closeConn(dc) // after the reply: TCP's goodbye need not hold it up
+		}
+		s.endTransfer(t, failure != nil, ascii)
+	})
+}
+
+// move copies between the file and the data connection. nil means the
+// transfer is complete and the file may be kept; otherwise it has answered
+// (unless ABOR did, or the client is gone).
+func (s *session) move(j *job, t *transfer, dc *dataConn, stream io.ReadWriter, h rootfs.Handle, upload bool) error {
+	t.conn.Store(dc)
+	if r, ok := stream.(refused); ok {
+		s.refuseData(j, dc, r, upload)
+		return errNoSessionReuse
+	}
+	var err error
+	if upload {
+		err = s.receive(t, dc, stream, h)
+	} else {
+		err = s.sendFile(t, dc, stream, h)
+	}
+	switch {
+	case j.isAborted():
+		return errAborted
+	case err != nil:
+		s.finish(j, reply{426, "Transfer failed: " + err.Error()})
+		return err
+	case upload && s.clientGone(hangUpGrace(time.Since(t.start))):
+		// The client's data connection ended, but so did its control
+		// connection: a killed client, not a complete file.
+		return errClientGone
+	}
+	return nil
+}
+
+// maxHangUpGrace bounds how long the end of an upload waits to see whether
+// the client's control connection ends too.
+const maxHangUpGrace = 2 * time.Millisecond
+
+// hangUpGrace is how long an upload that took elapsed waits for the
+// control connection's end: a killed client's kernel closes the data
+// connection first and the control connection tens of microseconds later.
+// A hundredth of the upload's time, so that a live client's upload takes 1 %
+// longer at most; an upload of under 5 ms, over before a kill could come,
+// only looks.
+func hangUpGrace(elapsed time.Duration) time.Duration {
+	if elapsed < 5*time.Millisecond {
+		return 0
+	}
+	return min(elapsed/100, maxHangUpGrace)
+}
+
+// clientGone tells whether the client has left: its session is over, or
+// its control connection hangs up within grace.
+func (s *session) clientGone(grace time.Duration) bool {
+	gone := false
+	onSocket(s.raw, func(fd int) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		timeout := unix.NsecToTimespec(int64(grace))
+		for {
+			n, err := unix.Ppoll(fds, &timeout, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			gone = err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
+			return
+		}
+	})
+	// The control loop closes the control connection once it has read its
+	// end, after cancelling the session.
+	return gone || s.ctx.Err() != nil
+}
+
+// sendFile sends a download in chunks (chunks.go); over plain TCP the
+// kernel sends each with sendfile(2) from the *os.File rootfs gives. It
+// then shuts the connection for writing, so that the client sees the end
+// of the file before the 226.
+func (s *session) sendFile(t *transfer, dc *dataConn, w io.Writer, h rootfs.Handle) error {
+	sizes := newChunks(s.conf.IdleTimeout)
+	for {
+		var n int64
+		var err error
+		chunk := &io.LimitedReader{R: h, N: sizes.next()}
+		if w == io.Writer(dc) {
+			_ = dc.SetWriteDeadline(time.Now().Add(dc.timeout))
+			n, err = dc.TCPConn.ReadFrom(chunk)
+		} else {
+			n, err = io.Copy(w, chunk)
+		}
+		sizes.done()
+		t.bytes.Add(n)
+		if err != nil {
+			return err
+		}
+		if chunk.N > 0 { // the file ended
+			if tc, ok := w.(*tls.Conn); ok {
+				return tc.Close() // close_notify: the end of the data
+			}
+			return dc.CloseWrite()
+		}
+	}
+}
+
+// receive takes an upload in chunks: from plain TCP each goes into the
+// file with splice(2) (an *os.File, or rootfs's upload, reads from the TCP
+// connection itself); over TLS it is copied.
+func (s *session) receive(t *transfer, dc *dataConn, r io.Reader, h rootfs.Handle) error {
+	sizes := newChunks(s.conf.IdleTimeout)
+	var src io.Reader = dc.TCPConn
+	if r != io.Reader(dc) {
+		src = r
+	}
+	dst := io.Writer(h)
+	if _, ok := h.(io.ReaderFrom); !ok || src != io.Reader(dc.TCPConn) {
+		dst = writeOnly{h}
+	}
+	for {
+		size := sizes.next()
+		if src == io.Reader(dc.TCPConn) {
+			_ = dc.SetReadDeadline(time.Now().Add(dc.timeout))
+		}
+		n, err := io.Copy(dst, &io.LimitedReader{R: src, N: size})
+		sizes.done()
+		t.bytes.Add(n)
+		if err != nil {
+			return err
+		}
+		if n < size {
+			if tc, ok := r.(*tls.Conn); ok {
+				return tc.Close() // close_notify: the client waits for it
+			}
+			return nil
+		}
+	}
+}
+
+// writeOnly hides a writer's ReadFrom, so that io.Copy writes piece by piece.
+type writeOnly struct{ io.Writer }
+
+// transfer is a file transfer in progress.
+type transfer struct {
+	upload bool
+	path   string
+	start  time.Time
+	bytes  atomic.Int64
+	watch  *time.Timer // watchTransfer's
+
+	conn atomic.Pointer[dataConn] // once connected
+}
+
+func (t *transfer) direction() string {
+	if t.upload {
+		return "upload"
+	}
+	return "download"
+}
+
+func (s *session) startTransfer(path string, upload bool) *transfer {
+	t := &transfer{upload: upload, path: path, start: time.Now()}
+	s.mu.Lock()
+	s.transfer = t
+	s.watchTransfer(t, 0, t.start)
+	s.mu.Unlock()
+	return t
+}
+
+// watchTransfer ends the session when t has moved no byte for an idle
+// timeout: a command the client sent meanwhile waits for the transfer, so
+// the control connection's idle timeout does not notice.
+//
+// It looks every quarter of the idle timeout, at the bytes the transfer has
+// counted and at those TCP has moved on its data connection (tcpMoved), which
+// also grow in the middle of a sendfile or splice chunk; while they grow, it
+// moves the data connection's deadlines on. A chunk that grew while the
+// transfer was fast thus outlives the timeout when the client slows down (a
+// speed limit set in the middle of a download), as long as bytes keep
+// moving. Called with s.mu held.
+func (s *session) watchTransfer(t *transfer, last uint64, lastMoved time.Time) {
+	t.watch = time.AfterFunc(s.conf.IdleTimeout/4, func() {
+		s.mu.Lock()
+		running, user := s.transfer == t, s.user
+		s.mu.Unlock()
+		if !running {
+			return
+		}
+		now := time.Now()
+		dc := t.conn.Load()
+		var moved uint64
+		if dc != nil {
+			moved = tcpMoved(dc.TCPConn)
+		}
+		moved += uint64(t.bytes.Load())
+		if moved != last {
+			last, lastMoved = moved, now
+			if dc != nil {
+				_ = dc.SetDeadline(now.Add(dc.timeout))
+			}
+		} else if now.Sub(lastMoved) >= s.conf.IdleTimeout {
+			s.report(slog.LevelWarn, "transfer stalled; closing", "user", user, "path", t.path)
+			s.close(421, "No data moved for "+strconv.Itoa(s.conf.idleSeconds)+" seconds: closing control connection.")
+			return
+		}
+		s.mu.Lock()
+		if s.transfer == t {
+			s.watchTransfer(t, last, lastMoved)
+		}
+		s.mu.Unlock()
+	})
+}
+
+// tcpMoved returns how many bytes TCP has carried on conn so far: those the
+// client acknowledged plus those received from it (TCP_INFO).
+func tcpMoved(conn *net.TCPConn) uint64 {
+	var n uint64
+	onSocket(conn, func(fd int) {
+		if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			n = info.Bytes_acked + info.Bytes_received
+		}
+	})
+	return n
+}
+
+// endTransfer logs a transfer and forgets it.
+func (s *session) endTransfer(t *transfer, failed, ascii bool) {
+	s.mu.Lock()
+	t.watch.Stop()
+	if s.transfer == t {
+		s.transfer = nil
+	}
+	user := s.user
+	s.mu.Unlock()
+	elapsed := time.Since(t.start)
+	status := "ok"
+	if failed {
+		status = "aborted"
+	}
+	s.report(slog.LevelInfo, "transfer", "user", user, "direction", t.direction(), "path", t.path,
+		"bytes", t.bytes.Load(), "duration", elapsed.Round(time.Millisecond), "status", status)
+	if w := s.conf.TransferLog; w != nil {
+		line := xferlogLine(time.Now(), elapsed, s.client.Addr().String(), t, user, ascii, failed)
+		s.srv.xferMu.Lock()
+		_, err := io.WriteString(w, line)
+		s.srv.xferMu.Unlock()
+		if err != nil {
+			s.report(slog.LevelError, "cannot write the transfer log", "err", err)
+		}
+	}
+}
+
+// xferlogLine formats a transfer as xferlog(5) does: current-time
+// transfer-time remote-host file-size filename transfer-type
+// special-action-flag direction access-mode username service-name
+// authentication-method authenticated-user-id completion-status.
+func xferlogLine(now time.Time, elapsed time.Duration, host string, t *transfer, user string, ascii, failed bool) string {
+	kind, dir, status := 'b', 'o', 'c'
+	if ascii {
+		kind = 'a'
+	}
+	if t.upload {
+		dir = 'i'
+	}
+	if failed {
+		status = 'i'
+	}
+	seconds := int64((elapsed + time.Second - 1) / time.Second)
+	return fmt.Sprintf("%s %d %s %d %s %c _ %c r %s ftp 0 * %c\n",
+		now.Format("Mon Jan _2 15:04:05 2006"), seconds, host, t.bytes.Load(),
+		xferlogField(t.path), kind, dir, xferlogField(user), status)
+}
+
+// xferlogField keeps a field of the space-separated log in one piece and
+// on one line, whatever the client named its file.
+func xferlogField(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return '_'
+		}
+		return r
+	}, s)
+}
