@@ -208,6 +208,7 @@ require_session_reuse = true
 [limits]
 max_sessions = $max_sessions
 max_sessions_per_ip = $max_sessions
+max_sessions_per_user = $max_sessions
 ban_after_failures = 0
 CONF
 mount --bind "$work/etc" /etc
