@@ -11,8 +11,9 @@
 # serving internal-sftp, unpacked like them (scripts/bench/openssh.sh), same account.
 #   scripts/bench.sh
 # Environment, defaults in brackets: BENCH_PEERS ["vsftpd pure-ftpd proftpd openssh"] the
-# peers, any of them, in any order (openssh: the SFTP rows); BENCH_QUICK [0] 1 for a check that the script works (small
-# sizes, one round: figures meaningless); BENCH_SIZE_MB [1024] the file of the
+# peers, any of them, in any order (openssh: the SFTP rows); BENCH_QUICK [0] 1 for a
+# check that the script works (small sizes, one round: figures meaningless);
+# BENCH_SIZE_MB [1024] the file of the
 # single-stream rows, BENCH_PARALLEL [8] downloads of it at once, BENCH_REPS [9] rounds
 # of them; BENCH_ROUNDS [5] rounds of BENCH_SESSIONS [400] logins by BENCH_WORKERS [4]
 # clients at once, of BENCH_FILES [1000] files of 4 KiB up and down (plain, then FTPS;
