@@ -7,10 +7,13 @@
 # everything else lives in one temporary folder. vsftpd is installed as a package;
 # Pure-FTPd and ProFTPD conflict with it as packages, so they are fetched with
 # `apt-get download` and unpacked into BENCH_CACHE (scripts/bench/debs.sh).
+# With the peer openssh, SFTP rows follow: ours (`sftp_listen`) beside OpenSSH's sshd
+# serving internal-sftp, unpacked like them (scripts/bench/openssh.sh), same account.
 #   scripts/bench.sh
-# Environment, defaults in brackets: BENCH_PEERS ["vsftpd pure-ftpd proftpd"] the peers,
-# any of them, in any order; BENCH_QUICK [0] 1 for a check that the script works (small
-# sizes, one round: figures meaningless); BENCH_SIZE_MB [1024] the file of the
+# Environment, defaults in brackets: BENCH_PEERS ["vsftpd pure-ftpd proftpd openssh"] the
+# peers, any of them, in any order (openssh: the SFTP rows); BENCH_QUICK [0] 1 for a
+# check that the script works (small sizes, one round: figures meaningless);
+# BENCH_SIZE_MB [1024] the file of the
 # single-stream rows, BENCH_PARALLEL [8] downloads of it at once, BENCH_REPS [9] rounds
 # of them; BENCH_ROUNDS [5] rounds of BENCH_SESSIONS [400] logins by BENCH_WORKERS [4]
 # clients at once, of BENCH_FILES [1000] files of 4 KiB up and down (plain, then FTPS;
@@ -33,11 +36,13 @@ cd "$(dirname "$self")/.."
 die() { echo "bench.sh: $*" >&2; exit 1; }
 
 cache=${BENCH_CACHE:-/var/cache/jelastic-ftp-bench}
-read -r -a peers <<<"${BENCH_PEERS-vsftpd pure-ftpd proftpd}"
-for name in "${peers[@]}"; do
+read -r -a wanted <<<"${BENCH_PEERS-vsftpd pure-ftpd proftpd openssh}"
+peers=() sftp_peers=()
+for name in "${wanted[@]}"; do
   case $name in
-  vsftpd | pure-ftpd | proftpd) ;;
-  *) die "BENCH_PEERS: unknown peer $name (known: vsftpd pure-ftpd proftpd)" ;;
+  vsftpd | pure-ftpd | proftpd) peers+=("$name") ;;
+  openssh) sftp_peers+=("$name") ;;
+  *) die "BENCH_PEERS: unknown peer $name (known: vsftpd pure-ftpd proftpd openssh)" ;;
   esac
   # shellcheck source=/dev/null
   . "scripts/bench/$name.sh"
@@ -45,18 +50,21 @@ done
 # shellcheck source=scripts/bench/debs.sh
 . scripts/bench/debs.sh
 servers=(ours "${peers[@]}")
+sftp_servers=()
+[ "${#sftp_peers[@]}" -eq 0 ] || sftp_servers=(ours "${sftp_peers[@]}")
 peer_id() { echo "${1//-/_}"; } # pure-ftpd -> pure_ftpd, for function names
 title() {
   case $1 in
   pure-ftpd) echo Pure-FTPd ;;
   proftpd) echo ProFTPD ;;
+  openssh) echo OpenSSH ;;
   *) echo "$1" ;;
   esac
 }
 
 [ "$(id -u)" -eq 0 ] || die "run as root: every server runs as root on a private copy of /etc"
 if [ -z "${JFTP_BENCH_NS:-}" ]; then
-  for name in "${peers[@]}"; do "install_$(peer_id "$name")"; done
+  for name in "${peers[@]}" "${sftp_peers[@]}"; do "install_$(peer_id "$name")"; done
   if ! command -v lftp >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     echo "bench.sh: installing lftp" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lftp >/dev/null || true
@@ -91,6 +99,9 @@ max_sessions=$((idle + 100))
 pasv_ports=$((2 * max_sessions))
 declare -A PORT PID
 for i in "${!servers[@]}"; do PORT[${servers[$i]}]=$((port + (pasv_ports + 1) * i)); done
+# The SFTP servers' ports follow the FTP servers' (SPORT[ours] is ours' sftp_listen).
+declare -A SPORT
+for i in "${!sftp_servers[@]}"; do SPORT[${sftp_servers[$i]}]=$((port + (pasv_ports + 1) * ${#servers[@]} + i)); done
 # The servers run on CPU 0 and the clients on the last CPU, each alone there. A client in
 # production is on another machine; here it shares two cores with the server, and where
 # the kernel places a server woken by its client's packets (often on the client's own,
@@ -105,16 +116,16 @@ if [ "${BENCH_PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/de
   server_pin=(taskset -c 0)
 fi
 client=("${pin[@]}" python3 "$PWD/scripts/bench/ftpbench.py")
+sftp_client=("${pin[@]}" /usr/bin/python3 "$PWD/scripts/bench/sftpbench.py")
 # Bounds every client command, so that a hung server costs one row, not the run.
 limit=600
 
 # Passive ports among the kernel's ephemeral ones could be taken by a client's socket.
 read -r ephemeral _ </proc/sys/net/ipv4/ip_local_port_range
-last=$((port + (pasv_ports + 1) * ${#servers[@]} - 1))
+last=$((port + (pasv_ports + 1) * ${#servers[@]} + ${#sftp_servers[@]} - 1))
 [ "$last" -lt "$ephemeral" ] ||
   die "ports $port-$last reach the kernel's ephemeral ports (from $ephemeral): lower BENCH_PORT or BENCH_IDLE"
-for name in "${servers[@]}"; do
-  p=${PORT[$name]}
+for p in "${PORT[@]}" "${SPORT[@]}"; do
   if ss -Htln "sport = :$p" | grep -q .; then
     die "port $p is in use; choose other ports with BENCH_PORT"
   fi
@@ -148,6 +159,7 @@ stop() { # PID: SIGTERM, wait up to 40 s (ours lets transfers finish for 30 s), 
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do stop "$pid"; done
+  [ "${#sftp_peers[@]}" -eq 0 ] || cleanup_openssh
   umount /etc 2>/dev/null || true
   umount "$work/root" 2>/dev/null || true
   rm -rf "$work"
@@ -161,7 +173,7 @@ cp -a /etc "$work/etc"
 rm -rf "$work/etc/jelastic-ftp" "$work/etc/sudoers.d/jelastic"
 root="$work/root" tls="$work/tls"
 mkdir -p "$root" "$work/etc/jelastic-ftp" "$tls" "$work/small"
-for name in "${servers[@]}"; do mkdir -p "$work/$name"; done
+for name in "${servers[@]}" "${sftp_peers[@]}"; do mkdir -p "$work/$name"; done
 # A fresh file system with a journal, as a container's disk has, rather than whatever
 # holds /tmp, and one that earlier runs have not used: on an ext4 without a journal,
 # each new file's inode is found by stepping over every inode freed in the last minutes
@@ -186,6 +198,7 @@ cat >"$work/etc/jelastic-ftp/ftpd.toml" <<CONF
 root = "$root"
 listen = "127.0.0.1:${PORT[ours]}"
 passive_ports = "$((ours_port + 1))-$((ours_port + pasv_ports))"
+sftp_listen = "${SPORT[ours]:+127.0.0.1:${SPORT[ours]}}"
 atomic_uploads = true
 
 [tls]
@@ -196,6 +209,7 @@ require_session_reuse = true
 [limits]
 max_sessions = $max_sessions
 max_sessions_per_ip = $max_sessions
+max_sessions_per_user = $max_sessions
 ban_after_failures = 0
 CONF
 mount --bind "$work/etc" /etc
@@ -232,10 +246,21 @@ for name in "${servers[@]}"; do
   PID[$name]=$!
   pids+=("$!")
 done
+for name in "${sftp_peers[@]}"; do
+  "setup_$(peer_id "$name")" "${SPORT[$name]}"
+  "${server_pin[@]}" "${cmd[@]}" >"$work/$name/stderr.log" 2>&1 &
+  PID[$name]=$!
+  pids+=("$!")
+done
 for name in "${servers[@]}"; do
   "${client[@]}" wait --port "${PORT[$name]}" ||
     die "$name did not start: $(tail -n 5 "$work/$name/stderr.log")"
   echo "$name up: pid ${PID[$name]}, port ${PORT[$name]}" >&2
+done
+for name in "${sftp_servers[@]}"; do
+  "${sftp_client[@]}" wait --port "${SPORT[$name]}" ||
+    die "$name's SFTP did not start: $(tail -n 5 "$work/$name/stderr.log")"
+  echo "$name SFTP up: pid ${PID[$name]}, port ${SPORT[$name]}" >&2
 done
 # What curl negotiates on each, for the table's header.
 tls_used() { # PORT
@@ -318,15 +343,61 @@ mirror() { # PORT NAME
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'
 }
 
+# sftp_batch PORT: runs the sftp commands on stdin in one session of OpenSSH's sftp
+# (the password through sshpass), with the cipher, key exchange and host key the same
+# for either server; prints sftp's output. sftp's "!date" stamps in the batch time the
+# transfers alone, without connecting and logging in.
+sftp_batch() {
+  SSHPASS=$BENCH_PASS timeout "$limit" "${pin[@]}" sshpass -e sftp -F /dev/null -oBatchMode=no -b - -P "$1" \
+    -c aes128-gcm@openssh.com -o KexAlgorithms=curve25519-sha256 -o HostKeyAlgorithms=ssh-ed25519 \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PreferredAuthentications=password \
+    -o LogLevel=ERROR bench@127.0.0.1 2>&1
+}
+# stamps OUTPUT: the seconds between sftp_batch's successive "!date +%s.%N" stamps.
+stamps() {
+  grep -E '^[0-9]{9,}\.[0-9]+$' <<<"$1" | awk 'NR > 1 {printf "%.6f\n", $1 - prev} {prev = $1}'
+}
+# One sftp get or put of big.bin over one session: prints MB/s of the transfer itself.
+sftp_transfer() { # PORT DIR: DIR is down or up
+  local want=$((size_mb * 1024 * 1024)) out s op="get big.bin /dev/null"
+  [ "$2" = down ] || { rm -f "$root/up.bin"; op="put $root/big.bin up.bin"; }
+  out=$(printf '!date +%%s.%%N\n%s\n!date +%%s.%%N\n' "$op" | sftp_batch "$1") ||
+    { echo "sftp $op: $out"; return 1; }
+  if [ "$2" = up ]; then
+    [ "$(stat -c %s "$root/up.bin" 2>/dev/null)" = "$want" ] ||
+      { echo "sftp put: the server stored $(stat -c %s "$root/up.bin" 2>&1) bytes, want $want"; return 1; }
+    rm -f "$root/up.bin"
+  fi
+  s=$(stamps "$out")
+  [ -n "$s" ] || { echo "sftp $op: no time stamps in: $out"; return 1; }
+  awk -v s="$s" -v w="$want" 'BEGIN {printf "%.1f\n", w / s / 1e6}'
+}
+# The small files up into a new folder and back, in one sftp session: prints files per
+# second up, then down.
+sftp_small() { # PORT NAME
+  local dir="sftp-small-$2-$RANDOM" back out s
+  back="$work/$dir"
+  mkdir "$back"
+  out=$(printf '%s\n' "mkdir $dir" "cd $dir" '!date +%s.%N' "put $work/small/*" '!date +%s.%N' \
+    "get * $back/" '!date +%s.%N' | sftp_batch "$1") || { echo "sftp put/get of $work/small: $out"; return 1; }
+  diff -r "$work/small" "$back" >/dev/null || { echo "sftp: the small files came back different"; return 1; }
+  rm -rf "$back" "${root:?}/$dir"
+  s=$(stamps "$out")
+  [ "$(wc -l <<<"$s")" = 2 ] || { echo "sftp: no time stamps in: $out"; return 1; }
+  awk -v n="$files" '{printf "%s%.1f", (NR > 1 ? " " : ""), n / $1} END {print ""}' <<<"$s"
+}
+sftp_bench() { timeout "$limit" "${sftp_client[@]}" "$@"; }
+
 # The servers take turns within each round, so that a busy moment on the shared machine
 # weighs on all of them rather than on one, and the one that goes first rotates between
 # rounds, so that none always follows another's uploads (whose writeback runs on); each
 # cell is the median of its rounds.
-order() { # ROUND: every server with its port, in this round's order
-  local n=${#servers[@]} i name
-  for i in $(seq 0 $((n - 1))); do
-    name=${servers[$(((i + $1 - 1) % n))]}
-    echo "$name ${PORT[$name]}"
+order() { # ROUND [sftp]: every (SFTP) server with its port, in this round's order
+  local list=("${servers[@]}") i name
+  [ "${2:-}" != sftp ] || list=("${sftp_servers[@]}")
+  for i in $(seq 0 $((${#list[@]} - 1))); do
+    name=${list[$(((i + $1 - 1) % ${#list[@]}))]}
+    if [ "${2:-}" = sftp ]; then echo "$name ${SPORT[$name]}"; else echo "$name ${PORT[$name]}"; fi
   done
 }
 for round in $(seq "$reps"); do
@@ -361,9 +432,31 @@ for round in $(seq "$rounds"); do
     measure "$name" "list mlsd" bench listing --port "$p" --dir list --entries "$entries" --reps "$list_reps"
   done 3< <(order "$round")
 done
+# SFTP: single streams with OpenSSH's sftp (C, pipelined: the server is measured, not
+# the client); logins with paramiko, which is all a login needs.
+if [ "${#sftp_servers[@]}" -gt 0 ]; then
+  for round in $(seq "$reps"); do
+    echo "SFTP single-stream round $round of $reps ..." >&2
+    while read -r name p <&3; do
+      measure "$name" sftp_down sftp_transfer "$p" down
+      measure "$name" sftp_up sftp_transfer "$p" up
+    done 3< <(order "$round" sftp)
+  done
+  for round in $(seq "$rounds"); do
+    echo "SFTP logins and small files, round $round of $rounds ..." >&2
+    while read -r name p <&3; do
+      measure "$name" sftp_sessions sftp_bench sessions --port "$p" --count "$sessions" --workers "$workers"
+      measure "$name" "sftp_small_up sftp_small_down" sftp_small "$p" "$name"
+    done 3< <(order "$round" sftp)
+  done
+fi
 echo "idle sessions ..." >&2
 for name in "${servers[@]}"; do
   measure "$name" "procs0 rss0 pss0 procs1 rss1 pss1" bench idle --port "${PORT[$name]}" --pid "${PID[$name]}" --count "$idle"
+done
+for name in "${sftp_servers[@]}"; do
+  measure "$name" "sftp_procs0 sftp_rss0 sftp_pss0 sftp_procs1 sftp_rss1 sftp_pss1" \
+    sftp_bench idle --port "${SPORT[$name]}" --pid "${PID[$name]}" --count "$idle"
 done
 for pid in "${pids[@]}"; do stop "$pid"; done
 pids=()
@@ -381,10 +474,13 @@ done
 echo "figures of each round:" >&2
 for key in $(printf '%s\n' "${!V[@]}" | sort); do printf '  %-22s %s\n' "$key" "${V[$key]}" >&2; done
 
-# derived rows: percentages rounded, memory per idle session and in MiB
+# derived rows: percentages rounded, memory per idle session and in MiB (FTP, then SFTP)
 for name in "${servers[@]}"; do
   [ "${R[pct.$name]}" = error ] || R[pct.$name]=$(awk -v a="${R[pct.$name]}" 'BEGIN {printf "%.0f", a}')
-  for m in rss pss; do
+done
+for name in "${servers[@]}" "${sftp_peers[@]}"; do
+  for m in rss pss sftp_rss sftp_pss; do
+    [ -n "${R[${m}0.$name]:-}" ] || continue
     R[${m}per.$name]=error R[${m}mib0.$name]=error R[${m}mib1.$name]=error
     if [ "${R[${m}0.$name]}" != error ]; then
       R[${m}per.$name]=$(awk -v a="${R[${m}0.$name]}" -v b="${R[${m}1.$name]}" -v n="$idle" 'BEGIN {printf "%.0f", (b - a) / n}')
@@ -395,13 +491,13 @@ for name in "${servers[@]}"; do
 done
 
 number() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
-# row KEY BETTER LABEL: one line of the table. BETTER is higher or lower (which figure is
+# row KEY BETTER LABEL: one line of the table of the servers in cols. BETTER is higher or lower (which figure is
 # better) or - (no comparison). The best peer is the one with the best median; the ratio
 # is written so that above 1 means ours is better: ours/best where higher is better,
 # best/ours where lower is (times, memory).
 row() {
   local key=$1 better=$2 label=$3 name v cells="" best="" bv="" ratio=— rounds=— ours=${R[$1.ours]:-error}
-  for name in "${servers[@]}"; do
+  for name in "${cols[@]}"; do
     v=${R[$key.$name]:-error}
     cells+=" $v |"
     [ "$name" = ours ] && continue
@@ -453,6 +549,7 @@ echo "ours/best: ours divided by the best peer's median where higher is better, 
 echo
 echo "$header best peer | ours/best (above 1: ours better) | rounds ours beat best |"
 echo "$rule---|---|---|"
+cols=("${servers[@]}")
 row down higher "RETR $size_label, FTP, curl (MB/s)"
 row up higher "STOR $size_label, FTP, curl (MB/s)"
 row down_tls higher "RETR $size_label, FTPS PROT P, curl (MB/s)"
@@ -474,11 +571,38 @@ row pssmib1 lower "PSS with $idle idle sessions (MiB)"
 row pssper lower "PSS per idle session (KiB; shared pages split)"
 row rssper lower "RSS per idle session (KiB; shared pages counted in each process)"
 
+if [ "${#sftp_servers[@]}" -gt 0 ]; then
+  cols=("${sftp_servers[@]}") versions="" header="| SFTP row |" rule="|---|"
+  for name in "${cols[@]}"; do
+    header+=" $(title "$name") |" rule+="---|"
+    [ "$name" = ours ] || versions+="${versions:+, }$(title "$name") $("version_$(peer_id "$name")") sshd"
+  done
+  echo
+  echo "SFTP: ftpctl serve (sftp_listen, in the same worker as FTP) beside $versions with ForceCommand internal-sftp,"
+  echo "ChrootDirectory and UsePAM no (Debian package, unpacked), same account, host key ed25519 and key exchange curve25519 for both;"
+  echo "transfers: OpenSSH sftp $(ssh -V 2>&1 | awk '{sub(/,$/, "", $1); print $1}') in one batch session, aes128-gcm@openssh.com, timed from the first byte asked to the last"
+  echo "(its \"!date\" stamps, without connecting and logging in); logins and idle sessions: paramiko $(/usr/bin/python3 -c 'import paramiko; print(paramiko.__version__)'), aes128-ctr + hmac-sha2-256"
+  echo "medians of $reps rounds (1 GiB rows) and of $rounds rounds (the others), each round both servers, the first alternating; memory measured once"
+  echo
+  echo "$header best peer | ours/best (above 1: ours better) | rounds ours beat best |"
+  echo "$rule---|---|---|"
+  row sftp_down higher "SFTP get $size_label, OpenSSH sftp (MB/s)"
+  row sftp_up higher "SFTP put $size_label, OpenSSH sftp (MB/s)"
+  row sftp_small_up higher "SFTP put of $files × 4 KiB in one session, OpenSSH sftp (files/s)"
+  row sftp_small_down higher "SFTP get of $files × 4 KiB in one session, OpenSSH sftp (files/s)"
+  row sftp_sessions higher "SFTP logins/s (connect, password, sftp subsystem, close; $sessions sessions, $workers at once; paramiko)"
+  row sftp_procs1 - "server processes with $idle idle SFTP sessions"
+  row sftp_pssmib0 lower "PSS with no session, 5 s after the last one ended (MiB; ours: FTP and SFTP together)"
+  row sftp_pssmib1 lower "PSS with $idle idle SFTP sessions (MiB)"
+  row sftp_pssper lower "PSS per idle SFTP session (KiB; shared pages split)"
+  row sftp_rssper lower "RSS per idle SFTP session (KiB; shared pages counted in each process)"
+fi
+
 if [ -s "$errlog" ]; then
   echo
   echo "errors:"
   cat "$errlog"
-  for name in "${servers[@]}"; do
+  for name in "${servers[@]}" "${sftp_peers[@]}"; do
     echo "--- $name: its output and logs, warnings and failures (last 30 lines each) ---"
     for log in "$work/$name"/*.log; do
       [ -s "$log" ] || continue
