@@ -53,7 +53,7 @@ func (d *dataChannel) close() {
 
 func (s *session) cmdPASV(string) bool {
 	host := s.conf.PublicHost
-	local := addrPort(s.raw.LocalAddr()).Addr()
+	local := ClientAddrPort(s.raw.LocalAddr()).Addr()
 	if !local.Is4() {
 		return s.send(replyPASVOverIPv6) == nil
 	}
@@ -88,7 +88,7 @@ func (s *session) cmdEPSV(string) bool {
 // answered, and alive tells whether the session goes on.
 func (s *session) listenPassive() (p *passive, alive bool) {
 	s.data.close()
-	l, err := s.listen(addrPort(s.raw.LocalAddr()).Addr())
+	l, err := s.listen(ClientAddrPort(s.raw.LocalAddr()).Addr())
 	if err != nil {
 		s.report(slog.LevelWarn, "cannot listen for a passive data connection", "user", s.userName(), "err", err)
 		return nil, s.reply(425, "Could not listen for passive connection: "+err.Error()) == nil
@@ -157,7 +157,7 @@ func (p *passive) accept() (*net.TCPConn, error) {
 		if err != nil {
 			return nil, err
 		}
-		from := addrPort(conn.RemoteAddr())
+		from := ClientAddrPort(conn.RemoteAddr())
 		if from.Addr() == p.s.client.Addr() {
 			return conn, nil
 		}

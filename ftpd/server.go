@@ -170,7 +170,7 @@ func (srv *Server) shuttingDown() bool {
 // server is full or closing.
 func (srv *Server) admit(conn net.Conn, implicitTLS bool) {
 	conf := srv.conf.Load()
-	client := addrPort(conn.RemoteAddr())
+	client := ClientAddrPort(conn.RemoteAddr())
 
 	srv.mu.Lock()
 	var refusal string
@@ -400,9 +400,9 @@ func (srv *Server) Sessions() []SessionInfo {
 	return infos
 }
 
-// addrPort returns a's address with any IPv4-in-IPv6 mapping removed, so
+// ClientAddrPort returns a's address with any IPv4-in-IPv6 mapping removed, so
 // that one client is counted and compared as one address.
-func addrPort(a net.Addr) netip.AddrPort {
+func ClientAddrPort(a net.Addr) netip.AddrPort {
 	if tcp, ok := a.(*net.TCPAddr); ok {
 		ap := tcp.AddrPort()
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())

@@ -191,7 +191,7 @@ func retryable(err error) bool {
 // admit starts a session for conn, or closes it when the server is full or closing.
 func (srv *Server) admit(conn net.Conn) {
 	conf := srv.conf.Load()
-	client := addrPort(conn.RemoteAddr())
+	client := ftpd.ClientAddrPort(conn.RemoteAddr())
 	srv.mu.Lock()
 	var refusal string
 	switch {
@@ -319,15 +319,4 @@ func (srv *Server) Sessions() []ftpd.SessionInfo {
 	}
 	slices.SortFunc(infos, func(a, b ftpd.SessionInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return infos
-}
-
-// addrPort returns a's address with any IPv4-in-IPv6 mapping removed, so that one
-// client is counted and compared as one address.
-func addrPort(a net.Addr) netip.AddrPort {
-	if tcp, ok := a.(*net.TCPAddr); ok {
-		ap := tcp.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
