@@ -99,8 +99,8 @@ func Due(certPEM []byte, now time.Time) bool {
 	return now.Add(RenewBefore).After(c.NotAfter) || TooLong(c)
 }
 
-// TooLong reports whether c was made to live longer than Validity (New starts a
-// certificate's life an hour early, for clocks that lag).
+// TooLong reports whether c was made to live longer than Validity, as earlier
+// versions made it (ten years, then 398 days and the hour of skew).
 func TooLong(c *x509.Certificate) bool {
-	return c.NotAfter.Sub(c.NotBefore) > Validity+time.Hour
+	return c.NotAfter.Sub(c.NotBefore) > Validity
 }

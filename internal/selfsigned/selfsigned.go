@@ -17,7 +17,8 @@ import (
 )
 
 // New makes an ECDSA P-256 certificate for hosts (names or IP addresses), valid
-// from an hour ago (clock skew) for the given time. FTP clients cannot verify it, but
+// for the given time from an hour ago (clocks that lag): its whole life, skew
+// included, is validFor, as the 398-day rule counts from notBefore to notAfter. FTP clients cannot verify it, but
 // it still encrypts the password and the files; operators replace it with their own.
 func New(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -28,12 +29,12 @@ func New(hosts []string, validFor time.Duration) (certPEM, keyPEM []byte, err er
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate serial: %w", err)
 	}
-	now := time.Now()
+	notBefore := time.Now().Add(-time.Hour)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "jelastic-ftp", Organization: []string{organization}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(validFor),
+		NotBefore:    notBefore,
+		NotAfter:     notBefore.Add(validFor),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
