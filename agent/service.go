@@ -1,9 +1,6 @@
 package agent
 
 import (
-	"github.com/jelastic/jelastic-ftp/packaging"
-	"github.com/jelastic/jelastic-ftp/users"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -20,9 +17,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/monitor"
+	"github.com/jelastic/jelastic-ftp/packaging"
+	"github.com/jelastic/jelastic-ftp/users"
 )
 
 // unitMarker identifies a unit file or drop-in install wrote, which uninstall may remove.
@@ -238,7 +238,10 @@ func (l *Lifecycle) startDetached(p *installPlan) (int, error) {
 	cmd.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		monitor.RunDirEnv + "=" + filepath.Join(l.Layout.RunDir, ServiceName),
+		// The bans (systemd's variable) and the last logins and state copy (ours) go
+		// to the one state folder install used, as under systemd.
 		monitor.StateDirEnv + "=" + l.Layout.StateDir,
+		config.StateDirEnv + "=" + l.Layout.StateDir,
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// Nothing install's caller left open reaches the service.

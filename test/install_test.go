@@ -222,6 +222,9 @@ func TestInstallFreshRepeatedAndReset(t *testing.T) {
 	require.True(t, isServeProcess(pid), "the PID file names ftpctl serve")
 	require.Contains(t, r.Stderr, fmt.Sprintf("no systemd: started ftpctl serve (PID %d); it will not restart after a reboot", pid))
 	ie.requireLogin(out.User, out.Password)
+	// The service install started keeps the last logins in install's state folder.
+	require.True(t, waitFor(10*time.Second, func() bool { return ie.showUser(out.User).LastLogin != nil }),
+		"no last login recorded in %s", ie.State)
 
 	// What install left: the account, the owner's rule, the settings and a certificate
 	// only root can use.
