@@ -451,7 +451,9 @@ func (l *Lifecycle) checkListens(ctx context.Context, cfg config.Config) error {
 // holds it already, or it is free. Another FTP server there is the usual conflict.
 func (l *Lifecycle) checkListen(ctx context.Context, addr, flag, usual string) error {
 	if l.Layout.Systemd() {
-		if l.Systemctl(ctx, "is-active", "--quiet", ServiceName) == nil {
+		// The running service holds its ports, and so does its socket unit (on
+		// demand) while the service is stopped by idle_exit.
+		if l.Systemctl(ctx, "is-active", "--quiet", ServiceName) == nil || l.Systemctl(ctx, "is-active", "--quiet", socketUnit) == nil {
 			return nil
 		}
 	} else if _, ok := l.ServicePID(); ok {

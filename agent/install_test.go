@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -291,21 +292,24 @@ func TestSystemdService(t *testing.T) {
 
 func TestSystemdOnDemand(t *testing.T) {
 	plan := &installPlan{exe: "/usr/local/bin/ftpctl", cfg: config.Config{Root: "/var/www/webroot", Listen: ":21"}}
+	// What a node that never had the socket on goes through.
+	enableSocket := []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "enable --now jelastic-ftp.socket"}
 	cases := []struct {
-		name          string
-		service       bool // jelastic-ftp.service active and enabled, as a plain install leaves it
-		socket        bool
-		listen        string
-		configChanged bool
-		noStart       bool
-		packaged      bool // the package installed jelastic-ftp.socket
-		wantCalls     []string
-		wantMsg       string
-		wantStream    string // the listen drop-in's address; "" = no drop-in
+		name           string
+		service        bool // jelastic-ftp.service active and enabled, as a plain install leaves it
+		socket         bool
+		listen         string
+		sftp, implicit string
+		configChanged  bool
+		noStart        bool
+		packaged       bool // the package installed jelastic-ftp.socket
+		wantCalls      []string
+		wantMsg        string
+		wantStream     string // the listen drop-in's addresses; "" = no drop-in
 	}{
 		{
 			name:      "first install",
-			wantCalls: []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "enable --now jelastic-ftp.socket"},
+			wantCalls: enableSocket,
 			wantMsg:   "enabled jelastic-ftp.socket",
 		},
 		{
@@ -320,15 +324,39 @@ func TestSystemdOnDemand(t *testing.T) {
 		},
 		{
 			name: "another address", listen: "127.0.0.1:2121",
-			wantCalls:  []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "enable --now jelastic-ftp.socket"},
+			wantCalls:  enableSocket,
 			wantMsg:    "enabled jelastic-ftp.socket",
 			wantStream: "127.0.0.1:2121",
 		},
 		{
 			name: "another port on every address", listen: ":2121",
-			wantCalls:  []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "enable --now jelastic-ftp.socket"},
+			wantCalls:  enableSocket,
 			wantMsg:    "enabled jelastic-ftp.socket",
 			wantStream: "2121",
+		},
+		{
+			name: "SFTP on its default port", sftp: ":2022",
+			wantCalls:  enableSocket,
+			wantMsg:    "enabled jelastic-ftp.socket",
+			wantStream: "21\nListenStream=2022",
+		},
+		{
+			name: "every port on an address", listen: "127.0.0.1:2121", sftp: "127.0.0.1:2122", implicit: "[::1]:2990",
+			wantCalls:  enableSocket,
+			wantMsg:    "enabled jelastic-ftp.socket",
+			wantStream: "127.0.0.1:2121\nListenStream=127.0.0.1:2122\nListenStream=[::1]:2990",
+		},
+		{
+			name: "SFTP on its default port", sftp: ":2022",
+			wantCalls:  enableSocket,
+			wantMsg:    "enabled jelastic-ftp.socket",
+			wantStream: "21\nListenStream=2022",
+		},
+		{
+			name: "every port on an address", listen: "127.0.0.1:2121", sftp: "127.0.0.1:2122", implicit: "[::1]:2990",
+			wantCalls:  enableSocket,
+			wantMsg:    "enabled jelastic-ftp.socket",
+			wantStream: "127.0.0.1:2121\nListenStream=127.0.0.1:2122\nListenStream=[::1]:2990",
 		},
 		{
 			name: "no start", noStart: true,
@@ -337,7 +365,7 @@ func TestSystemdOnDemand(t *testing.T) {
 		},
 		{
 			name: "the package's socket unit", packaged: true,
-			wantCalls: []string{"daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "enable --now jelastic-ftp.socket"},
+			wantCalls: enableSocket,
 			wantMsg:   "enabled jelastic-ftp.socket",
 		},
 	}
@@ -353,6 +381,7 @@ func TestSystemdOnDemand(t *testing.T) {
 			if tc.listen != "" {
 				p.cfg.Listen = tc.listen
 			}
+			p.cfg.SFTPListen, p.cfg.ImplicitTLS = tc.sftp, tc.implicit
 			msg, err := l.ensureService(context.Background(), InstallRequest{OnDemand: true, NoStart: tc.noStart}, &p, tc.configChanged, false)
 			require.NoError(t, err)
 			require.Contains(t, msg, tc.wantMsg)
@@ -369,7 +398,7 @@ func TestSystemdOnDemand(t *testing.T) {
 				require.ErrorIs(t, err, os.ErrNotExist)
 			} else {
 				require.NoError(t, err)
-				require.Contains(t, string(dropIn), "[Socket]\nListenStream=\nListenStream="+tc.wantStream+"\n")
+				require.True(t, strings.HasSuffix(string(dropIn), "[Socket]\nListenStream=\nListenStream="+tc.wantStream+"\n"), "drop-in:\n%s", dropIn)
 			}
 
 			// Uninstall takes all of it away.
@@ -495,5 +524,36 @@ func TestSameListen(t *testing.T) {
 	}
 	for _, tc := range cases {
 		require.Equal(t, tc.want, sameListen(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
+	}
+}
+
+// TestCheckListensHeldBySystemd: a port that the running service or, while idle_exit
+// has stopped it, its socket unit holds is ours; one that something else holds is
+// refused with the flag to change.
+func TestCheckListensHeldBySystemd(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer held.Close()
+	cfg := config.Config{Listen: held.Addr().String()}
+	for _, tc := range []struct {
+		name            string
+		service, socket bool
+		wantErr         string
+	}{
+		{"the service runs", true, false, ""},
+		{"the socket holds the ports, the service stopped by idle_exit", false, true, ""},
+		{"another program", false, false, "could not listen on " + cfg.Listen},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, fake := systemdLifecycle(t)
+			fake.active, fake.socket = tc.service, tc.socket
+			err := l.checkListens(context.Background(), cfg)
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+			} else {
+				require.ErrorContains(t, err, tc.wantErr)
+				require.ErrorContains(t, err, "--listen")
+			}
+		})
 	}
 }

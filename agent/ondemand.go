@@ -6,8 +6,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/jelastic/jelastic-ftp/agent/config"
 	"github.com/jelastic/jelastic-ftp/packaging"
 )
 
@@ -21,29 +23,38 @@ func (l Layout) packagedSocket() string {
 	return filepath.Join(filepath.Dir(l.PackagedUnit), socketUnit)
 }
 
-// listenDropIn points the socket at the configured address when it is not port 21.
+// listenDropIn gives the socket the service's addresses when they are not port 21 alone.
 func (l Layout) listenDropIn() string {
 	return filepath.Join(l.UnitDir, socketUnit+".d", "listen.conf")
 }
 
-// listenStream is the socket unit's ListenStream= for a "listen" setting: the port
-// alone for every address (the unit listens on both IPv4 and IPv6 then), else the
-// address as it is.
-func listenStream(listen string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "", fmt.Errorf("listen %q: %w", listen, err)
+// listenStreams are the socket unit's ListenStream= lines for the service's ports:
+// "listen", then sftp_listen and implicit_tls_listen where set, so that systemd
+// holds each of them while idle_exit has stopped the service and any of them starts
+// it. The service tells the sockets apart by their addresses. An address without a
+// host is its port alone (the unit listens on IPv4 and IPv6 then).
+func listenStreams(cfg config.Config) ([]string, error) {
+	var streams []string
+	for _, addr := range []string{cfg.Listen, cfg.SFTPListen, cfg.ImplicitTLS} {
+		if addr == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen address %q: %w", addr, err)
+		}
+		if host == "" {
+			addr = port
+		}
+		streams = append(streams, addr)
 	}
-	if host == "" {
-		return port, nil
-	}
-	return listen, nil
+	return streams, nil
 }
 
 // ensureSocketUnits writes what socket activation needs: the socket unit where no
-// package installed one, and a drop-in with the address unless it is the unit's
-// port 21. It reports whether a file changed.
-func (l *Lifecycle) ensureSocketUnits(listen string) (bool, error) {
+// package installed one, and a drop-in with the addresses unless they are the
+// unit's port 21 alone. It reports whether a file changed.
+func (l *Lifecycle) ensureSocketUnits(cfg config.Config) (bool, error) {
 	changed := false
 	if _, err := os.Stat(l.Layout.packagedSocket()); err != nil {
 		unit := append([]byte(ownHeader), packaging.Socket...)
@@ -53,15 +64,18 @@ func (l *Lifecycle) ensureSocketUnits(listen string) (bool, error) {
 		}
 		changed = c
 	}
-	stream, err := listenStream(listen)
+	streams, err := listenStreams(cfg)
 	if err != nil {
 		return false, err
 	}
 	var c bool
-	if stream == "21" {
+	if slices.Equal(streams, []string{"21"}) {
 		c, err = removeOwn(l.Layout.listenDropIn())
 	} else {
-		dropIn := fmt.Sprintf("%s# The address of \"listen\" in ftpd.toml.\n[Socket]\nListenStream=\nListenStream=%s\n", ownHeader, stream)
+		dropIn := ownHeader + "# The addresses of listen, sftp_listen and implicit_tls_listen in ftpd.toml.\n[Socket]\nListenStream=\n"
+		for _, s := range streams {
+			dropIn += "ListenStream=" + s + "\n"
+		}
 		c, err = writeIfChanged(l.Layout.listenDropIn(), []byte(dropIn))
 	}
 	return changed || c, err

@@ -152,7 +152,7 @@ func (l *Lifecycle) ensureSystemdService(ctx context.Context, req InstallRequest
 		unitChanged = unitChanged || changed
 	}
 	if req.OnDemand {
-		changed, err := l.ensureSocketUnits(p.cfg.Listen)
+		changed, err := l.ensureSocketUnits(p.cfg)
 		if err != nil {
 			return "", err
 		}

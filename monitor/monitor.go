@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/crypto/ssh"
 
@@ -61,40 +60,25 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, activated, err := listen(m.cfg.Listen)
+	ls, err := openListeners(m.cfg)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	sftpLn, err := listenSFTP(m.cfg.SFTPListen)
-	if err != nil {
-		return err
-	}
-	if sftpLn != nil {
-		defer sftpLn.Close()
-		m.sftpAddr = sftpLn.Addr().String()
-		m.log.Info("listening for SFTP", "addr", m.sftpAddr)
-	}
+	defer ls.Close()
 	// Neither the monitor nor the worker holds what the caller left open; systemd's
 	// sockets are taken by now.
 	if err := privsep.CloseInherited(); err != nil {
 		return err
 	}
-	m.activated = activated
-	m.log.Info("listening", "addr", ln.Addr().String(), "root", m.cfg.Root, "socket_activation", activated)
-	m.started, m.listenAddr = time.Now(), ln.Addr().String()
-	var implicit *os.File // implicit FTPS, opened by the monitor even with socket activation
-	if m.cfg.ImplicitTLS != "" {
-		iln, err := net.Listen("tcp", m.cfg.ImplicitTLS)
-		if err != nil {
-			return fmt.Errorf("listen on %s for implicit FTPS (implicit_tls_listen): %w", m.cfg.ImplicitTLS, err)
-		}
-		defer iln.Close()
-		if implicit, err = iln.(*net.TCPListener).File(); err != nil {
-			return fmt.Errorf("implicit FTPS listener: %w", err)
-		}
-		defer implicit.Close()
-		m.implicitAddr = iln.Addr().String()
+	m.activated = ls.activated
+	m.log.Info("listening", "addr", ls.ftp.Addr().String(), "root", m.cfg.Root, "socket_activation", ls.activated)
+	m.started, m.listenAddr = time.Now(), ls.ftp.Addr().String()
+	if ls.sftp != nil {
+		m.sftpAddr = ls.sftp.Addr().String()
+		m.log.Info("listening for SFTP", "addr", m.sftpAddr)
+	}
+	if ls.implicit != nil {
+		m.implicitAddr = ls.implicit.Addr().String()
 		m.log.Info("listening for implicit FTPS", "addr", m.implicitAddr)
 	}
 
@@ -110,7 +94,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	defer stopControl()
 	go m.housekeeping(ctx)
 	defer func() { m.saveBans(m.opts.StateDir, time.Now(), true) }()
-	return m.superviseWorkers(ctx, ln, implicit, sftpLn, hup)
+	return m.superviseWorkers(ctx, ls, hup)
 }
 
 type monitor struct {
@@ -309,40 +293,6 @@ func (m *monitor) loadHostKeys() (hostkeys.Set, error) {
 	return keys, nil
 }
 
-// listenSFTP opens the SFTP listener; "" means none. It is never socket-activated:
-// the service listens for SFTP while it runs.
-func listenSFTP(addr string) (*net.TCPListener, error) {
-	if addr == "" {
-		return nil, nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for SFTP on %s: %w", addr, err)
-	}
-	return l.(*net.TCPListener), nil
-}
-
-// listen takes the socket systemd passed (socket activation), else opens addr.
-func listen(addr string) (ln *net.TCPListener, activated bool, err error) {
-	if os.Getenv("LISTEN_FDS") != "" {
-		ls, err := activation.Listeners()
-		if err != nil {
-			return nil, true, fmt.Errorf("socket activation: %w", err)
-		}
-		for _, l := range ls {
-			if tl, ok := l.(*net.TCPListener); ok {
-				return tl, true, nil
-			}
-		}
-		return nil, true, errors.New("socket activation: systemd passed no TCP listening socket")
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, false, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return l.(*net.TCPListener), false, nil
-}
-
 // restartDelay grows while workers keep dying young, so a crash loop does not spin.
 func restartDelay(prev time.Duration, lived time.Duration) time.Duration {
 	if lived > time.Minute {
@@ -351,15 +301,22 @@ func restartDelay(prev time.Duration, lived time.Duration) time.Duration {
 	return min(max(2*prev, 100*time.Millisecond), 30*time.Second)
 }
 
-func (m *monitor) superviseWorkers(ctx context.Context, ln *net.TCPListener, implicit *os.File, sftpLn *net.TCPListener, hup <-chan os.Signal) error {
-	lf, err := ln.File()
+func (m *monitor) superviseWorkers(ctx context.Context, ls *listeners, hup <-chan os.Signal) error {
+	// The worker inherits duplicates; the monitor keeps the listeners for the next one.
+	lf, err := ls.ftp.File()
 	if err != nil {
 		return fmt.Errorf("listener: %w", err)
 	}
 	defer lf.Close()
-	var sftpFile *os.File
-	if sftpLn != nil {
-		if sftpFile, err = sftpLn.File(); err != nil {
+	var implicit, sftpFile *os.File
+	if ls.implicit != nil {
+		if implicit, err = ls.implicit.File(); err != nil {
+			return fmt.Errorf("implicit FTPS listener: %w", err)
+		}
+		defer implicit.Close()
+	}
+	if ls.sftp != nil {
+		if sftpFile, err = ls.sftp.File(); err != nil {
 			return fmt.Errorf("SFTP listener: %w", err)
 		}
 		defer sftpFile.Close()

@@ -8,12 +8,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
 // notifyListener is the NOTIFY_SOCKET systemd would hold: it collects what the
@@ -119,10 +123,41 @@ func TestServiceNotifyProtocol(t *testing.T) {
 func TestServiceSocketActivation(t *testing.T) {
 	e := NewEnv(t)
 	addFTPUser(t, e, "alice", ftpPassword)
-	s, activated := startActivatedFTP(t, e, nil)
+	s, addrs := startActivatedFTP(t, e, nil)
 	r := runTool(t, "", "curl", "-sS", "--max-time", "20", "-u", "alice:"+ftpPassword, fmt.Sprintf("ftp://%s/", s.Addr))
 	require.Equal(t, 0, r.Code, r.String())
-	require.Contains(t, s.Log(), "addr="+activated)
+	require.Contains(t, s.Log(), "addr="+addrs["listen"])
+}
+
+// TestServiceSocketActivationEveryPort: the socket unit of install --on-demand holds
+// the SFTP and implicit FTPS ports too (so that a service stopped by idle_exit is
+// started by any of its clients); the service takes each socket systemd passes for
+// the setting whose address it listens on, whatever their order, and serves FTP,
+// implicit FTPS and SFTP on them.
+func TestServiceSocketActivationEveryPort(t *testing.T) {
+	for _, tool := range []string{"curl", "sftp", "sshpass"} {
+		testtool.Require(t, tool)
+	}
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	require.NoError(t, os.WriteFile(filepath.Join(home, "hello.txt"), []byte("hello\n"), 0o644))
+	s, addrs := startActivatedFTP(t, e, nil, "sftp_listen", "implicit_tls_listen")
+	s.waitLog(0, `msg="listening for SFTP" addr=`+addrs["sftp_listen"])
+	s.waitLog(0, `msg="listening for implicit FTPS" addr=`+addrs["implicit_tls_listen"])
+	require.Contains(t, s.Log(), "socket_activation=true")
+
+	for _, url := range []string{"ftp://" + addrs["listen"], "ftps://" + addrs["implicit_tls_listen"]} {
+		r := runTool(t, "", "curl", "-sS", "-k", "--max-time", "20", "-u", "alice:"+ftpPassword, url+"/hello.txt")
+		require.Equal(t, 0, r.Code, "%s: %s", url, r)
+		require.Equal(t, "hello\n", r.Stdout, url)
+	}
+	_, port, err := net.SplitHostPort(addrs["sftp_listen"])
+	require.NoError(t, err)
+	sftpPort, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	ss := &sftpServer{ftpServer: s, SFTPPort: sftpPort}
+	r := ss.sftpBatch(t, "alice", ftpPassword, "get hello.txt "+filepath.Join(t.TempDir(), "got.txt")+"\n")
+	require.Equal(t, 0, r.Code, "SFTP on the passed socket: %s", r)
 }
 
 // TestServiceSocketActivationIdleExit: with idle_exit, a socket-activated service
@@ -161,25 +196,38 @@ func TestServiceSocketActivationIdleExit(t *testing.T) {
 
 // startActivatedFTP starts `ftpctl serve` as systemd's socket activation would:
 // with a listening socket of its own (LISTEN_FDS), which it must use instead of
-// the configured address. It returns the socket's address.
-func startActivatedFTP(t *testing.T, e *Env, conf ftpConf) (*ftpServer, string) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	activated := l.Addr().String()
-	lf, err := l.(*net.TCPListener).File()
-	require.NoError(t, err)
-	l.Close()
-	t.Cleanup(func() { lf.Close() })
+// the configured address, and one more for each setting in held (sftp_listen,
+// implicit_tls_listen), which names that socket's address. It returns the address
+// of each socket by setting, "listen" for FTP's.
+func startActivatedFTP(t *testing.T, e *Env, conf ftpConf, held ...string) (*ftpServer, map[string]string) {
+	addrs := map[string]string{}
+	var files []*os.File
+	for _, setting := range append(held, "listen") {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addrs[setting] = l.Addr().String()
+		f, err := l.(*net.TCPListener).File()
+		require.NoError(t, err)
+		l.Close()
+		t.Cleanup(func() { f.Close() })
+		files = append(files, f)
+	}
+	// FTP's socket among the others: the service tells them apart by address, not order.
+	files = slices.Insert(files[:len(files)-1], len(held)/2, files[len(files)-1])
 
 	s := startFTPWith(t, e, conf, func(s *ftpServer) {
 		configured := s.Addr
+		for _, setting := range held {
+			s.conf[setting] = strconv.Quote(addrs[setting])
+		}
+		s.writeConfig()
 		// LISTEN_PID must be the service's own PID: the shell execs into ftpctl.
 		s.cmd = e.Command(context.Background(), "sh", "-c", `LISTEN_PID=$$ exec "$0" serve`, ftpctlBin)
-		s.cmd.Env = append(s.cmd.Env, "LISTEN_FDS=1")
-		s.cmd.ExtraFiles = []*os.File{lf}
+		s.cmd.Env = append(s.cmd.Env, fmt.Sprintf("LISTEN_FDS=%d", len(files)))
+		s.cmd.ExtraFiles = files
 		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 		s.cmd.WaitDelay = 5 * time.Second
-		s.Addr = activated
+		s.Addr = addrs["listen"]
 		t.Cleanup(func() {
 			conn, err := net.DialTimeout("tcp", configured, time.Second)
 			if err == nil {
@@ -188,5 +236,5 @@ func startActivatedFTP(t *testing.T, e *Env, conf ftpConf) (*ftpServer, string) 
 			}
 		})
 	})
-	return s, activated
+	return s, addrs
 }

@@ -145,7 +145,7 @@ install changes nothing and keeps the password unless --reset-password.`,
 	f.BoolVar(&requireTLS, "require-tls", false, "refuse logins and transfers without TLS")
 	f.DurationVar(&req.IdleTimeout, "idle-timeout", 0, "close idle control connections after this long (default 5m)")
 	f.BoolVar(&req.NoStart, "no-start", false, "set everything up but neither start nor restart the service")
-	f.BoolVar(&req.OnDemand, "on-demand", false, "let systemd hold the port and start the service on a connection; it stops after idle_exit (default 15m) without a session")
+	f.BoolVar(&req.OnDemand, "on-demand", false, "let systemd hold the ports and start the service on a connection; it stops after idle_exit (default 15m) without a session")
 	f.BoolVar(&req.ResetPassword, "reset-password", false, "give the existing FTP user a new password (generated, or --password-stdin)")
 	f.BoolVar(&pwStdin, "password-stdin", false, "read the new FTP user's password (or --reset-password's) from standard input, one line; every node of a layer gets the same")
 	f.BoolVar(&asJSON, "json", false, "print the connection details as one JSON object")
