@@ -283,7 +283,8 @@ func TestSystemdService(t *testing.T) {
 			msg, err := l.ensureService(context.Background(), InstallRequest{NoStart: tc.noStart}, plan, tc.configChanged, tc.certChanged)
 			require.NoError(t, err)
 			require.Contains(t, msg, tc.wantMsg)
-			require.Equal(t, tc.wantCalls, fake.calls)
+			// Without --on-demand, install first asks whether the node is on demand.
+			require.Equal(t, append([]string{"is-enabled --quiet jelastic-ftp.socket"}, tc.wantCalls...), fake.calls)
 			_, err = os.Stat(l.Layout.unitFile())
 			require.Equal(t, tc.wantUnitWritten || tc.ownUnit, err == nil)
 		})
@@ -302,6 +303,7 @@ func TestSystemdOnDemand(t *testing.T) {
 		sftp, implicit string
 		configChanged  bool
 		noStart        bool
+		withoutFlag    bool // install runs again without --on-demand, as the platform's events do
 		packaged       bool // the package installed jelastic-ftp.socket
 		wantCalls      []string
 		wantMsg        string
@@ -364,6 +366,12 @@ func TestSystemdOnDemand(t *testing.T) {
 			wantMsg:   "nothing was enabled or started",
 		},
 		{
+			name: "again without the flag: the node stays on demand", service: true, socket: true, withoutFlag: true, sftp: ":2022",
+			wantCalls:  []string{"is-enabled --quiet jelastic-ftp.socket", "daemon-reload", "is-active --quiet jelastic-ftp", "is-active --quiet jelastic-ftp.socket", "is-enabled --quiet jelastic-ftp", "disable jelastic-ftp", "enable --now jelastic-ftp.socket", "restart jelastic-ftp"},
+			wantMsg:    "restarted jelastic-ftp",
+			wantStream: "21\nListenStream=2022",
+		},
+		{
 			name: "the package's socket unit", packaged: true,
 			wantCalls: enableSocket,
 			wantMsg:   "enabled jelastic-ftp.socket",
@@ -382,7 +390,7 @@ func TestSystemdOnDemand(t *testing.T) {
 				p.cfg.Listen = tc.listen
 			}
 			p.cfg.SFTPListen, p.cfg.ImplicitTLS = tc.sftp, tc.implicit
-			msg, err := l.ensureService(context.Background(), InstallRequest{OnDemand: true, NoStart: tc.noStart}, &p, tc.configChanged, false)
+			msg, err := l.ensureService(context.Background(), InstallRequest{OnDemand: !tc.withoutFlag, NoStart: tc.noStart}, &p, tc.configChanged, false)
 			require.NoError(t, err)
 			require.Contains(t, msg, tc.wantMsg)
 			require.Equal(t, tc.wantCalls, fake.calls)

@@ -151,7 +151,10 @@ func (l *Lifecycle) ensureSystemdService(ctx context.Context, req InstallRequest
 		}
 		unitChanged = unitChanged || changed
 	}
-	if req.OnDemand {
+	// A node switched to on demand stays so when install runs again without the flag
+	// (the platform's events and state import do), until its socket is disabled.
+	onDemand := req.OnDemand || l.Systemctl(ctx, "is-enabled", "--quiet", socketUnit) == nil
+	if onDemand {
 		changed, err := l.ensureSocketUnits(p.cfg)
 		if err != nil {
 			return "", err
@@ -164,11 +167,11 @@ func (l *Lifecycle) ensureSystemdService(ctx context.Context, req InstallRequest
 		}
 	}
 	switch {
-	case req.NoStart && req.OnDemand:
+	case req.NoStart && onDemand:
 		return "--no-start: the systemd units are in place but nothing was enabled or started; run `systemctl enable --now " + socketUnit + "`", nil
 	case req.NoStart:
 		return "--no-start: the systemd unit " + ServiceName + " is in place but was neither enabled nor started; run `systemctl enable --now " + ServiceName + "`", nil
-	case req.OnDemand:
+	case onDemand:
 		return l.startOnDemand(ctx, configChanged || unitChanged, certChanged)
 	}
 	wasActive := l.Systemctl(ctx, "is-active", "--quiet", ServiceName) == nil
