@@ -236,7 +236,8 @@ type importPlan struct {
 // ones removed), per-user options, sudo rules, settings and certificate, then the
 // service (re)started when something it reads changed. Everything is checked before
 // anything is written; applied twice, the second run changes nothing. This node keeps
-// its own listen address and, unless it exported st itself, its own public_host.
+// the addresses it listens on (listen, sftp_listen, implicit_tls_listen) and, unless
+// it exported st itself, its own public_host.
 func (l *Lifecycle) Import(ctx context.Context, st *State, noStart bool) (ImportResult, error) {
 	var res ImportResult
 	if os.Geteuid() != 0 {
@@ -297,13 +298,14 @@ func (l *Lifecycle) planImport(st *State) (*importPlan, error) {
 	if p.cfg, err = config.Parse("ftpd_toml", []byte(st.Settings)); err != nil {
 		return nil, fail("%v", err)
 	}
-	// listen, sftp_listen and public_host belong to the node: each announces its own address.
+	// The addresses it listens on and public_host belong to the node: each listens on
+	// and announces its own.
 	local, found, err := config.LoadFound(l.Admin.ConfigPath)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("%w; fix the file or remove it to take the state's settings", err)
 	case found:
-		p.cfg.Listen, p.cfg.SFTPListen, p.cfg.PublicHost = local.Listen, local.SFTPListen, local.PublicHost
+		p.cfg.Listen, p.cfg.SFTPListen, p.cfg.ImplicitTLS, p.cfg.PublicHost = local.Listen, local.SFTPListen, local.ImplicitTLS, local.PublicHost
 		if p.oldConfig, err = os.ReadFile(l.Admin.ConfigPath); err != nil {
 			return nil, fmt.Errorf("read settings: %w", err)
 		}

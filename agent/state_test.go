@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -86,4 +89,29 @@ func TestPlanImportTLS(t *testing.T) {
 			require.Equal(t, tt.cert, p.cfg.TLS.Cert)
 		})
 	}
+}
+
+// TestPlanImportKeepsTheNodesAddresses: a node with settings of its own keeps the
+// addresses it listens on and announces; the rest of the settings are the layer's.
+func TestPlanImportKeepsTheNodesAddresses(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "webroot")
+	local := fmt.Sprintf("root = %q\nlisten = \"10.0.0.2:21\"\nsftp_listen = \"10.0.0.2:2022\"\nimplicit_tls_listen = \"10.0.0.2:990\"\npublic_host = \"10.0.0.2\"\nidle_timeout = \"1m\"\n", root)
+	layer := fmt.Sprintf("root = %q\nlisten = \"10.0.0.1:21\"\nsftp_listen = \"10.0.0.1:2022\"\nimplicit_tls_listen = \"10.0.0.1:990\"\npublic_host = \"10.0.0.1\"\nidle_timeout = \"7m\"\n", root)
+	l := &Lifecycle{
+		Admin:    &Admin{Etc: dir, ConfigPath: filepath.Join(dir, "ftpd.toml"), UsersPath: filepath.Join(dir, "users.toml")},
+		Layout:   Layout{StateDir: dir},
+		Hostname: func() (string, error) { return "node2", nil },
+	}
+	require.NoError(t, os.WriteFile(l.Admin.ConfigPath, []byte(local), 0o644))
+	for f, line := range map[string]string{"passwd": "root:x:0:0:root:/root:/bin/sh", "shadow": "root:*:20000:0:99999:7:::", "group": "root:x:0:", "gshadow": "root:*::"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte(line+"\n"), 0o600))
+	}
+	p, err := l.planImport(&State{Schema: 1, Host: "node1", Settings: layer})
+	require.NoError(t, err)
+	require.Equal(t, "10.0.0.2:21", p.cfg.Listen)
+	require.Equal(t, "10.0.0.2:2022", p.cfg.SFTPListen)
+	require.Equal(t, "10.0.0.2:990", p.cfg.ImplicitTLS)
+	require.Equal(t, "10.0.0.2", p.cfg.PublicHost)
+	require.Equal(t, 7*time.Minute, p.cfg.IdleTimeout, "the layer's setting")
 }

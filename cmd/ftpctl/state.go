@@ -68,8 +68,9 @@ is started, or restarted when what it reads changed. Everything is checked befor
 anything is written: bad or truncated input changes nothing. Run twice, the
 second run changes nothing.
 
-This node keeps its own listen address and public_host. A self-signed
-certificate made for another host is not taken: install makes one for this host.`,
+This node keeps its own listen, sftp_listen, implicit_tls_listen and public_host. A
+self-signed certificate made for another host is not taken: install makes one for
+this host.`,
 		Args: exactArgs(0, "no arguments (the state comes on standard input)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), agent.MaxStateSize+1))
