@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
 )
 
@@ -22,7 +23,7 @@ const StateDirEnv = "STATE_DIRECTORY"
 // bansFileName is the file in the state folder that holds the running bans.
 const bansFileName = "bans.json"
 
-// maxBansFile bounds what is read back: maxBans records of about 80 bytes.
+// maxBansFile bounds what is read back: admission.MaxBans records of about 80 bytes.
 const maxBansFile = 16 << 20
 
 // savedBan is one ban as the state file keeps it.
@@ -48,8 +49,8 @@ func (t *throttle) snapshot(now time.Time) ([]savedBan, bool) {
 	changed := t.changed
 	t.changed = false
 	out := []savedBan{}
-	for e := t.bans.order.Back(); e != nil; e = e.Prev() {
-		if b := e.Value.(*lruEntry[netip.Prefix, ban]).val; now.Before(b.until) {
+	for _, b := range t.bans.All() {
+		if now.Before(b.until) {
 			out = append(out, savedBan{Client: b.client, Until: b.until})
 		}
 	}
@@ -70,7 +71,7 @@ func (t *throttle) restore(saved []savedBan, now time.Time) int {
 		if limit := now.Add(t.banFor); until.After(limit) {
 			until = limit
 		}
-		t.bans.put(sourceOf(s.Client), ban{client: s.Client.Unmap(), until: until})
+		t.bans.Put(admission.Source(s.Client), ban{client: s.Client.Unmap(), until: until})
 		n++
 	}
 	return n
@@ -118,7 +119,7 @@ func (m *monitor) loadBans(dir string, now time.Time) error {
 	if err := json.NewDecoder(io.LimitReader(f, maxBansFile)).Decode(&saved); err != nil {
 		return fmt.Errorf("read the saved bans in %s: %w", path, err)
 	}
-	if n := m.throttle.restore(saved[:min(len(saved), maxBans)], now); n > 0 {
+	if n := m.throttle.restore(saved[:min(len(saved), admission.MaxBans)], now); n > 0 {
 		m.log.Info("restored bans from before the restart", "bans", n, "file", path)
 	}
 	return nil
