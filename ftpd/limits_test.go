@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 )
 
 // TestLoginDeadline: commands before login do not extend it; the session
@@ -204,4 +206,43 @@ func TestFailedLoginLeavesNoSessionCounted(t *testing.T) {
 	require.True(t, c.closed())
 	waitFor(t, "the session to end", func() bool { return len(srv.Sessions()) == 0 })
 	dialFTP(t, l.Addr().String()).login()
+}
+
+// TestBannedAtAccept: a source banned in the server's gate gets 421 before any
+// greeting, on plain FTP; on implicit FTPS the connection is closed without a
+// handshake. The refusal is logged once per ban; other addresses get in, and the
+// limits of a shared gate hold for the server.
+func TestBannedAtAccept(t *testing.T) {
+	t.Parallel()
+	gate, err := admission.New(admission.Limits{MaxSessions: 10, MaxSessionsPerIP: 10, MaxSessionsBeforeLogin: 10, MaxSessionsBeforeLoginPerIP: 10, MaxSessionsPerUser: 1})
+	require.NoError(t, err)
+	ts := startServer(t, func(s *Settings) { s.Gate = gate })
+	now := time.Now()
+	require.NoError(t, gate.Ban(netip.MustParsePrefix("127.0.0.7/32"), now.Add(time.Minute), now))
+
+	for range 3 {
+		ts.requireRefused(t, dialerFrom(7), admission.ReasonBanned)
+	}
+	require.Equal(t, 1, strings.Count(ts.logs.String(), `msg="connection refused: client banned" client=127.0.0.7 source=127.0.0.7/32 until=`), ts.logs.String())
+	dialFTPFrom(t, dialerFrom(8), ts.addr).login()
+	// max_sessions_per_user is the gate's, not the settings' (the default, higher).
+	c := dialFTPFrom(t, dialerFrom(9), ts.addr)
+	c.must(331, "USER %s", testUser)
+	c.must(421, "PASS %s", testPassword)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- ts.srv.ServeImplicitTLS(l) }()
+	t.Cleanup(func() {
+		l.Close()
+		<-served
+	})
+	conn, err := dialerFrom(7).Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	got, err := io.ReadAll(conn)
+	require.NoError(t, err, "closed, not timed out")
+	require.Empty(t, got, "no handshake and no reply for a banned client on implicit FTPS")
 }
