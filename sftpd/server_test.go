@@ -354,7 +354,9 @@ func TestSharedGate(t *testing.T) {
 		require.Error(t, err, "alice is logged in over FTP")
 		c.Close()
 	}
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `msg="login refused: too many sessions for the user" client=127.0.0.1 user=alice limit=1`) }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), `msg="login refused: too many sessions for the user" client=127.0.0.1 user=alice limit=1`)
+	}, 5*time.Second, 10*time.Millisecond)
 
 	// Sessions before login: two SFTP connections that do not log in fill 127.0.0.5's
 	// places, and a third, over FTP, from another address fills the total.
