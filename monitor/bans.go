@@ -13,6 +13,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
 )
 
 // StateDirEnv names the folder where the monitor keeps its bans across restarts:
@@ -55,6 +56,28 @@ func (t *throttle) snapshot(now time.Time) ([]savedBan, bool) {
 		}
 	}
 	return out, changed
+}
+
+// running returns the bans in force at now, oldest first, as the worker takes them.
+func (t *throttle) running(now time.Time) []privsep.Ban {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]privsep.Ban, 0, t.bans.Len())
+	for src, b := range t.bans.All() {
+		if now.Before(b.until) {
+			out = append(out, privsep.Ban{Source: src, Until: b.until})
+		}
+	}
+	return out
+}
+
+// banOf returns the ban on addr's source, if any.
+func (t *throttle) banOf(addr netip.Addr) (privsep.Ban, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	src := admission.Source(addr)
+	b, ok := t.bans.Peek(src)
+	return privsep.Ban{Source: src, Until: b.until}, ok
 }
 
 // restore puts back bans saved by an earlier monitor that still run at now, none

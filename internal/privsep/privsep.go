@@ -100,8 +100,11 @@ type Ban struct {
 }
 
 // MaxBansPerMessage bounds a KindBans message so that it fits a packet: a ban takes
-// at most about 90 bytes. A full table (admission.MaxBans) goes in batches.
-const MaxBansPerMessage = 500
+// at most about 90 bytes. A full table (admission.MaxBans) goes in MaxBanBatches.
+const (
+	MaxBansPerMessage = 500
+	MaxBanBatches     = (admission.MaxBans + MaxBansPerMessage - 1) / MaxBansPerMessage
+)
 
 func validBans(bans []Ban) bool {
 	if len(bans) == 0 || len(bans) > MaxBansPerMessage {
@@ -256,6 +259,9 @@ type WorkerConfig struct {
 	// the SSH host keys it signs with, handed over as the TLS key is.
 	SFTP        bool     `json:"sftp,omitempty"`
 	HostKeysPEM [][]byte `json:"host_keys_pem,omitempty"`
+	// BanBatches is how many KindBans messages follow the first settings a worker
+	// gets: the running bans, which it takes before it serves. 0 in a reload.
+	BanBatches int `json:"ban_batches,omitempty"`
 }
 
 // AuthRequest asks the monitor to check a login.
@@ -412,7 +418,7 @@ func (m Message) wellFormed() bool {
 	p := m.payload()
 	switch m.Kind {
 	case KindConfig:
-		return p == "config"
+		return p == "config" && m.Config.BanBatches >= 0 && m.Config.BanBatches <= MaxBanBatches
 	case KindAuth:
 		return p == "auth" && m.Auth.valid() && m.ID != 0
 	case KindAuthReply:

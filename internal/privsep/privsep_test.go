@@ -3,6 +3,7 @@ package privsep
 import (
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindAuth, ID: 9, Auth: &AuthRequest{User: "u", Password: "p", Client: "::1", Protocol: ProtocolSFTP}},
 		{Kind: KindAuth, ID: 10, Auth: &AuthRequest{User: "u", Client: "::1", Protocol: ProtocolSFTP, PublicKey: []byte{0, 0, 0, 11}}},
 		{Kind: KindConfig, Config: &WorkerConfig{Root: "/srv", SFTP: true, HostKeysPEM: [][]byte{[]byte("k1"), []byte("k2")}}},
+		{Kind: KindConfig, Config: &WorkerConfig{Root: "/srv", BanBatches: MaxBanBatches}},
 		{Kind: KindAuthReply, ID: 7, Reply: &AuthReply{OK: true, Home: "site1"}},
 		{Kind: KindAuthReply, ID: 8, Reply: &AuthReply{Failure: FailureBanned}},
 		{Kind: KindSweep, Sweep: &SweepState{Cursor: "site1/uploads"}},
@@ -86,6 +88,8 @@ func TestRecvRejectsMalformed(t *testing.T) {
 		{"end with a negative count", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"changed","ended":-1}}`},
 		{"end with a second payload", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"deleted"},"line":"x\n"}`},
 		{"bans without payload", `{"kind":"bans"}`},
+		{"too many ban batches", `{"kind":"config","config":{"ban_batches":` + strconv.Itoa(MaxBanBatches+1) + `}}`},
+		{"negative ban batches", `{"kind":"config","config":{"ban_batches":-1}}`},
 		{"bans empty", `{"kind":"bans","bans":[]}`},
 		{"bans with an id", `{"kind":"bans","id":1,"bans":[{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"}]}`},
 		{"ban of a /24", `{"kind":"bans","bans":[{"source":"10.0.0.0/24","until":"2026-05-01T12:00:00Z"}]}`},
