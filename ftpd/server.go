@@ -86,7 +86,7 @@ func New(s Settings, auth Authenticator) (*Server, error) {
 		endedUsers: map[uint64]string{},
 	}
 	if srv.gate == nil {
-		if srv.gate, err = admission.New(conf.limits()); err != nil {
+		if srv.gate, err = admission.New(conf.Limits()); err != nil {
 			return nil, err
 		}
 		srv.ownGate = true
@@ -105,7 +105,7 @@ func (srv *Server) Reload(s Settings) error {
 		return err
 	}
 	if srv.ownGate {
-		if err := srv.gate.SetLimits(conf.limits()); err != nil {
+		if err := srv.gate.SetLimits(conf.Limits()); err != nil {
 			return err
 		}
 	}

@@ -196,14 +196,14 @@ func newConfig(s Settings) (*config, error) {
 	}, nil
 }
 
-// limits are the session limits for the server's own admission gate.
-func (c *config) limits() admission.Limits {
+// Limits are the session limits of s, for an admission gate.
+func (s Settings) Limits() admission.Limits {
 	return admission.Limits{
-		MaxSessions:                 c.MaxSessions,
-		MaxSessionsPerIP:            c.MaxSessionsPerIP,
-		MaxSessionsBeforeLogin:      c.MaxSessionsBeforeLogin,
-		MaxSessionsBeforeLoginPerIP: c.MaxSessionsBeforeLoginPerIP,
-		MaxSessionsPerUser:          c.MaxSessionsPerUser,
+		MaxSessions:                 s.MaxSessions,
+		MaxSessionsPerIP:            s.MaxSessionsPerIP,
+		MaxSessionsBeforeLogin:      s.MaxSessionsBeforeLogin,
+		MaxSessionsBeforeLoginPerIP: s.MaxSessionsBeforeLoginPerIP,
+		MaxSessionsPerUser:          s.MaxSessionsPerUser,
 	}
 }
 

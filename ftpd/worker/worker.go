@@ -46,6 +46,7 @@ func Run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	xferlog := xferlogSink{ch}
 	first, err := ch.Recv()
 	if err != nil {
 		return fmt.Errorf("read settings from the monitor: %w", err)
@@ -54,8 +55,12 @@ func Run(logger *slog.Logger) error {
 		return fmt.Errorf("expected settings from the monitor, got %q", first.Kind)
 	}
 	cfg := first.Config
+	settings, err := toSettings(cfg, logger, xferlog)
+	if err != nil {
+		return err
+	}
 	// One gate for both servers, so that the limits and bans hold across protocols.
-	gate, err := admission.New(limitsOf(cfg))
+	gate, err := admission.New(settings.Limits())
 	if err != nil {
 		return err
 	}
@@ -78,7 +83,6 @@ func Run(logger *slog.Logger) error {
 			return err
 		}
 	}
-	xferlog := xferlogSink{ch}
 
 	syscall.Umask(int(cfg.Umask))
 	if cfg.Chroot {
@@ -94,10 +98,6 @@ func Run(logger *slog.Logger) error {
 	}
 
 	auth := &monitorAuth{ch: ch, root: cfg.Root, chroot: cfg.Chroot, gate: gate}
-	settings, err := toSettings(cfg, logger, xferlog)
-	if err != nil {
-		return err
-	}
 	settings.Gate = gate
 	srv, err := ftpd.New(settings, auth)
 	if err != nil {
@@ -140,7 +140,7 @@ func Run(logger *slog.Logger) error {
 			}
 		}
 		if err == nil {
-			err = gate.SetLimits(limitsOf(c))
+			err = gate.SetLimits(s.Limits())
 		}
 		if err != nil {
 			logger.Error("reload refused", "err", err)
@@ -278,17 +278,6 @@ func (s *stopper) start() {
 	})
 }
 
-// limitsOf are the session limits of the gate both servers share.
-func limitsOf(c *privsep.WorkerConfig) admission.Limits {
-	return admission.Limits{
-		MaxSessions:                 c.MaxSessions,
-		MaxSessionsPerIP:            c.MaxSessionsPerIP,
-		MaxSessionsBeforeLogin:      c.MaxSessionsBeforeLogin,
-		MaxSessionsBeforeLoginPerIP: c.MaxSessionsBeforeLoginPerIP,
-		MaxSessionsPerUser:          c.MaxSessionsPerUser,
-	}
-}
-
 // toSFTPSettings turns the monitor's message into SFTP settings: the host keys, and
 // the gate shared with FTP.
 func toSFTPSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer, gate *admission.Gate) (sftpd.Settings, error) {
@@ -319,7 +308,9 @@ func toSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer)
 	s.RequireTLS = c.RequireTLS
 	s.RequireSessionReuse = c.RequireSessionReuse
 	s.IdleTimeout = c.IdleTimeout
-	s.LoginTimeout = c.LoginTimeout
+	s.MaxSessions, s.MaxSessionsPerIP = c.MaxSessions, c.MaxSessionsPerIP
+	s.LoginTimeout, s.MaxSessionsPerUser = c.LoginTimeout, c.MaxSessionsPerUser
+	s.MaxSessionsBeforeLogin, s.MaxSessionsBeforeLoginPerIP = c.MaxSessionsBeforeLogin, c.MaxSessionsBeforeLoginPerIP
 	s.LoginAttemptsPerSession = c.LoginAttemptsPerSession
 	s.FailedLoginDelay = c.FailedLoginDelay
 	s.ActiveMode = c.ActiveMode
