@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jelastic/jelastic-ftp/internal/admission"
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
 // TestLoginDeadline: commands before login do not extend it; the session
@@ -192,7 +193,7 @@ func TestFailedLoginLeavesNoSessionCounted(t *testing.T) {
 	settings := DefaultSettings()
 	settings.MaxSessionsPerUser = 1
 	settings.MaxSessionsBeforeLoginPerIP = 1
-	logs := &syncBuffer{}
+	logs := &testtool.SyncBuffer{}
 	settings.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	srv, err := New(settings, &homeOnceMissing{fakeAuth: fakeAuth{home: t.TempDir()}})
 	require.NoError(t, err)

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/internal/admission"
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
@@ -248,24 +248,6 @@ func TestKeyLogin(t *testing.T) {
 	require.NoError(t, login("alice", ssh.PublicKeys(other), ssh.Password("pw")), "the password after a refused key")
 }
 
-// lockedBuffer collects log lines written from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // dialFrom opens a TCP connection to addr from 127.0.0.ip.
 func dialFrom(t *testing.T, ip byte, addr string) net.Conn {
 	t.Helper()
@@ -294,7 +276,7 @@ func (a ftpAuth) Authenticate(ctx context.Context, user, password string, client
 func TestSharedGate(t *testing.T) {
 	gate, err := admission.New(admission.Limits{MaxSessions: 20, MaxSessionsPerIP: 20, MaxSessionsBeforeLogin: 3, MaxSessionsBeforeLoginPerIP: 2, MaxSessionsPerUser: 1})
 	require.NoError(t, err)
-	logs := &lockedBuffer{}
+	logs := &testtool.SyncBuffer{}
 	home, addr := testServer(t, perm.All, func(s *Settings) {
 		s.Gate = gate
 		s.Logger = slog.New(slog.NewTextHandler(logs, nil))

@@ -86,29 +86,10 @@ type ftpServer struct {
 	conf ftpConf
 
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	log     *testtool.SyncBuffer
 	exited  chan struct{}
 	waitErr error
 	stopped bool // by the test itself, before cleanup
-}
-
-// syncBuffer collects the server's log lines from the exec goroutine while the test
-// reads them.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // portBlock is how many consecutive ports a server takes: the control port, then its
@@ -167,7 +148,7 @@ func startFTPWith(t *testing.T, e *Env, conf ftpConf, prepare func(s *ftpServer)
 		e:      e,
 		Port:   port,
 		Addr:   fmt.Sprintf("127.0.0.1:%d", port),
-		log:    &syncBuffer{},
+		log:    &testtool.SyncBuffer{},
 		exited: make(chan struct{}),
 	}
 	s.conf = ftpConf{

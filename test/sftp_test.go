@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -619,7 +617,7 @@ func TestSFTPSessionEndsWhenAccessEnds(t *testing.T) {
 	client := exec.CommandContext(ctx, "sshpass", args...)
 	stdin, err := client.StdinPipe()
 	require.NoError(t, err)
-	var out lockedBuffer
+	var out testtool.SyncBuffer
 	client.Stdout, client.Stderr = &out, &out
 	require.NoError(t, client.Start())
 	exited := make(chan error, 1)
@@ -647,21 +645,3 @@ func TestSFTPSessionEndsWhenAccessEnds(t *testing.T) {
 
 // cmdOverhead is what running ftpctl itself may take beside the ending of sessions.
 const cmdOverhead = 3 * time.Second
-
-// lockedBuffer collects a running client's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
