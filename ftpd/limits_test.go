@@ -149,6 +149,26 @@ func TestImplicitFTPS(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	ts.writeHome(t, "hello.txt", []byte("over implicit TLS\n"))
+	implicit := ts.serveImplicitTLS(t)
+	out, err := runTool(t, "curl", "-sS", "-k", "--max-time", "15", "-u", testUser+":"+testPassword,
+		"ftps://"+implicit+"/hello.txt")
+	require.NoError(t, err, out)
+	require.Equal(t, "over implicit TLS\n", out)
+
+	plain, err := net.DialTimeout("tcp", implicit, 5*time.Second)
+	require.NoError(t, err)
+	defer plain.Close()
+	_, err = plain.Write([]byte("USER alice\r\n"))
+	require.NoError(t, err)
+	require.NoError(t, plain.SetReadDeadline(time.Now().Add(10*time.Second)))
+	got, _ := io.ReadAll(plain)
+	require.False(t, strings.HasPrefix(string(got), "220"), "no clear greeting on the implicit TLS port: %q", got)
+}
+
+// serveImplicitTLS serves implicit FTPS on a new listener until the test ends, and
+// returns its address.
+func (ts *testServer) serveImplicitTLS(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)
@@ -157,19 +177,7 @@ func TestImplicitFTPS(t *testing.T) {
 		l.Close()
 		<-served
 	})
-	out, err := runTool(t, "curl", "-sS", "-k", "--max-time", "15", "-u", testUser+":"+testPassword,
-		"ftps://"+l.Addr().String()+"/hello.txt")
-	require.NoError(t, err, out)
-	require.Equal(t, "over implicit TLS\n", out)
-
-	plain, err := net.DialTimeout("tcp", l.Addr().String(), 5*time.Second)
-	require.NoError(t, err)
-	defer plain.Close()
-	_, err = plain.Write([]byte("USER alice\r\n"))
-	require.NoError(t, err)
-	require.NoError(t, plain.SetReadDeadline(time.Now().Add(10*time.Second)))
-	got, _ := io.ReadAll(plain)
-	require.False(t, strings.HasPrefix(string(got), "220"), "no clear greeting on the implicit TLS port: %q", got)
+	return l.Addr().String()
 }
 
 // homeOnceMissing gives testUser a missing home at the first login only.
@@ -231,15 +239,8 @@ func TestBannedAtAccept(t *testing.T) {
 	c.must(331, "USER %s", testUser)
 	c.must(421, "PASS %s", testPassword)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- ts.srv.ServeImplicitTLS(l) }()
-	t.Cleanup(func() {
-		l.Close()
-		<-served
-	})
-	conn, err := dialerFrom(7).Dial("tcp", l.Addr().String())
+	implicit := ts.serveImplicitTLS(t)
+	conn, err := dialerFrom(7).Dial("tcp", implicit)
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
