@@ -78,13 +78,9 @@ func (s *session) login(acct Account, revoked uint64) bool {
 		s.close(replyHomeUnavailable.code, replyHomeUnavailable.text)
 		return false
 	}
-	// From here the session counts as the user's (Server.admit's end of
-	// a session counts it out by its user), so nothing fails after.
-	limit := s.conf.MaxSessionsPerUser
-	if acct.MaxSessions > 0 {
-		limit = min(limit, acct.MaxSessions)
-	}
-	if refusal := s.srv.loggedIn(s, acct.Name, limit, revoked); refusal != nil {
+	// From here the session counts as the user's (its admission.Pass
+	// counts it out when it ends), so nothing fails after.
+	if refusal, limit := s.srv.loggedIn(s, acct.Name, acct.MaxSessions, revoked); refusal != nil {
 		_ = fs.Close()
 		msg := "login refused: too many sessions for the user"
 		if *refusal == replyAccessChanged {

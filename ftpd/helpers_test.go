@@ -1,7 +1,6 @@
 package ftpd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -75,24 +74,6 @@ func allBut(name string) (perm.Set, bool) {
 	return set, found && err == nil
 }
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 var (
 	certOnce sync.Once
 	cert     tls.Certificate
@@ -113,8 +94,8 @@ type testServer struct {
 	host    string
 	port    string
 	home    string
-	logs    *syncBuffer
-	xferlog *syncBuffer
+	logs    *testtool.SyncBuffer
+	xferlog *testtool.SyncBuffer
 }
 
 // startServer serves a fresh home on 127.0.0.1 with FTPS, fast login
@@ -130,7 +111,7 @@ func startServer(t testing.TB, change ...func(*Settings)) *testServer {
 // startServerOn is startServer on a listener of the test's choice.
 func startServerOn(t testing.TB, l net.Listener, change ...func(*Settings)) *testServer {
 	t.Helper()
-	ts := &testServer{home: t.TempDir(), logs: &syncBuffer{}, xferlog: &syncBuffer{}}
+	ts := &testServer{home: t.TempDir(), logs: &testtool.SyncBuffer{}, xferlog: &testtool.SyncBuffer{}}
 	s := DefaultSettings()
 	s.TLS = &tls.Config{Certificates: []tls.Certificate{testCertificate(t)}}
 	s.FailedLoginDelay = 50 * time.Millisecond

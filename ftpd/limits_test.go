@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/admission"
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
 // TestLoginDeadline: commands before login do not extend it; the session
@@ -146,6 +149,26 @@ func TestImplicitFTPS(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	ts.writeHome(t, "hello.txt", []byte("over implicit TLS\n"))
+	implicit := ts.serveImplicitTLS(t)
+	out, err := runTool(t, "curl", "-sS", "-k", "--max-time", "15", "-u", testUser+":"+testPassword,
+		"ftps://"+implicit+"/hello.txt")
+	require.NoError(t, err, out)
+	require.Equal(t, "over implicit TLS\n", out)
+
+	plain, err := net.DialTimeout("tcp", implicit, 5*time.Second)
+	require.NoError(t, err)
+	defer plain.Close()
+	_, err = plain.Write([]byte("USER alice\r\n"))
+	require.NoError(t, err)
+	require.NoError(t, plain.SetReadDeadline(time.Now().Add(10*time.Second)))
+	got, _ := io.ReadAll(plain)
+	require.False(t, strings.HasPrefix(string(got), "220"), "no clear greeting on the implicit TLS port: %q", got)
+}
+
+// serveImplicitTLS serves implicit FTPS on a new listener until the test ends, and
+// returns its address.
+func (ts *testServer) serveImplicitTLS(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)
@@ -154,19 +177,7 @@ func TestImplicitFTPS(t *testing.T) {
 		l.Close()
 		<-served
 	})
-	out, err := runTool(t, "curl", "-sS", "-k", "--max-time", "15", "-u", testUser+":"+testPassword,
-		"ftps://"+l.Addr().String()+"/hello.txt")
-	require.NoError(t, err, out)
-	require.Equal(t, "over implicit TLS\n", out)
-
-	plain, err := net.DialTimeout("tcp", l.Addr().String(), 5*time.Second)
-	require.NoError(t, err)
-	defer plain.Close()
-	_, err = plain.Write([]byte("USER alice\r\n"))
-	require.NoError(t, err)
-	require.NoError(t, plain.SetReadDeadline(time.Now().Add(10*time.Second)))
-	got, _ := io.ReadAll(plain)
-	require.False(t, strings.HasPrefix(string(got), "220"), "no clear greeting on the implicit TLS port: %q", got)
+	return l.Addr().String()
 }
 
 // homeOnceMissing gives testUser a missing home at the first login only.
@@ -190,7 +201,7 @@ func TestFailedLoginLeavesNoSessionCounted(t *testing.T) {
 	settings := DefaultSettings()
 	settings.MaxSessionsPerUser = 1
 	settings.MaxSessionsBeforeLoginPerIP = 1
-	logs := &syncBuffer{}
+	logs := &testtool.SyncBuffer{}
 	settings.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	srv, err := New(settings, &homeOnceMissing{fakeAuth: fakeAuth{home: t.TempDir()}})
 	require.NoError(t, err)
@@ -204,4 +215,36 @@ func TestFailedLoginLeavesNoSessionCounted(t *testing.T) {
 	require.True(t, c.closed())
 	waitFor(t, "the session to end", func() bool { return len(srv.Sessions()) == 0 })
 	dialFTP(t, l.Addr().String()).login()
+}
+
+// TestBannedAtAccept: a source banned in the server's gate gets 421 before any
+// greeting, on plain FTP; on implicit FTPS the connection is closed without a
+// handshake. The refusal is logged once per ban; other addresses get in, and the
+// limits of a shared gate hold for the server.
+func TestBannedAtAccept(t *testing.T) {
+	t.Parallel()
+	gate, err := admission.New(admission.Limits{MaxSessions: 10, MaxSessionsPerIP: 10, MaxSessionsBeforeLogin: 10, MaxSessionsBeforeLoginPerIP: 10, MaxSessionsPerUser: 1})
+	require.NoError(t, err)
+	ts := startServer(t, func(s *Settings) { s.Gate = gate })
+	now := time.Now()
+	require.NoError(t, gate.Ban(netip.MustParsePrefix("127.0.0.7/32"), now.Add(time.Minute), now))
+
+	for range 3 {
+		ts.requireRefused(t, dialerFrom(7), admission.ReasonBanned)
+	}
+	require.Equal(t, 1, strings.Count(ts.logs.String(), `msg="connection refused: client banned" client=127.0.0.7 source=127.0.0.7/32 until=`), ts.logs.String())
+	dialFTPFrom(t, dialerFrom(8), ts.addr).login()
+	// max_sessions_per_user is the gate's, not the settings' (the default, higher).
+	c := dialFTPFrom(t, dialerFrom(9), ts.addr)
+	c.must(331, "USER %s", testUser)
+	c.must(421, "PASS %s", testPassword)
+
+	implicit := ts.serveImplicitTLS(t)
+	conn, err := dialerFrom(7).Dial("tcp", implicit)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	got, err := io.ReadAll(conn)
+	require.NoError(t, err, "closed, not timed out")
+	require.Empty(t, got, "no handshake and no reply for a banned client on implicit FTPS")
 }

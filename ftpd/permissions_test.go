@@ -143,9 +143,12 @@ func TestAccountSessionLimit(t *testing.T) {
 	other.login() // alice has no limit of her own
 	first.must(221, "QUIT")
 	waitFor(t, "the first session to end", func() bool {
-		ts.srv.mu.Lock()
-		defer ts.srv.mu.Unlock()
-		return ts.srv.perUser["single"] == 0
+		for _, in := range ts.srv.Sessions() {
+			if in.User == "single" {
+				return false
+			}
+		}
+		return true
 	})
 	third := dialFTP(t, ts.addr)
 	third.loginAs("single")
@@ -196,5 +199,6 @@ func TestEndSessions(t *testing.T) {
 	late := dialFTP(t, ts.addr)
 	late.login() // after EndSessions: a new login is fine
 	s := newSession(ts.srv, ts.srv.conf.Load(), 0, nil, netip.AddrPort{})
-	require.Equal(t, &replyAccessChanged, ts.srv.loggedIn(s, testUser, 10, revoked))
+	refusal, _ := ts.srv.loggedIn(s, testUser, 10, revoked)
+	require.Equal(t, &replyAccessChanged, refusal)
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 )
 
 // These tests speak FTP directly for what no ordinary client does on
@@ -48,7 +50,7 @@ func TestFailedLoginsAreDelayedAnswerAlikeAndEndTheSession(t *testing.T) {
 func TestAuthenticatorOutageClosesWith421(t *testing.T) {
 	t.Parallel()
 	settings := DefaultSettings()
-	logs := &syncBuffer{}
+	logs := &testtool.SyncBuffer{}
 	settings.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	srv, err := New(settings, brokenAuth{})
 	require.NoError(t, err)

@@ -36,6 +36,7 @@ var (
 	replyGoodbye         = reply{221, "Goodbye."}
 	replyUserSessions    = reply{421, "Too many sessions for this user, try again later."}
 	replyAccessChanged   = reply{421, "The account's access changed during login; log in again."}
+	replyShuttingDown    = reply{421, "Server is shutting down."}
 
 	// Session.
 	replyOK             = reply{200, "OK"}

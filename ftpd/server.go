@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/internal/idlemem"
 )
 
@@ -45,12 +46,11 @@ type Server struct {
 	closing   bool
 	listeners map[net.Listener]struct{}
 	sessions  map[uint64]*session
-	perIP     map[netip.Addr]int
-	// Sessions not logged in yet, in all and by address; sessions logged
-	// in by user.
-	waiting      int
-	waitingPerIP map[netip.Addr]int
-	perUser      map[string]int
+	// gate counts the sessions against the limits and refuses banned
+	// addresses; shared with the worker's SFTP server, or the server's own
+	// (ownGate), whose limits Reload sets.
+	gate    *admission.Gate
+	ownGate bool
 	// How many times EndSessions ended each user's sessions, so that a
 	// login under way meanwhile fails; one entry per user ever ended.
 	revoked map[string]uint64
@@ -78,15 +78,18 @@ func New(s Settings, auth Authenticator) (*Server, error) {
 		return nil, err
 	}
 	srv := &Server{
-		auth:      auth,
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[uint64]*session{},
-		perIP:     map[netip.Addr]int{},
-
-		waitingPerIP: map[netip.Addr]int{},
-		perUser:      map[string]int{},
-		revoked:      map[string]uint64{},
-		endedUsers:   map[uint64]string{},
+		auth:       auth,
+		listeners:  map[net.Listener]struct{}{},
+		sessions:   map[uint64]*session{},
+		gate:       s.Gate,
+		revoked:    map[string]uint64{},
+		endedUsers: map[uint64]string{},
+	}
+	if srv.gate == nil {
+		if srv.gate, err = admission.New(conf.Limits()); err != nil {
+			return nil, err
+		}
+		srv.ownGate = true
 	}
 	srv.memory = idlemem.New(idleRelease, srv.idle)
 	srv.conf.Store(conf)
@@ -95,11 +98,16 @@ func New(s Settings, auth Authenticator) (*Server, error) {
 
 // Reload replaces the settings for sessions that start from now on;
 // sessions already running keep theirs. Invalid settings are refused and
-// the current ones stay.
+// the current ones stay. The Gate stays the one New was given.
 func (srv *Server) Reload(s Settings) error {
 	conf, err := newConfig(s)
 	if err != nil {
 		return err
+	}
+	if srv.ownGate {
+		if err := srv.gate.SetLimits(conf.Limits()); err != nil {
+			return err
+		}
 	}
 	srv.conf.Store(conf)
 	return nil
@@ -167,37 +175,42 @@ func (srv *Server) shuttingDown() bool {
 }
 
 // admit starts a session for conn, or turns it away with 421 when the
-// server is full or closing.
+// server is full or closing, or the client is banned.
 func (srv *Server) admit(conn net.Conn, implicitTLS bool) {
 	conf := srv.conf.Load()
 	client := ClientAddrPort(conn.RemoteAddr())
 
 	srv.mu.Lock()
-	var refusal string
-	switch {
-	case srv.closing:
-		refusal = "Server is shutting down."
-	case len(srv.sessions) >= conf.MaxSessions:
-		refusal = "Too many connections, try again later."
-	case srv.perIP[client.Addr()] >= conf.MaxSessionsPerIP:
-		refusal = "Too many connections from your address."
-	case srv.waiting >= conf.MaxSessionsBeforeLogin:
-		refusal = "Too many connections waiting to log in, try again later."
-	case srv.waitingPerIP[client.Addr()] >= conf.MaxSessionsBeforeLoginPerIP:
-		refusal = "Too many connections waiting to log in from your address."
-	}
-	if refusal != "" {
+	if srv.closing {
 		srv.mu.Unlock()
-		conf.logger.Warn("connection refused", "client", client.Addr(), "reason", refusal)
-		go refuse(conn, refusal)
+		conf.logger.Warn("connection refused", "client", client.Addr(), "reason", replyShuttingDown.text)
+		go refuse(conn, replyShuttingDown.text)
+		return
+	}
+	pass, refusal := srv.gate.Admit(client.Addr(), time.Now())
+	if refusal != nil {
+		srv.mu.Unlock()
+		switch {
+		case !refusal.Banned():
+			conf.logger.Warn("connection refused", "client", client.Addr(), "reason", refusal.Reason)
+		case !refusal.Told:
+			conf.logger.Warn("connection refused: client banned", "client", client.Addr(), "source", refusal.Source.String(), "until", refusal.Until.Format(time.RFC3339))
+		}
+		if refusal.Banned() && implicitTLS {
+			// No TLS handshake for a banned client: it would cost the server a
+			// signature per attempt, and a 421 in clear text reaches a client
+			// that waits for TLS as a garbled record ("wrong version number"),
+			// which says no more than a closed connection.
+			conn.Close()
+			return
+		}
+		go refuse(conn, refusal.Reason)
 		return
 	}
 	s := newSession(srv, conf, srv.lastID.Add(1), conn, client)
 	s.implicitTLS = implicitTLS
+	s.pass = pass
 	srv.sessions[s.id] = s
-	srv.perIP[client.Addr()]++
-	srv.waiting++
-	srv.waitingPerIP[client.Addr()]++
 	srv.running.Add(1)
 	srv.mu.Unlock()
 
@@ -206,13 +219,9 @@ func (srv *Server) admit(conn net.Conn, implicitTLS bool) {
 		s.run()
 		srv.mu.Lock()
 		delete(srv.sessions, s.id)
-		decrement(srv.perIP, client.Addr())
+		pass.Leave()
 		if user := s.userName(); user != "" {
-			decrement(srv.perUser, user)
 			srv.remember(s.id, user)
-		} else {
-			srv.waiting--
-			decrement(srv.waitingPerIP, client.Addr())
 		}
 		idle := len(srv.sessions) == 0
 		srv.mu.Unlock()
@@ -222,28 +231,21 @@ func (srv *Server) admit(conn net.Conn, implicitTLS bool) {
 	}()
 }
 
-func decrement[K comparable](m map[K]int, k K) {
-	if m[k]--; m[k] <= 0 {
-		delete(m, k)
-	}
-}
-
 // loggedIn moves session s from waiting to logged in as user, unless user
-// has limit sessions already or EndSessions ended user's sessions since
-// revocations returned revoked; then it returns the refusal.
-func (srv *Server) loggedIn(s *session, user string, limit int, revoked uint64) *reply {
+// has as many sessions as max_sessions_per_user or the account's own limit
+// (accountMax) allow, or EndSessions ended user's sessions since
+// revocations returned revoked; then it returns the refusal, and the limit
+// it applied.
+func (srv *Server) loggedIn(s *session, user string, accountMax int, revoked uint64) (*reply, int) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	switch {
-	case srv.revoked[user] != revoked:
-		return &replyAccessChanged
-	case srv.perUser[user] >= limit:
-		return &replyUserSessions
+	if srv.revoked[user] != revoked {
+		return &replyAccessChanged, 0
 	}
-	srv.perUser[user]++
-	srv.waiting--
-	decrement(srv.waitingPerIP, s.client.Addr())
-	return nil
+	if limit, ok := s.pass.LogIn(user, accountMax); !ok {
+		return &replyUserSessions, limit
+	}
+	return nil, 0
 }
 
 // revocations counts the times EndSessions ended user's sessions.
@@ -360,7 +362,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	for _, s := range sessions {
-		s.close(421, "Server is shutting down.")
+		s.close(replyShuttingDown.code, replyShuttingDown.text)
 	}
 	<-done
 	return fmt.Errorf("shut down the FTP server: transfers cut short: %w", ctx.Err())

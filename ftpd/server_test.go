@@ -255,7 +255,7 @@ func TestDemoServesUntilCancelledAndCleansUp(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testtool.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- Demo(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), out, "127.0.0.1:0") }()
 	waitFor(t, "the demo's instructions", func() bool { return strings.Contains(out.String(), "Stop with Ctrl-C") })

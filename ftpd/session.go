@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
@@ -56,7 +57,8 @@ type session struct {
 	data     dataChannel // what the last PASV, EPSV, PORT or EPRT set up
 	warnings warnLimiter
 
-	implicitTLS bool // TLS from the first byte (ServeImplicitTLS)
+	implicitTLS bool            // TLS from the first byte (ServeImplicitTLS)
+	pass        *admission.Pass // the session's place in the gate's counts
 	loggedIn    atomic.Bool
 	ascii       atomic.Bool // the last TYPE was ASCII, for xferlog
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	agentconfig "github.com/jelastic/jelastic-ftp/agent/config"
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 )
 
 // maxCommandLength is the longest command line a session takes.
@@ -54,12 +55,18 @@ type Settings struct {
 	// those from one client address, MaxSessionsBeforeLogin and
 	// MaxSessionsBeforeLoginPerIP those not logged in yet (each at most
 	// MaxSessions). Connections beyond get 421. MaxSessionsPerUser caps the
-	// sessions logged in as one user: a login beyond gets 421.
+	// sessions logged in as one user: a login beyond gets 421. They make
+	// the server's own admission gate; with Gate set they are not used.
 	MaxSessions                 int
 	MaxSessionsPerIP            int
 	MaxSessionsBeforeLogin      int
 	MaxSessionsBeforeLoginPerIP int
 	MaxSessionsPerUser          int
+	// Gate, when set, admits the server's connections together with other
+	// servers' (the worker's SFTP server), with its own limits and bans; a
+	// banned address gets 421 at once. It is fixed at New: Reload does not
+	// change it.
+	Gate *admission.Gate
 	// LoginAttemptsPerSession is how many wrong passwords a session may send
 	// before it is closed. Banning an address belongs to the Authenticator.
 	LoginAttemptsPerSession int
@@ -137,9 +144,6 @@ func newConfig(s Settings) (*config, error) {
 		orDefault(limit.v, limit.def)
 	}
 	orDefault(&s.Welcome, def.Welcome)
-	// The caps of sessions before login stay within the others.
-	s.MaxSessionsBeforeLogin = min(s.MaxSessionsBeforeLogin, s.MaxSessions)
-	s.MaxSessionsBeforeLoginPerIP = min(s.MaxSessionsBeforeLoginPerIP, s.MaxSessionsBeforeLogin, s.MaxSessionsPerIP)
 	if s.FailedLoginDelay < 0 {
 		s.FailedLoginDelay = 0
 	}
@@ -190,6 +194,17 @@ func newConfig(s Settings) (*config, error) {
 		logger:      logger,
 		tls:         base,
 	}, nil
+}
+
+// Limits are the session limits of s, for an admission gate.
+func (s Settings) Limits() admission.Limits {
+	return admission.Limits{
+		MaxSessions:                 s.MaxSessions,
+		MaxSessionsPerIP:            s.MaxSessionsPerIP,
+		MaxSessionsBeforeLogin:      s.MaxSessionsBeforeLogin,
+		MaxSessionsBeforeLoginPerIP: s.MaxSessionsBeforeLoginPerIP,
+		MaxSessionsPerUser:          s.MaxSessionsPerUser,
+	}
 }
 
 // orDefault sets a zero setting to its default.

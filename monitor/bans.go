@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/internal/atomicfile"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
 )
 
 // StateDirEnv names the folder where the monitor keeps its bans across restarts:
@@ -22,7 +24,7 @@ const StateDirEnv = "STATE_DIRECTORY"
 // bansFileName is the file in the state folder that holds the running bans.
 const bansFileName = "bans.json"
 
-// maxBansFile bounds what is read back: maxBans records of about 80 bytes.
+// maxBansFile bounds what is read back: admission.MaxBans records of about 80 bytes.
 const maxBansFile = 16 << 20
 
 // savedBan is one ban as the state file keeps it.
@@ -48,12 +50,34 @@ func (t *throttle) snapshot(now time.Time) ([]savedBan, bool) {
 	changed := t.changed
 	t.changed = false
 	out := []savedBan{}
-	for e := t.bans.order.Back(); e != nil; e = e.Prev() {
-		if b := e.Value.(*lruEntry[netip.Prefix, ban]).val; now.Before(b.until) {
+	for _, b := range t.bans.All() {
+		if now.Before(b.until) {
 			out = append(out, savedBan{Client: b.client, Until: b.until})
 		}
 	}
 	return out, changed
+}
+
+// running returns the bans in force at now, oldest first, as the worker takes them.
+func (t *throttle) running(now time.Time) []privsep.Ban {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]privsep.Ban, 0, t.bans.Len())
+	for src, b := range t.bans.All() {
+		if now.Before(b.until) {
+			out = append(out, privsep.Ban{Source: src, Until: b.until})
+		}
+	}
+	return out
+}
+
+// banOf returns the ban on addr's source, if any.
+func (t *throttle) banOf(addr netip.Addr) (privsep.Ban, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	src := admission.Source(addr)
+	b, ok := t.bans.Peek(src)
+	return privsep.Ban{Source: src, Until: b.until}, ok
 }
 
 // restore puts back bans saved by an earlier monitor that still run at now, none
@@ -70,7 +94,7 @@ func (t *throttle) restore(saved []savedBan, now time.Time) int {
 		if limit := now.Add(t.banFor); until.After(limit) {
 			until = limit
 		}
-		t.bans.put(sourceOf(s.Client), ban{client: s.Client.Unmap(), until: until})
+		t.bans.Put(admission.Source(s.Client), ban{client: s.Client.Unmap(), until: until})
 		n++
 	}
 	return n
@@ -118,7 +142,7 @@ func (m *monitor) loadBans(dir string, now time.Time) error {
 	if err := json.NewDecoder(io.LimitReader(f, maxBansFile)).Decode(&saved); err != nil {
 		return fmt.Errorf("read the saved bans in %s: %w", path, err)
 	}
-	if n := m.throttle.restore(saved[:min(len(saved), maxBans)], now); n > 0 {
+	if n := m.throttle.restore(saved[:min(len(saved), admission.MaxBans)], now); n > 0 {
 		m.log.Info("restored bans from before the restart", "bans", n, "file", path)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,6 +127,11 @@ type monitor struct {
 	workers    atomic.Int32
 	queries    statusQueries
 	ending     endRequests
+
+	// banMu orders the bans sent to the worker: a new worker gets the running ones
+	// with its settings, and then, on banCh, each one set.
+	banMu sync.Mutex
+	banCh *privsep.Conn // the worker that has the running bans; nil between workers
 
 	implicitAddr string // the implicit FTPS listener's address; "" without one
 }
@@ -375,13 +381,16 @@ func (m *monitor) runWorker(ctx context.Context, lf, implicit, sftpFile *os.File
 		m.mu.Lock()
 		m.ch, m.workerPID = nil, 0
 		m.mu.Unlock()
+		m.banMu.Lock()
+		m.banCh = nil
+		m.banMu.Unlock()
 	}()
 	m.mu.Lock()
 	w := m.wcfg
 	w.SweepFrom, w.SFTP = m.sweepFrom, m.sftp
 	w.ImplicitTLS = implicit != nil
 	m.mu.Unlock()
-	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
+	if err := m.sendStart(ch, w); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return err
@@ -455,6 +464,45 @@ func (m *monitor) runWorker(ctx context.Context, lf, implicit, sftpFile *os.File
 			stopWorker()
 			return ctx.Err()
 		}
+	}
+}
+
+// sendStart sends a new worker its settings and the running bans, which it reads
+// before it serves, and makes it the worker that gets each ban set from now on.
+func (m *monitor) sendStart(ch *privsep.Conn, w privsep.WorkerConfig) error {
+	m.banMu.Lock()
+	defer m.banMu.Unlock()
+	m.mu.Lock()
+	th := m.throttle
+	m.mu.Unlock()
+	batches := slices.Collect(slices.Chunk(th.running(time.Now()), privsep.MaxBansPerMessage))
+	w.BanBatches = len(batches)
+	if err := ch.Send(privsep.Message{Kind: privsep.KindConfig, Config: &w}); err != nil {
+		return err
+	}
+	for _, b := range batches {
+		if err := ch.Send(privsep.Message{Kind: privsep.KindBans, Bans: b}); err != nil {
+			return fmt.Errorf("send the bans to the worker: %w", err)
+		}
+	}
+	m.banCh = ch
+	return nil
+}
+
+// sendBan hands the worker the ban just set on client's source, so that it refuses
+// the source at accept; called before the reply to the login that set it.
+func (m *monitor) sendBan(th *throttle, client netip.Addr) {
+	b, ok := th.banOf(client)
+	if !ok {
+		return
+	}
+	m.banMu.Lock()
+	defer m.banMu.Unlock()
+	if m.banCh == nil {
+		return // the next worker gets it with the running ones
+	}
+	if err := m.banCh.Send(privsep.Message{Kind: privsep.KindBans, Bans: []privsep.Ban{b}}); err != nil {
+		m.log.Error("cannot send a ban to the worker; it refuses the client at login only", "client", client.String(), "err", err)
 	}
 }
 
@@ -682,10 +730,10 @@ func (m *monitor) checkLogin(req *privsep.AuthRequest) privsep.AuthReply {
 			return privsep.AuthReply{Failure: privsep.FailureError}
 		}
 		m.log.Info("login refused", "client", client.String(), "user", req.User, "protocol", req.Protocol, "reason", strings.TrimPrefix(err.Error(), users.ErrBadLogin.Error()+": "))
-		if req.PublicKey == nil {
-			// A client offers every key it has, one after another; only a wrong
-			// password is a guess.
-			th.fail(client, req.User, now)
+		// A client offers every key it has, one after another; only a wrong
+		// password is a guess.
+		if req.PublicKey == nil && th.fail(client, req.User, now) {
+			m.sendBan(th, client)
 		}
 		return refused
 	}

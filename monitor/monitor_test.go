@@ -1,10 +1,13 @@
 package monitor
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -101,4 +104,54 @@ func TestCheckLoginRecordsLastLogin(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.4", got["alice"].Address)
 	require.Equal(t, "ftps", got["alice"].Protocol, "a login over TLS is recorded as ftps")
+}
+
+// TestBansToWorker: a new worker gets the running bans, in batches that fit a
+// packet, right after its settings; then each ban as it is set, before the reply to
+// the login that set it.
+func TestBansToWorker(t *testing.T) {
+	m := loginWorld(t)
+	now := time.Now()
+	const n = privsep.MaxBansPerMessage + 10
+	saved := []savedBan{{Client: netip.MustParseAddr("192.0.2.1"), Until: now.Add(-time.Second)}} // ended: not sent
+	for i := range n {
+		saved = append(saved, savedBan{Client: netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, byte(i >> 8), byte(i), 15: 1}), Until: now.Add(time.Minute)})
+	}
+	m.throttle.restore(saved, now.Add(-2*time.Second))
+
+	monitorEnd, child, err := privsep.Pair()
+	require.NoError(t, err)
+	worker, err := privsep.FromFile(child)
+	require.NoError(t, err)
+	child.Close()
+	t.Cleanup(func() { monitorEnd.Close(); worker.Close() })
+	sent := make(chan error, 1)
+	go func() { sent <- m.sendStart(monitorEnd, privsep.WorkerConfig{Root: "/srv"}) }()
+
+	first, err := worker.Recv()
+	require.NoError(t, err)
+	require.Equal(t, privsep.KindConfig, first.Kind)
+	require.Equal(t, 2, first.Config.BanBatches)
+	var got []privsep.Ban
+	for range first.Config.BanBatches {
+		msg, err := worker.Recv()
+		require.NoError(t, err)
+		require.Equal(t, privsep.KindBans, msg.Kind)
+		got = append(got, msg.Bans...)
+	}
+	require.NoError(t, <-sent)
+	require.Len(t, got, n)
+	require.Equal(t, "2001:db8::/64", got[0].Source.String(), "oldest first, each an IPv6 /64")
+	require.Equal(t, "2001:db8:0:"+fmt.Sprintf("%x", n-1)+"::/64", got[n-1].Source.String())
+
+	bad := &privsep.AuthRequest{User: "alice", Password: "wrong", Client: "203.0.113.9", Protocol: privsep.ProtocolFTP}
+	for range 3 {
+		require.Equal(t, privsep.FailureBadLogin, m.checkLogin(bad).Failure)
+	}
+	msg, err := worker.Recv()
+	require.NoError(t, err)
+	require.Equal(t, privsep.KindBans, msg.Kind)
+	require.Len(t, msg.Bans, 1)
+	require.Equal(t, "203.0.113.9/32", msg.Bans[0].Source.String())
+	require.WithinDuration(t, time.Now().Add(m.config().Limits.BanDuration), msg.Bans[0].Until, time.Minute)
 }

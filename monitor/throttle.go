@@ -5,14 +5,17 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/jelastic/jelastic-ftp/internal/admission"
+	"github.com/jelastic/jelastic-ftp/internal/lru"
 )
 
 // Bounds of the throttle's tables: an attack from more sources or against more names
-// than this makes the table forget the ones quiet longest, never grow.
+// than this makes the table forget the ones quiet longest, never grow. The bans are
+// bounded by admission.MaxBans, as the worker's copy of them is.
 const (
 	maxSources  = 100_000
 	maxAccounts = 10_000
-	maxBans     = 100_000
 )
 
 // Per-account slow-down: every ban_after_failures failed logins against one account
@@ -40,10 +43,10 @@ type throttle struct {
 	limit    int // failures within window that ban a source; 0 = never ban, never slow down
 	window   time.Duration
 	banFor   time.Duration
-	sources  *lru[netip.Prefix, *failures]
-	accounts *lru[string, *failures]
-	bans     *lru[netip.Prefix, ban] // oldest ban first
-	changed  bool                    // bans were set or ended since the last snapshot
+	sources  *lru.Map[netip.Prefix, *failures]
+	accounts *lru.Map[string, *failures]
+	bans     *lru.Map[netip.Prefix, ban] // oldest ban first
+	changed  bool                        // bans were set or ended since the last snapshot
 }
 
 // failures counts failed logins in a window that opens with the first of them.
@@ -69,9 +72,9 @@ type ban struct {
 func newThrottle(log *slog.Logger, limit int, window, banFor time.Duration) *throttle {
 	t := &throttle{
 		log:      log,
-		sources:  newLRU[netip.Prefix, *failures](maxSources),
-		accounts: newLRU[string, *failures](maxAccounts),
-		bans:     newLRU[netip.Prefix, ban](maxBans),
+		sources:  lru.New[netip.Prefix, *failures](maxSources),
+		accounts: lru.New[string, *failures](maxAccounts),
+		bans:     lru.New[netip.Prefix, ban](admission.MaxBans),
 	}
 	t.setLimits(limit, window, banFor)
 	return t
@@ -84,24 +87,12 @@ func (t *throttle) setLimits(limit int, window, banFor time.Duration) {
 	t.limit, t.window, t.banFor = limit, window, banFor
 }
 
-// sourceOf is what failures are counted and bans set against: one IPv4 address, or
-// the /64 an IPv6 address lies in, since one subscriber usually holds a whole /64.
-func sourceOf(addr netip.Addr) netip.Prefix {
-	addr = addr.Unmap()
-	bits := 32
-	if addr.Is6() {
-		bits = 64
-	}
-	p, _ := addr.Prefix(bits)
-	return p
-}
-
 // banned reports whether addr may not even try.
 func (t *throttle) banned(addr netip.Addr, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	src := sourceOf(addr)
-	b, ok := t.bans.peek(src)
+	src := admission.Source(addr)
+	b, ok := t.bans.Peek(src)
 	if ok && !now.Before(b.until) {
 		t.lift(src, b)
 		return false
@@ -111,7 +102,7 @@ func (t *throttle) banned(addr netip.Addr, now time.Time) bool {
 
 // lift ends a ban that ran out, and says so once.
 func (t *throttle) lift(src netip.Prefix, b ban) {
-	t.bans.remove(src)
+	t.bans.Remove(src)
 	t.changed = true
 	t.log.Info("ban ended", "client", b.client.String(), "source", src.String())
 }
@@ -121,7 +112,7 @@ func (t *throttle) expire(now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for {
-		src, b, ok := t.bans.oldest()
+		src, b, ok := t.bans.Oldest()
 		if !ok || now.Before(b.until) {
 			return
 		}
@@ -140,25 +131,25 @@ func (t *throttle) fail(addr netip.Addr, name string, now time.Time) bool {
 	if len(name) <= maxNameLen && count(t.accounts, name, now, t.window) == t.limit {
 		t.log.Warn("logins to the account slowed after repeated failed logins from any address", "client", addr.Unmap().String(), "user", name, "window", t.window.String())
 	}
-	src := sourceOf(addr)
+	src := admission.Source(addr)
 	if count(t.sources, src, now, t.window) < t.limit {
 		return false
 	}
-	t.sources.remove(src)
-	if _, already := t.bans.peek(src); !already {
+	t.sources.Remove(src)
+	if _, already := t.bans.Peek(src); !already {
 		t.log.Warn("client banned after repeated failed logins", "client", addr.Unmap().String(), "source", src.String(), "for", t.banFor.String())
 	}
-	t.bans.put(src, ban{client: addr.Unmap(), until: now.Add(t.banFor)})
+	t.bans.Put(src, ban{client: addr.Unmap(), until: now.Add(t.banFor)})
 	t.changed = true
 	return true
 }
 
 // count adds a failure of key at now to table and returns its count in the window.
-func count[K comparable](table *lru[K, *failures], key K, now time.Time, window time.Duration) int {
-	f, ok := table.get(key)
+func count[K comparable](table *lru.Map[K, *failures], key K, now time.Time, window time.Duration) int {
+	f, ok := table.Get(key)
 	if !ok {
 		f = &failures{since: now}
-		table.put(key, f)
+		table.Put(key, f)
 	}
 	return f.add(now, window)
 }
@@ -172,7 +163,7 @@ func (t *throttle) accountDelay(name string, now time.Time) time.Duration {
 	if t.limit <= 0 || len(name) > maxNameLen {
 		return 0
 	}
-	f, ok := t.accounts.get(name)
+	f, ok := t.accounts.Get(name)
 	if !ok || now.Sub(f.since) >= t.window {
 		return 0
 	}

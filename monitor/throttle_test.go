@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jelastic/jelastic-ftp/internal/admission"
+	"github.com/jelastic/jelastic-ftp/internal/lru"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -48,21 +51,6 @@ func TestThrottle(t *testing.T) {
 		require.False(t, th.fail(a, "alice", t0))
 	}
 	require.Zero(t, th.accountDelay("alice", t0))
-}
-
-func TestSourceOf(t *testing.T) {
-	for addr, want := range map[string]string{
-		"203.0.113.9":                            "203.0.113.9/32",
-		"::ffff:203.0.113.9":                     "203.0.113.9/32",
-		"2001:db8:1:2:aaaa:bbbb:cccc:dddd":       "2001:db8:1:2::/64",
-		"2001:db8:1:2::1":                        "2001:db8:1:2::/64",
-		"2001:db8:1:3::1":                        "2001:db8:1:3::/64",
-		"::1":                                    "::/64",
-		"fe80::1:2:3:4":                          "fe80::/64",
-		"2001:db8:ffff:ffff:ffff:ffff:ffff:ffff": "2001:db8:ffff:ffff::/64",
-	} {
-		require.Equal(t, want, sourceOf(netip.MustParseAddr(addr)).String(), addr)
-	}
 }
 
 // TestThrottleIPv6Prefix: failures from different addresses of one /64 add up, and the
@@ -115,7 +103,7 @@ func TestThrottleBanEndsWhenAsked(t *testing.T) {
 	require.True(t, th.fail(a, "alice", t0))
 	require.False(t, th.banned(a, t0.Add(time.Minute)))
 	require.Contains(t, log.String(), `msg="ban ended" client=192.0.2.8 `)
-	require.Zero(t, th.bans.len())
+	require.Zero(t, th.bans.Len())
 }
 
 // TestAccountDelay: failures against one account from many addresses, none of which is
@@ -147,14 +135,14 @@ func TestAccountDelay(t *testing.T) {
 
 func TestThrottleMemoryBounded(t *testing.T) {
 	th, _ := testThrottle(5, time.Minute, time.Minute)
-	th.sources, th.accounts, th.bans = newLRU[netip.Prefix, *failures](50), newLRU[string, *failures](20), newLRU[netip.Prefix, ban](30)
+	th.sources, th.accounts, th.bans = lru.New[netip.Prefix, *failures](50), lru.New[string, *failures](20), lru.New[netip.Prefix, ban](30)
 	for i := range 200 {
 		addr := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
 		th.fail(addr, fmt.Sprint("user", i), t0.Add(time.Duration(i)*time.Millisecond))
 	}
-	require.Equal(t, 50, th.sources.len())
-	require.Equal(t, 20, th.accounts.len())
-	_, kept := th.sources.peek(sourceOf(netip.AddrFrom4([4]byte{10, 0, 0, 199})))
+	require.Equal(t, 50, th.sources.Len())
+	require.Equal(t, 20, th.accounts.Len())
+	_, kept := th.sources.Peek(admission.Source(netip.AddrFrom4([4]byte{10, 0, 0, 199})))
 	require.True(t, kept, "the newest address is kept")
 	for i := range 100 {
 		addr := netip.AddrFrom4([4]byte{10, 1, 0, byte(i)})
@@ -162,7 +150,7 @@ func TestThrottleMemoryBounded(t *testing.T) {
 			th.fail(addr, "x", t0)
 		}
 	}
-	require.Equal(t, 30, th.bans.len())
+	require.Equal(t, 30, th.bans.Len())
 	require.True(t, th.banned(netip.AddrFrom4([4]byte{10, 1, 0, 99}), t0), "the newest ban is kept")
 }
 
@@ -204,7 +192,7 @@ func TestBansSavedAndRestored(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, bansFileName), []byte(`[{"client":"192.0.2.1","until":"2999-01-01T00:00:00Z"},{"client":"","until":"2999-01-01T00:00:00Z"}]`), 0o600))
 	next = loginWorld(t)
 	require.NoError(t, next.loadBans(dir, now))
-	require.Equal(t, 1, next.throttle.bans.len(), "a record without an address is dropped")
+	require.Equal(t, 1, next.throttle.bans.Len(), "a record without an address is dropped")
 	require.True(t, next.throttle.banned(netip.MustParseAddr("192.0.2.1"), now))
 	require.False(t, next.throttle.banned(netip.MustParseAddr("192.0.2.1"), now.Add(16*time.Minute)))
 

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jelastic/jelastic-ftp/ftpd"
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 )
 
 // ErrBadLogin is what an Authenticator returns for an unknown user or a wrong
@@ -50,10 +51,11 @@ type Settings struct {
 	HostKeys []ssh.Signer
 	// IdleTimeout closes a connection from which nothing arrives for this long.
 	IdleTimeout time.Duration
-	// MaxSessions caps the SFTP connections of the server, MaxSessionsPerIP those
-	// from one address; connections beyond are closed at once.
-	MaxSessions      int
-	MaxSessionsPerIP int
+	// Gate admits the connections, counted with the FTP server's that share it
+	// against its limits (in all, per address, not logged in yet, per user), and
+	// refuses banned addresses; connections it refuses are closed at once, as SSH
+	// has no way to say why before its version exchange. It is fixed at New.
+	Gate *admission.Gate
 	// LoginAttemptsPerSession is how many failed logins a connection may make.
 	LoginAttemptsPerSession int
 	// FailedLoginDelay is waited before a wrong password is answered.
@@ -85,8 +87,11 @@ func (s Settings) validate() error {
 	if len(s.HostKeys) == 0 {
 		errs = append(errs, errors.New("no SSH host key"))
 	}
-	if s.IdleTimeout <= 0 || s.MaxSessions <= 0 || s.MaxSessionsPerIP <= 0 || s.LoginAttemptsPerSession <= 0 {
-		errs = append(errs, errors.New("the idle timeout, session limits and login attempts must be positive"))
+	if s.Gate == nil {
+		errs = append(errs, errors.New("no admission gate"))
+	}
+	if s.IdleTimeout <= 0 || s.LoginAttemptsPerSession <= 0 {
+		errs = append(errs, errors.New("the idle timeout and login attempts must be positive"))
 	}
 	if s.FailedLoginDelay < 0 {
 		errs = append(errs, errors.New("the failed-login delay must not be negative"))
@@ -104,12 +109,12 @@ type Server struct {
 	lastID atomic.Uint64
 	xferMu sync.Mutex // one xferlog line at a time
 
+	gate *admission.Gate
+
 	mu        sync.Mutex
 	closing   bool
 	listeners map[net.Listener]struct{}
 	sessions  map[uint64]*session
-	perIP     map[netip.Addr]int
-	perUser   map[string]int
 	running   sync.WaitGroup
 }
 
@@ -125,17 +130,16 @@ func New(s Settings, auth Authenticator) (*Server, error) {
 		auth:      auth,
 		listeners: map[net.Listener]struct{}{},
 		sessions:  map[uint64]*session{},
-		perIP:     map[netip.Addr]int{},
-		perUser:   map[string]int{},
 	}
 	if err := srv.Reload(s); err != nil {
 		return nil, err
 	}
+	srv.gate = s.Gate
 	return srv, nil
 }
 
 // Reload replaces the settings for connections from now on; invalid ones are
-// refused and the current ones stay.
+// refused and the current ones stay. The Gate stays the one New was given.
 func (srv *Server) Reload(s Settings) error {
 	if err := s.validate(); err != nil {
 		return err
@@ -188,29 +192,30 @@ func retryable(err error) bool {
 	return false
 }
 
-// admit starts a session for conn, or closes it when the server is full or closing.
+// admit starts a session for conn, or closes it when the server is full or closing,
+// or the client is banned.
 func (srv *Server) admit(conn net.Conn) {
 	conf := srv.conf.Load()
 	client := ftpd.ClientAddrPort(conn.RemoteAddr())
 	srv.mu.Lock()
-	var refusal string
-	switch {
-	case srv.closing:
-		refusal = "Server is shutting down."
-	case len(srv.sessions) >= conf.MaxSessions:
-		refusal = "Too many connections, try again later."
-	case srv.perIP[client.Addr()] >= conf.MaxSessionsPerIP:
-		refusal = "Too many connections from your address."
+	var pass *admission.Pass
+	refusal := &admission.Refusal{Reason: "Server is shutting down."}
+	if !srv.closing {
+		pass, refusal = srv.gate.Admit(client.Addr(), time.Now())
 	}
-	if refusal != "" {
+	if refusal != nil {
 		srv.mu.Unlock()
-		conf.Logger.Warn("connection refused", "client", client.Addr(), "reason", refusal, "protocol", "sftp")
 		conn.Close()
+		switch {
+		case !refusal.Banned():
+			conf.Logger.Warn("connection refused", "client", client.Addr(), "reason", refusal.Reason, "protocol", "sftp")
+		case !refusal.Told:
+			conf.Logger.Warn("connection refused: client banned", "client", client.Addr(), "source", refusal.Source.String(), "until", refusal.Until.Format(time.RFC3339), "protocol", "sftp")
+		}
 		return
 	}
-	s := newSession(srv, conf, srv.lastID.Add(1), conn, client)
+	s := newSession(srv, conf, srv.lastID.Add(1), conn, client, pass)
 	srv.sessions[s.id] = s
-	srv.perIP[client.Addr()]++
 	srv.running.Add(1)
 	srv.mu.Unlock()
 	go func() {
@@ -218,30 +223,9 @@ func (srv *Server) admit(conn net.Conn) {
 		s.run()
 		srv.mu.Lock()
 		delete(srv.sessions, s.id)
-		if srv.perIP[client.Addr()]--; srv.perIP[client.Addr()] <= 0 {
-			delete(srv.perIP, client.Addr())
-		}
+		pass.Leave()
 		srv.mu.Unlock()
 	}()
-}
-
-// claimUser counts a login of acct against its own session limit.
-func (srv *Server) claimUser(acct ftpd.Account) bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if acct.MaxSessions > 0 && srv.perUser[acct.Name] >= acct.MaxSessions {
-		return false
-	}
-	srv.perUser[acct.Name]++
-	return true
-}
-
-func (srv *Server) releaseUser(name string) {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.perUser[name]--; srv.perUser[name] <= 0 {
-		delete(srv.perUser, name)
-	}
 }
 
 // Shutdown stops accepting connections and lets sessions with a transfer in progress

@@ -1,15 +1,21 @@
 package sftpd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
+	"net/textproto"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +24,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jelastic/jelastic-ftp/ftpd"
+	"github.com/jelastic/jelastic-ftp/internal/admission"
+	"github.com/jelastic/jelastic-ftp/internal/testtool"
 	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
@@ -54,7 +62,7 @@ func testServerKey(t *testing.T, perms perm.Set, key ssh.PublicKey, change func(
 	signer, err := ssh.NewSignerFromKey(hostKey)
 	require.NoError(t, err)
 	s := Settings{
-		HostKeys: []ssh.Signer{signer}, IdleTimeout: time.Minute, MaxSessions: 10, MaxSessionsPerIP: 10,
+		HostKeys: []ssh.Signer{signer}, IdleTimeout: time.Minute, Gate: testGate(t, 10, 10, 10),
 		LoginAttemptsPerSession: 2, AtomicUploads: true,
 	}
 	if change != nil {
@@ -73,6 +81,15 @@ func testServerKey(t *testing.T, perms perm.Set, key ssh.PublicKey, change func(
 		require.ErrorIs(t, <-served, net.ErrClosed)
 	})
 	return home, ln.Addr().String()
+}
+
+// testGate is a gate of total sessions, sessions per address and per user, with as
+// many before login.
+func testGate(t *testing.T, total, perIP, perUser int) *admission.Gate {
+	t.Helper()
+	g, err := admission.New(admission.Limits{MaxSessions: total, MaxSessionsPerIP: perIP, MaxSessionsBeforeLogin: total, MaxSessionsBeforeLoginPerIP: perIP, MaxSessionsPerUser: perUser})
+	require.NoError(t, err)
+	return g
 }
 
 func dial(t *testing.T, addr, password string) (*ssh.Client, error) {
@@ -180,7 +197,7 @@ func TestOnlyTheSFTPSubsystem(t *testing.T) {
 }
 
 func TestLoginLimits(t *testing.T) {
-	_, addr := testServer(t, perm.All, func(s *Settings) { s.MaxSessionsPerIP = 1 })
+	_, addr := testServer(t, perm.All, func(s *Settings) { s.Gate = testGate(t, 10, 1, 10) })
 	_, err := dial(t, addr, "wrong")
 	require.ErrorContains(t, err, "unable to authenticate")
 	// The refused connection's session ends a moment after the client sees it.
@@ -229,4 +246,125 @@ func TestKeyLogin(t *testing.T) {
 	require.Error(t, login("alice", ssh.PublicKeys(other)))
 	require.Error(t, login("bob", ssh.PublicKeys(mine)), "alice's key is not bob's")
 	require.NoError(t, login("alice", ssh.PublicKeys(other), ssh.Password("pw")), "the password after a refused key")
+}
+
+// dialFrom opens a TCP connection to addr from 127.0.0.ip.
+func dialFrom(t *testing.T, ip byte, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	return c
+}
+
+// ftpAuth is fakeAuth for the FTP server.
+type ftpAuth struct{ fakeAuth }
+
+func (a ftpAuth) Authenticate(ctx context.Context, user, password string, client netip.Addr) (ftpd.Account, error) {
+	acct, err := a.fakeAuth.Authenticate(ctx, user, password, client)
+	if errors.Is(err, ErrBadLogin) {
+		err = ftpd.ErrBadLogin
+	}
+	return acct, err
+}
+
+// TestSharedGate: an FTP and an SFTP server sharing one gate, as in the worker,
+// count their sessions together — per user and before login — and a banned address
+// is closed at accept, before the SSH version exchange, and logged once per ban.
+func TestSharedGate(t *testing.T) {
+	gate, err := admission.New(admission.Limits{MaxSessions: 20, MaxSessionsPerIP: 20, MaxSessionsBeforeLogin: 3, MaxSessionsBeforeLoginPerIP: 2, MaxSessionsPerUser: 1})
+	require.NoError(t, err)
+	logs := &testtool.SyncBuffer{}
+	home, addr := testServer(t, perm.All, func(s *Settings) {
+		s.Gate = gate
+		s.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	fs := ftpd.DefaultSettings()
+	fs.Gate = gate
+	fs.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	ftpSrv, err := ftpd.New(fs, ftpAuth{fakeAuth{home: home, perms: perm.All}})
+	require.NoError(t, err)
+	ftpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go ftpSrv.Serve(ftpLn)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ftpSrv.Shutdown(ctx)
+	})
+	// ftpLogin logs in as alice from 127.0.0.ip and returns the last reply.
+	ftpLogin := func(ip byte) string {
+		t.Helper()
+		c := textproto.NewConn(dialFrom(t, ip, ftpLn.Addr().String()))
+		for _, cmd := range []string{"", "USER alice", "PASS pw"} {
+			if cmd != "" {
+				require.NoError(t, c.PrintfLine("%s", cmd))
+			}
+			code, msg, err := c.ReadResponse(0)
+			require.NoError(t, err)
+			if code >= 400 || cmd == "PASS pw" {
+				return fmt.Sprintf("%d %s", code, msg)
+			}
+		}
+		panic("unreachable")
+	}
+	// Closed before the version exchange: not one byte of the server's version.
+	closedAtAccept := func(ip byte) {
+		t.Helper()
+		got, err := io.ReadAll(dialFrom(t, ip, addr))
+		require.NoError(t, err, "closed, not timed out")
+		require.Empty(t, got)
+	}
+
+	// One session per user, whichever the protocol.
+	c, err := dial(t, addr, "pw")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `msg=login client=127.0.0.1 user=alice`) }, 5*time.Second, 10*time.Millisecond)
+	require.Contains(t, ftpLogin(2), "421 Too many sessions for this user")
+	c.Close()
+	require.Eventually(t, func() bool { return len(ftpSrv.Sessions()) == 0 }, 5*time.Second, 10*time.Millisecond)
+	var ftpIn string
+	require.Eventually(t, func() bool {
+		ftpIn = ftpLogin(2)
+		return strings.HasPrefix(ftpIn, "230 ")
+	}, 5*time.Second, 10*time.Millisecond, "the SFTP session's end frees the user's place: %s", ftpIn)
+	// The SSH login succeeds, and the server closes the connection after it.
+	if c, err := dial(t, addr, "pw"); err == nil {
+		_, err = c.NewSession()
+		require.Error(t, err, "alice is logged in over FTP")
+		c.Close()
+	}
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), `msg="login refused: too many sessions for the user" client=127.0.0.1 user=alice limit=1`)
+	}, 5*time.Second, 10*time.Millisecond)
+
+	// Sessions before login: two SFTP connections that do not log in fill 127.0.0.5's
+	// places, and a third, over FTP, from another address fills the total.
+	waiting := []net.Conn{dialFrom(t, 5, addr), dialFrom(t, 5, addr)}
+	for _, w := range waiting {
+		_, err := bufio.NewReader(w).ReadString('\n') // the version: the session is counted
+		require.NoError(t, err)
+	}
+	closedAtAccept(5)
+	require.Contains(t, ftpLogin(5), "421 Too many connections waiting to log in from your address.")
+	ftp6 := textproto.NewConn(dialFrom(t, 6, ftpLn.Addr().String()))
+	_, _, err = ftp6.ReadResponse(220)
+	require.NoError(t, err)
+	closedAtAccept(7)
+	require.Contains(t, ftpLogin(8), "421 Too many connections waiting to log in, try again later.")
+	for _, w := range waiting {
+		w.Close()
+	}
+	ftp6.Close()
+
+	// A banned address: closed at once, logged once.
+	now := time.Now()
+	require.NoError(t, gate.Ban(admission.Source(netip.MustParseAddr("127.0.0.9")), now.Add(time.Minute), now))
+	for range 3 {
+		closedAtAccept(9)
+	}
+	require.Equal(t, 1, strings.Count(logs.String(), `msg="connection refused: client banned" client=127.0.0.9 source=127.0.0.9/32`), logs.String())
+	require.Contains(t, logs.String(), `protocol=sftp`)
 }

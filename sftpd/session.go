@@ -18,6 +18,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 )
 
 // session is one SSH connection.
@@ -29,6 +30,7 @@ type session struct {
 	client netip.AddrPort
 	since  time.Time
 	log    *slog.Logger
+	pass   *admission.Pass // the session's place in the gate's counts
 
 	failures int // failed logins; the SSH library calls back one at a time
 	// granted are the accounts the callbacks admitted, by the number each one's
@@ -42,9 +44,9 @@ type session struct {
 	transfers map[*transfer]struct{}
 }
 
-func newSession(srv *Server, conf *Settings, id uint64, conn net.Conn, client netip.AddrPort) *session {
+func newSession(srv *Server, conf *Settings, id uint64, conn net.Conn, client netip.AddrPort, pass *admission.Pass) *session {
 	return &session{
-		srv: srv, conf: conf, id: id, client: client, since: time.Now(), log: conf.Logger,
+		srv: srv, conf: conf, id: id, client: client, since: time.Now(), log: conf.Logger, pass: pass,
 		conn:      &idleConn{Conn: conn, timeout: conf.IdleTimeout},
 		transfers: map[*transfer]struct{}{},
 	}
@@ -79,11 +81,10 @@ func (s *session) run() {
 		return
 	}
 	acct := s.granted[n]
-	if !s.srv.claimUser(acct) {
-		s.report(slog.LevelWarn, "login refused: the user has as many sessions as allowed", "user", acct.Name, "max_sessions", acct.MaxSessions)
+	if limit, ok := s.pass.LogIn(acct.Name, acct.MaxSessions); !ok {
+		s.report(slog.LevelWarn, "login refused: too many sessions for the user", "user", acct.Name, "limit", limit)
 		return
 	}
-	defer s.srv.releaseUser(acct.Name)
 	_ = s.conn.SetDeadline(time.Time{})
 	s.conn.arm()
 

@@ -56,8 +56,9 @@ func TestListerAt(t *testing.T) {
 }
 
 func TestSettingsRefused(t *testing.T) {
-	good := Settings{IdleTimeout: time.Minute, MaxSessions: 1, MaxSessionsPerIP: 1, LoginAttemptsPerSession: 1}
+	good := Settings{IdleTimeout: time.Minute, LoginAttemptsPerSession: 1}
 	require.ErrorContains(t, good.validate(), "no SSH host key")
+	require.ErrorContains(t, good.validate(), "no admission gate")
 	_, err := New(good, nil)
 	require.ErrorContains(t, err, "Authenticator")
 }

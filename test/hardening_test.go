@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"os"
@@ -22,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/internal/selfsigned"
 	"github.com/jelastic/jelastic-ftp/internal/testtool"
 	"github.com/jelastic/jelastic-ftp/monitor"
@@ -112,6 +115,41 @@ func TestWorkerDiesWithMonitor(t *testing.T) {
 	c.waitClosed(5 * time.Second)
 }
 
+// requireBannedAtAccept connects to the FTP server at addr from the local address
+// from and requires the ban's 421 as the first and only reply, before any command.
+func requireBannedAtAccept(t *testing.T, addr, from string) {
+	t.Helper()
+	require.Equal(t, "421 "+admission.ReasonBanned+"\r\n", firstWords(t, addr, from))
+}
+
+// requireSFTPClosedAtAccept connects to the SFTP server at addr from the local
+// address from and requires it closed before the server sent its SSH version.
+func requireSFTPClosedAtAccept(t *testing.T, addr, from string) {
+	t.Helper()
+	require.Empty(t, firstWords(t, addr, from), "a banned client gets no SSH version")
+}
+
+// firstWords returns all a server at addr sends a client at from that sends nothing,
+// until it closes the connection; failing if it does not within 5 seconds.
+func firstWords(t *testing.T, addr, from string) string {
+	t.Helper()
+	conn := dialFrom(t, from, addr)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	got, err := io.ReadAll(conn)
+	require.NoError(t, err, "the server must close the connection at once; it sent %q", got)
+	return string(got)
+}
+
+// firstLine returns the first line a server at addr sends a client at from; the
+// connection stays open until the test ends.
+func firstLine(t *testing.T, addr, from string) string {
+	t.Helper()
+	conn := dialFrom(t, from, addr)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	line, _ := bufio.NewReader(conn).ReadString('\n')
+	return line
+}
+
 // failLogin sends one wrong password as user from the local address from.
 func failLogin(t *testing.T, s *ftpServer, from, user string) {
 	t.Helper()
@@ -164,10 +202,8 @@ func TestBanSurvivesReload(t *testing.T) {
 
 	refused := func(s *ftpServer, mark int) {
 		t.Helper()
-		c := dialRaw(t, s.Addr, "127.0.0.7")
-		c.expect(331, "USER alice")
-		c.expect(530, "PASS %s", ftpPassword)
-		s.waitLog(mark, `msg="login refused: client banned" client=127.0.0.7 user=alice`)
+		requireBannedAtAccept(t, s.Addr, "127.0.0.7")
+		s.waitLog(mark, `msg="connection refused: client banned" client=127.0.0.7 source=127.0.0.7/32`)
 		dialRaw(t, s.Addr, "127.0.0.8").login("alice", ftpPassword)
 	}
 	mark := len(s.Log())
@@ -179,6 +215,69 @@ func TestBanSurvivesReload(t *testing.T) {
 	s = startFTPWith(t, e, conf, withState)
 	s.waitLog(0, "restored bans from before the restart", "bans=1")
 	refused(s, 0)
+}
+
+// TestBannedAtAccept: an address banned for wrong FTP passwords is refused at accept
+// (issue 15): FTP answers 421 before any command, SFTP closes before the SSH version
+// exchange, while another address logs in over both; the refusals are logged once per
+// ban; the ban holds after SIGHUP and after the worker is killed (the monitor gives
+// the new worker the running bans), and ends when ban_duration runs out.
+func TestBannedAtAccept(t *testing.T) {
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	const banFor = 15 * time.Second
+	s := startSFTP(t, e, ftpConf{
+		"limits.ban_after_failures": "3",
+		"limits.ban_window":         `"1m"`,
+		"limits.ban_duration":       strconv.Quote(banFor.String()),
+	})
+	sftpAddr := fmt.Sprintf("127.0.0.1:%d", s.SFTPPort)
+	sftpWorks := func(from string) Result {
+		t.Helper()
+		return s.sftpBatch(t, "alice", ftpPassword, "ls\n", "-oBindAddress="+from)
+	}
+	for range 3 {
+		failLogin(t, s.ftpServer, "127.0.0.7", "alice")
+	}
+	banned := time.Now()
+	s.waitLog(0, `msg="client banned after repeated failed logins" client=127.0.0.7 `)
+
+	refused := func(mark int) {
+		t.Helper()
+		requireBannedAtAccept(t, s.Addr, "127.0.0.7")
+		requireSFTPClosedAtAccept(t, sftpAddr, "127.0.0.7")
+		r := sftpWorks("127.0.0.7")
+		require.NotEqual(t, 0, r.Code, "OpenSSH from the banned address")
+		require.Contains(t, r.Stderr, "kex_exchange_identification", "closed before the version exchange: %s", r)
+		require.Equal(t, 1, strings.Count(s.Log()[mark:], `msg="connection refused: client banned" client=127.0.0.7 source=127.0.0.7/32`),
+			"three refusals, one line:\n%s", s.Log()[mark:])
+		dialRaw(t, s.Addr, "127.0.0.8").login("alice", ftpPassword)
+		r = sftpWorks("127.0.0.8")
+		require.Equal(t, 0, r.Code, "SFTP from another address: %s", r)
+	}
+	refused(0)
+	require.NotContains(t, s.Log(), "login refused: client banned", "the banned client never reached a login")
+
+	mark := len(s.Log())
+	require.NoError(t, syscall.Kill(s.PID(), syscall.SIGHUP))
+	s.waitLog(mark, "configuration reloaded")
+	requireBannedAtAccept(t, s.Addr, "127.0.0.7")
+	requireSFTPClosedAtAccept(t, sftpAddr, "127.0.0.7")
+
+	worker := s.requireWorker(0)
+	mark = len(s.Log())
+	require.NoError(t, syscall.Kill(worker, syscall.SIGKILL))
+	s.requireWorker(worker)
+	refused(mark) // the new worker logs its first refusal under the ban again
+	require.Less(t, time.Since(banned), banFor, "the checks above must run while the ban does")
+
+	require.True(t, waitFor(banFor+10*time.Second, func() bool {
+		return strings.HasPrefix(firstLine(t, s.Addr, "127.0.0.7"), "220 ")
+	}), "the ban did not end:\n%s", s.Log())
+	require.GreaterOrEqual(t, time.Since(banned), banFor-time.Second, "the ban lasted ban_duration")
+	dialRaw(t, s.Addr, "127.0.0.7").login("alice", ftpPassword)
+	r := sftpWorks("127.0.0.7")
+	require.Equal(t, 0, r.Code, "SFTP after the ban: %s", r)
 }
 
 // TestAccountSlowedFromManyAddresses: 100 addresses guessing one account's password,
@@ -408,8 +507,7 @@ func TestBanIPv6Prefix(t *testing.T) {
 		require.NoError(t, tryWrongPassword(server, from, "alice"))
 	}
 	s.waitLog(0, `msg="client banned after repeated failed logins" client=2001:db8:1:1::3 source=2001:db8:1:1::/64`)
-	c := dialRaw(t, server, "2001:db8:1:1::1") // a third address of the /64
-	c.expect(331, "USER alice")
-	c.expect(530, "PASS %s", ftpPassword)
+	requireBannedAtAccept(t, server, "2001:db8:1:1::1") // a third address of the /64
+	s.waitLog(0, `msg="connection refused: client banned" client=2001:db8:1:1::1 source=2001:db8:1:1::/64`)
 	dialRaw(t, server, "2001:db8:1:2::2").login("alice", ftpPassword)
 }

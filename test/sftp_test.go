@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -272,8 +270,46 @@ func TestSFTPLoginsDecidedByTheMonitor(t *testing.T) {
 	s.waitLog(0, `msg="client banned after repeated failed logins" client=127.0.0.7 `)
 	mark := len(s.Log())
 	require.False(t, works(third, "-oBindAddress=127.0.0.7"), "SFTP from a banned address")
-	s.waitLog(mark, `msg="login refused: client banned" client=127.0.0.7 user=alice protocol=sftp`)
+	s.waitLog(mark, `msg="connection refused: client banned" client=127.0.0.7 source=127.0.0.7/32`, "protocol=sftp")
 	require.True(t, works(third, "-oBindAddress=127.0.0.8"), "another address is not banned")
+}
+
+// TestSFTPSessionLimits: max_sessions_per_user and the caps of sessions not logged
+// in yet hold for SFTP as for FTP, counted across both protocols.
+func TestSFTPSessionLimits(t *testing.T) {
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	s := startSFTP(t, e, ftpConf{
+		"limits.max_sessions_per_user":            "1",
+		"limits.max_sessions_before_login_per_ip": "2",
+	})
+	sftpAddr := fmt.Sprintf("127.0.0.1:%d", s.SFTPPort)
+	sftpLs := func(from string) Result {
+		t.Helper()
+		return s.sftpBatch(t, "alice", ftpPassword, "ls\n", "-oBindAddress="+from)
+	}
+
+	// alice logged in over FTP has her one session: SFTP is refused after the login.
+	ftp := dialRaw(t, s.Addr, "127.0.0.2")
+	ftp.login("alice", ftpPassword)
+	r := sftpLs("127.0.0.3")
+	require.NotEqual(t, 0, r.Code, "a second session of alice, over SFTP")
+	s.waitLog(0, `msg="login refused: too many sessions for the user" client=127.0.0.3 user=alice limit=1`, "protocol=sftp")
+	ftp.expect(221, "QUIT")
+	ftp.waitClosed(5 * time.Second)
+	require.True(t, waitFor(10*time.Second, func() bool { return sftpLs("127.0.0.3").Code == 0 }), "SFTP once the FTP session ended:\n%s", s.Log())
+
+	// Two SFTP connections from 127.0.0.5 that have not logged in fill its places
+	// before login, for SFTP and FTP alike; other addresses still log in.
+	for range 2 {
+		require.True(t, strings.HasPrefix(firstLine(t, sftpAddr, "127.0.0.5"), "SSH-2.0-"))
+	}
+	requireSFTPClosedAtAccept(t, sftpAddr, "127.0.0.5")
+	require.Equal(t, "421 Too many connections waiting to log in from your address.\r\n", firstWords(t, s.Addr, "127.0.0.5"))
+	s.waitLog(0, `msg="connection refused" client=127.0.0.5 reason="Too many connections waiting to log in from your address." protocol=sftp`)
+	r = sftpLs("127.0.0.6")
+	require.Equal(t, 0, r.Code, "SFTP from another address: %s", r)
+	dialRaw(t, s.Addr, "127.0.0.6").login("alice", ftpPassword)
 }
 
 // TestSFTPPermissions: a read-only account cannot change anything, and each
@@ -581,7 +617,7 @@ func TestSFTPSessionEndsWhenAccessEnds(t *testing.T) {
 	client := exec.CommandContext(ctx, "sshpass", args...)
 	stdin, err := client.StdinPipe()
 	require.NoError(t, err)
-	var out lockedBuffer
+	var out testtool.SyncBuffer
 	client.Stdout, client.Stderr = &out, &out
 	require.NoError(t, client.Start())
 	exited := make(chan error, 1)
@@ -609,21 +645,3 @@ func TestSFTPSessionEndsWhenAccessEnds(t *testing.T) {
 
 // cmdOverhead is what running ftpctl itself may take beside the ending of sessions.
 const cmdOverhead = 3 * time.Second
-
-// lockedBuffer collects a running client's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/sftpd"
@@ -45,6 +46,7 @@ func Run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	xferlog := xferlogSink{ch}
 	first, err := ch.Recv()
 	if err != nil {
 		return fmt.Errorf("read settings from the monitor: %w", err)
@@ -53,6 +55,18 @@ func Run(logger *slog.Logger) error {
 		return fmt.Errorf("expected settings from the monitor, got %q", first.Kind)
 	}
 	cfg := first.Config
+	settings, err := toSettings(cfg, logger, xferlog)
+	if err != nil {
+		return err
+	}
+	// One gate for both servers, so that the limits and bans hold across protocols.
+	gate, err := admission.New(settings.Limits())
+	if err != nil {
+		return err
+	}
+	if err := takeBans(ch, cfg.BanBatches, gate); err != nil {
+		return err
+	}
 	ln, err := inheritedListener(privsep.ListenerFD, "listener")
 	if err != nil {
 		return err
@@ -69,7 +83,6 @@ func Run(logger *slog.Logger) error {
 			return err
 		}
 	}
-	xferlog := xferlogSink{ch}
 
 	syscall.Umask(int(cfg.Umask))
 	if cfg.Chroot {
@@ -84,18 +97,15 @@ func Run(logger *slog.Logger) error {
 		return err
 	}
 
-	auth := &monitorAuth{ch: ch, root: cfg.Root, chroot: cfg.Chroot}
-	settings, err := toSettings(cfg, logger, xferlog)
-	if err != nil {
-		return err
-	}
+	auth := &monitorAuth{ch: ch, root: cfg.Root, chroot: cfg.Chroot, gate: gate}
+	settings.Gate = gate
 	srv, err := ftpd.New(settings, auth)
 	if err != nil {
 		return err
 	}
 	var sftpSrv *sftpd.Server
 	if sftpLn != nil {
-		s, err := toSFTPSettings(cfg, logger, xferlog)
+		s, err := toSFTPSettings(cfg, logger, xferlog, gate)
 		if err != nil {
 			return err
 		}
@@ -125,9 +135,12 @@ func Run(logger *slog.Logger) error {
 		}
 		if err == nil && sftpSrv != nil {
 			var ss sftpd.Settings
-			if ss, err = toSFTPSettings(c, logger, xferlog); err == nil {
+			if ss, err = toSFTPSettings(c, logger, xferlog, gate); err == nil {
 				err = sftpSrv.Reload(ss)
 			}
+		}
+		if err == nil {
+			err = gate.SetLimits(s.Limits())
 		}
 		if err != nil {
 			logger.Error("reload refused", "err", err)
@@ -173,6 +186,30 @@ func Run(logger *slog.Logger) error {
 		return nil
 	}
 	return err
+}
+
+// takeBans reads the running bans that follow the first settings, batches messages,
+// so that the worker refuses banned addresses from its first connection on.
+func takeBans(ch *privsep.Conn, batches int, gate *admission.Gate) error {
+	for range batches {
+		m, err := ch.Recv()
+		if err != nil {
+			return fmt.Errorf("read the bans from the monitor: %w", err)
+		}
+		if m.Kind != privsep.KindBans {
+			return fmt.Errorf("expected bans from the monitor, got %q", m.Kind)
+		}
+		ban(gate, m.Bans)
+	}
+	return nil
+}
+
+// ban puts the monitor's bans into the gate; privsep checked each one's source.
+func ban(gate *admission.Gate, bans []privsep.Ban) {
+	now := time.Now()
+	for _, b := range bans {
+		_ = gate.Ban(b.Source, b.Until, now)
+	}
 }
 
 // inheritedListener takes the listening socket the monitor passed as descriptor fd.
@@ -241,9 +278,9 @@ func (s *stopper) start() {
 	})
 }
 
-// toSFTPSettings turns the monitor's message into SFTP settings: the same limits as
-// FTP's, and the host keys.
-func toSFTPSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer) (sftpd.Settings, error) {
+// toSFTPSettings turns the monitor's message into SFTP settings: the host keys, and
+// the gate shared with FTP.
+func toSFTPSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Writer, gate *admission.Gate) (sftpd.Settings, error) {
 	keys, err := hostkeys.Set(c.HostKeysPEM).Signers()
 	if err != nil {
 		return sftpd.Settings{}, fmt.Errorf("SSH host keys from the monitor: %w", err)
@@ -251,8 +288,7 @@ func toSFTPSettings(c *privsep.WorkerConfig, logger *slog.Logger, xferlog io.Wri
 	s := sftpd.Settings{
 		HostKeys:                keys,
 		IdleTimeout:             c.IdleTimeout,
-		MaxSessions:             c.MaxSessions,
-		MaxSessionsPerIP:        c.MaxSessionsPerIP,
+		Gate:                    gate,
 		LoginAttemptsPerSession: c.LoginAttemptsPerSession,
 		FailedLoginDelay:        c.FailedLoginDelay,
 		AtomicUploads:           c.AtomicUploads,
@@ -357,6 +393,7 @@ type monitorAuth struct {
 	closed error // set when the channel to the monitor failed: no login can succeed after
 	root   string
 	chroot bool
+	gate   *admission.Gate // takes the monitor's bans
 	// onSessions answers the monitor's request for the session list, onEnd its
 	// request to end a user's sessions.
 	onSessions func(id uint64)
@@ -456,6 +493,10 @@ func (a *monitorAuth) readLoop(onConfig func(*privsep.WorkerConfig), onLost func
 			go a.onEnd(m.ID, m.End) // logins wait for this loop
 		case privsep.KindAuthReply:
 			a.calls.Deliver(m.ID, *m.Reply)
+		case privsep.KindBans:
+			// Here, before the replies that follow: a client refused for the
+			// login that set a ban finds its address banned when it reconnects.
+			ban(a.gate, m.Bans)
 		}
 	}
 }

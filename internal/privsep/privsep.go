@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/users/perm"
 )
 
@@ -39,6 +40,9 @@ const (
 	// KindEnd is monitor → worker: end a user's sessions, as access was taken away;
 	// worker → monitor: how many it ended.
 	KindEnd = "end-sessions"
+	// KindBans is monitor → worker: bans to refuse at accept, one when it is set and
+	// all running ones, in batches, when a worker starts.
+	KindBans = "bans"
 )
 
 // The descriptors the worker inherits, numbered from 3 in this one list; it is started
@@ -84,6 +88,34 @@ type Message struct {
 	Sessions *SessionList `json:"sessions,omitempty"`
 	Sweep    *SweepState  `json:"sweep,omitempty"`
 	End      *EndSessions `json:"end,omitempty"`
+	Bans     []Ban        `json:"bans,omitempty"`
+}
+
+// Ban is one running ban: connections from Source, an IPv4 address or an IPv6 /64
+// (admission.Source), are refused until Until. The monitor lifts no ban before its
+// time, so the worker ends each by itself.
+type Ban struct {
+	Source netip.Prefix `json:"source"`
+	Until  time.Time    `json:"until"`
+}
+
+// MaxBansPerMessage bounds a KindBans message so that it fits a packet: a ban takes
+// at most about 90 bytes. A full table (admission.MaxBans) goes in MaxBanBatches.
+const (
+	MaxBansPerMessage = 500
+	MaxBanBatches     = (admission.MaxBans + MaxBansPerMessage - 1) / MaxBansPerMessage
+)
+
+func validBans(bans []Ban) bool {
+	if len(bans) == 0 || len(bans) > MaxBansPerMessage {
+		return false
+	}
+	for _, b := range bans {
+		if !admission.IsSource(b.Source) || b.Until.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 // EndSessions ends the sessions of one user, and answers with how many ended.
@@ -227,6 +259,9 @@ type WorkerConfig struct {
 	// the SSH host keys it signs with, handed over as the TLS key is.
 	SFTP        bool     `json:"sftp,omitempty"`
 	HostKeysPEM [][]byte `json:"host_keys_pem,omitempty"`
+	// BanBatches is how many KindBans messages follow the first settings a worker
+	// gets: the running bans, which it takes before it serves. 0 in a reload.
+	BanBatches int `json:"ban_batches,omitempty"`
 }
 
 // AuthRequest asks the monitor to check a login.
@@ -380,26 +415,48 @@ func (c *Conn) Recv() (Message, error) {
 }
 
 func (m Message) wellFormed() bool {
+	p := m.payload()
 	switch m.Kind {
 	case KindConfig:
-		return m.Config != nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil
+		return p == "config" && m.Config.BanBatches >= 0 && m.Config.BanBatches <= MaxBanBatches
 	case KindAuth:
-		return m.Auth != nil && m.Auth.valid() && m.Config == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil && m.ID != 0
+		return p == "auth" && m.Auth.valid() && m.ID != 0
 	case KindAuthReply:
-		return m.Reply != nil && m.Reply.valid() && m.Config == nil && m.Auth == nil && m.Line == "" && m.Sessions == nil && m.Sweep == nil && m.End == nil && m.ID != 0
+		return p == "reply" && m.Reply.valid() && m.ID != 0
 	case KindXferlog:
-		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Sessions == nil && m.Sweep == nil && m.End == nil && m.ID == 0 && validLogLine(m.Line)
+		return p == "line" && m.ID == 0 && validLogLine(m.Line)
 	case KindSessions:
-		return m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sweep == nil && m.End == nil && m.ID != 0 &&
-			(m.Sessions == nil || len(m.Sessions.Sessions) <= MaxSessionsListed)
+		// A request carries no list.
+		return (p == "" || p == "sessions" && len(m.Sessions.Sessions) <= MaxSessionsListed) && m.ID != 0
 	case KindSweep:
-		return m.Sweep != nil && m.End == nil && m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" && m.Sessions == nil && m.ID == 0 &&
-			len(m.Sweep.Cursor) <= MaxLogLine && !strings.ContainsAny(m.Sweep.Cursor, "\x00\n")
+		return p == "sweep" && m.ID == 0 && len(m.Sweep.Cursor) <= MaxLogLine && !strings.ContainsAny(m.Sweep.Cursor, "\x00\n")
 	case KindEnd:
-		return m.End != nil && m.End.Valid() && m.Config == nil && m.Auth == nil && m.Reply == nil && m.Line == "" &&
-			m.Sessions == nil && m.Sweep == nil && m.ID != 0
+		return p == "end" && m.End.Valid() && m.ID != 0
+	case KindBans:
+		return p == "bans" && m.ID == 0 && validBans(m.Bans)
 	}
 	return false
+}
+
+// payload names the one payload field m carries: "" for none, "several" for more.
+func (m Message) payload() string {
+	name := ""
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"config", m.Config != nil}, {"auth", m.Auth != nil}, {"reply", m.Reply != nil}, {"line", m.Line != ""},
+		{"sessions", m.Sessions != nil}, {"sweep", m.Sweep != nil}, {"end", m.End != nil}, {"bans", m.Bans != nil},
+	} {
+		switch {
+		case !f.set:
+		case name != "":
+			return "several"
+		default:
+			name = f.name
+		}
+	}
+	return name
 }
 
 // MaxLogLine bounds one transfer log line.

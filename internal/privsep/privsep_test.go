@@ -3,8 +3,10 @@ package privsep
 import (
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -29,6 +31,7 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindAuth, ID: 9, Auth: &AuthRequest{User: "u", Password: "p", Client: "::1", Protocol: ProtocolSFTP}},
 		{Kind: KindAuth, ID: 10, Auth: &AuthRequest{User: "u", Client: "::1", Protocol: ProtocolSFTP, PublicKey: []byte{0, 0, 0, 11}}},
 		{Kind: KindConfig, Config: &WorkerConfig{Root: "/srv", SFTP: true, HostKeysPEM: [][]byte{[]byte("k1"), []byte("k2")}}},
+		{Kind: KindConfig, Config: &WorkerConfig{Root: "/srv", BanBatches: MaxBanBatches}},
 		{Kind: KindAuthReply, ID: 7, Reply: &AuthReply{OK: true, Home: "site1"}},
 		{Kind: KindAuthReply, ID: 8, Reply: &AuthReply{Failure: FailureBanned}},
 		{Kind: KindSweep, Sweep: &SweepState{Cursor: "site1/uploads"}},
@@ -38,6 +41,10 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindEnd, ID: 10, End: &EndSessions{User: "alice", Reason: EndDeleted}},
 		{Kind: KindEnd, ID: 11, End: &EndSessions{User: "alice", Reason: EndChanged, Keep: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32"), netip.MustParsePrefix("2001:db8::/32")}}},
 		{Kind: KindEnd, ID: 11, End: &EndSessions{User: "alice", Reason: EndChanged, Ended: 3}},
+		{Kind: KindBans, Bans: []Ban{
+			{Source: netip.MustParsePrefix("203.0.113.7/32"), Until: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)},
+			{Source: netip.MustParsePrefix("2001:db8:1:2::/64"), Until: time.Date(2026, 5, 1, 12, 0, 0, 1, time.UTC)},
+		}},
 	}
 	for _, m := range msgs {
 		require.NoError(t, a.Send(m))
@@ -80,6 +87,24 @@ func TestRecvRejectsMalformed(t *testing.T) {
 		{"end keeping a bad block", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"changed","keep":["10.0.0.0/33"]}}`},
 		{"end with a negative count", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"changed","ended":-1}}`},
 		{"end with a second payload", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"deleted"},"line":"x\n"}`},
+		{"bans without payload", `{"kind":"bans"}`},
+		{"too many ban batches", `{"kind":"config","config":{"ban_batches":` + strconv.Itoa(MaxBanBatches+1) + `}}`},
+		{"negative ban batches", `{"kind":"config","config":{"ban_batches":-1}}`},
+		{"bans empty", `{"kind":"bans","bans":[]}`},
+		{"bans with an id", `{"kind":"bans","id":1,"bans":[{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"}]}`},
+		{"ban of a /24", `{"kind":"bans","bans":[{"source":"10.0.0.0/24","until":"2026-05-01T12:00:00Z"}]}`},
+		{"ban of an IPv6 /48", `{"kind":"bans","bans":[{"source":"2001:db8::/48","until":"2026-05-01T12:00:00Z"}]}`},
+		{"ban of an IPv6 /64 not masked", `{"kind":"bans","bans":[{"source":"2001:db8::1/64","until":"2026-05-01T12:00:00Z"}]}`},
+		{"ban of a mapped address", `{"kind":"bans","bans":[{"source":"::ffff:10.0.0.1/128","until":"2026-05-01T12:00:00Z"}]}`},
+		{"ban of an address without a prefix", `{"kind":"bans","bans":[{"source":"10.0.0.1","until":"2026-05-01T12:00:00Z"}]}`},
+		{"ban without a source", `{"kind":"bans","bans":[{"until":"2026-05-01T12:00:00Z"}]}`},
+		{"ban without an end", `{"kind":"bans","bans":[{"source":"10.0.0.1/32"}]}`},
+		{"ban with a bad time", `{"kind":"bans","bans":[{"source":"10.0.0.1/32","until":"soon"}]}`},
+		{"ban with an unknown field", `{"kind":"bans","bans":[{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z","user":"x"}]}`},
+		{"bans not a list", `{"kind":"bans","bans":{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"}}`},
+		{"bans with a second payload", `{"kind":"bans","bans":[{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"}],"line":"x\n"}`},
+		{"bans in another kind", `{"kind":"sweep","sweep":{"cursor":"a"},"bans":[{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"}]}`},
+		{"too many bans", `{"kind":"bans","bans":[` + strings.Repeat(`{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"},`, MaxBansPerMessage) + `{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"}]}`},
 		{"end keeping too many", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"changed","keep":[` + strings.Repeat(`"10.0.0.0/8",`, MaxKeep) + `"10.0.0.0/8"]}}`},
 	}
 	for _, tt := range tests {
@@ -102,6 +127,25 @@ func TestOversizedPacket(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.Recv()
 	require.ErrorContains(t, err, "larger than")
+}
+
+// TestFullBanBatchFits: a batch of MaxBansPerMessage bans of the longest form fits a
+// packet.
+func TestFullBanBatchFits(t *testing.T) {
+	a, b := pair(t)
+	zone := time.FixedZone("", 5*3600+45*60)
+	bans := make([]Ban, MaxBansPerMessage)
+	for i := range bans {
+		bans[i] = Ban{
+			Source: netip.MustParsePrefix("ffff:ffff:ffff:ffff::/64"),
+			Until:  time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, zone),
+		}
+	}
+	m := Message{Kind: KindBans, Bans: bans}
+	require.NoError(t, a.Send(m))
+	got, err := b.Recv()
+	require.NoError(t, err)
+	require.Len(t, got.Bans, MaxBansPerMessage)
 }
 
 // TestExtraFiles: each file lands at its descriptor number; a descriptor without one

@@ -3,9 +3,11 @@
 package testtool
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -31,4 +33,23 @@ func Require(t testing.TB, name string) string {
 	}
 	t.Skipf("%s is not installed", name)
 	return ""
+}
+
+// SyncBuffer collects what several goroutines write (a server's log, a running
+// client's output) while the test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
