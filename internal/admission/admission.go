@@ -190,8 +190,9 @@ type Pass struct {
 }
 
 // LogIn moves the session from the ones not logged in to user's, unless user has as
-// many sessions as allowed (or the session logged in or left already): the lower of max_sessions_per_user and the account's own
-// limit (accountMax; 0 for none). It returns the limit it applied.
+// many sessions as allowed — the lower of max_sessions_per_user and the account's own
+// limit (accountMax; 0 for none) — or the session logged in or left already. It
+// returns the limit it applied.
 func (p *Pass) LogIn(user string, accountMax int) (limit int, ok bool) {
 	g := p.g
 	g.mu.Lock()
