@@ -411,17 +411,11 @@ func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		if err := h.need(perm.List); err != nil {
 			return nil, err
 		}
-		var infos listerAt
-		err := h.fs.List(r.Filepath, func(batch []rootfs.Entry) error {
-			for _, e := range batch {
-				infos = append(infos, entryInfo{name: string(e.Name), size: e.Size, mtime: e.Mtime, mode: e.Mode})
-			}
-			return nil
-		})
+		l, err := h.fs.OpenList(r.Filepath)
 		if err != nil {
 			return nil, status(err)
 		}
-		return infos, nil
+		return &dirLister{l: l}, nil
 	case "Stat":
 		fi, err := h.fs.Stat(r.Filepath)
 		if err != nil {
@@ -447,7 +441,48 @@ func (h *handler) Readlink(name string) (string, error) {
 	return t, status(err)
 }
 
+// listerAt is a listing of one name (a stat).
 type listerAt []os.FileInfo
+
+// dirLister answers a folder's READDIRs from rootfs a batch at a time: pkg/sftp
+// asks for sftp.MaxFilelist entries at a time, each time at the offset after the
+// last, and closes the lister with the handle. Between READDIRs it holds the open
+// folder and what is left of one rootfs batch, whatever the folder's size.
+type dirLister struct {
+	l     *rootfs.Lister
+	batch []rootfs.Entry // left of the batch read last; rootfs reuses it
+	next  int64          // the offset of batch[0]
+	err   error          // to give at the next call: io.EOF or why reading failed
+}
+
+func (d *dirLister) ListAt(out []os.FileInfo, off int64) (int, error) {
+	if off != d.next {
+		return 0, fmt.Errorf("%w: a folder is listed in order, from the start", sftp.ErrSSHFxFailure)
+	}
+	n := 0
+	for n < len(out) && d.err == nil {
+		if len(d.batch) == 0 {
+			d.batch, d.err = d.l.Next()
+			continue
+		}
+		e := d.batch[0]
+		d.batch = d.batch[1:]
+		out[n] = entryInfo{name: string(e.Name), size: e.Size, mtime: e.Mtime, mode: e.Mode}
+		n++
+	}
+	d.next += int64(n)
+	switch {
+	case d.err == nil:
+		return n, nil
+	case errors.Is(d.err, io.EOF):
+		return n, io.EOF
+	case n > 0:
+		return n, nil // the error comes with the next READDIR
+	}
+	return 0, status(d.err)
+}
+
+func (d *dirLister) Close() error { return d.l.Close() }
 
 // entryInfo is a listed entry; rootfs reuses its batches, so the name is a copy.
 type entryInfo struct {
