@@ -148,7 +148,7 @@ func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if err != nil {
 		return nil, status(err)
 	}
-	w, ok := f.(writeSeekCloser)
+	w, ok := f.(writeAtCloser)
 	if !ok {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s cannot be written", sftp.ErrSSHFxFailure, r.Filepath)
@@ -160,56 +160,63 @@ func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	return u, nil
 }
 
-type writeSeekCloser interface {
-	io.WriteSeeker
+type writeAtCloser interface {
+	io.WriterAt
 	io.Closer
 }
 
-// upload runs every call on its handle in one goroutine of its own: rootfs writes a
-// new file unnamed and links it on Close, which the kernel allows only from the
-// thread that opened it, while pkg/sftp calls WriteAt from several workers.
+// upload writes a client's WRITEs where they come, from several of pkg/sftp's
+// workers at once (pwrite needs no order). An atomic upload of a new file is
+// the exception at both ends: rootfs creates it unnamed and links it on Close,
+// which the kernel allows only from the thread that created it, so creating
+// it (the first write) and closing it run in a goroutine of the upload's own
+// that keeps its thread; the writes between go straight to the file.
 type upload struct {
 	h    *handler
 	path string
-	w    writeSeekCloser
+	w    writeAtCloser
 	t    *transfer
-	ops  chan func()
-	pos  int64 // the handle's offset, in the upload's goroutine
+	ops  chan func() // to the upload's goroutine; nil for a handle that needs none
+
+	startMu sync.Mutex  // held by the first write, which later ones wait for
+	started atomic.Bool // the first write is done: the file exists
 
 	failed atomic.Bool
 	// later holds the mode and times a client set before closing, applied to the
-	// published file; in the upload's goroutine.
+	// published file; set under startMu.
 	later attrChange
 }
 
-func newUpload(h *handler, path string, w writeSeekCloser) *upload {
-	u := &upload{h: h, path: path, w: w, t: h.s.startTransfer(path, true), ops: make(chan func())}
-	go func() {
-		for op := range u.ops {
-			op()
-		}
-	}()
+func newUpload(h *handler, path string, w writeAtCloser) *upload {
+	u := &upload{h: h, path: path, w: w, t: h.s.startTransfer(path, true)}
+	if _, atomic := w.(rootfs.Aborter); atomic {
+		u.ops = make(chan func())
+		go func() {
+			for op := range u.ops {
+				op()
+			}
+		}()
+	}
 	return u
 }
 
-// do runs op in the upload's goroutine and waits for it.
+// do runs op in the upload's goroutine, if it has one, and waits for it.
 func (u *upload) do(op func()) {
+	if u.ops == nil {
+		op()
+		return
+	}
 	done := make(chan struct{})
 	u.ops <- func() { op(); close(done) }
 	<-done
 }
 
 func (u *upload) WriteAt(p []byte, off int64) (n int, err error) {
-	u.do(func() {
-		if off != u.pos {
-			if _, err = u.w.Seek(off, io.SeekStart); err != nil {
-				return
-			}
-			u.pos = off
-		}
-		n, err = u.w.Write(p)
-		u.pos += int64(n)
-	})
+	if u.started.Load() {
+		n, err = u.w.WriteAt(p, off)
+	} else {
+		n, err = u.firstWrite(p, off)
+	}
 	u.t.bytes.Add(int64(n))
 	if err != nil {
 		u.failed.Store(true)
@@ -217,9 +224,23 @@ func (u *upload) WriteAt(p []byte, off int64) (n int, err error) {
 	return n, status(err)
 }
 
+// firstWrite makes the write that creates the file, in the upload's goroutine;
+// writes that come meanwhile wait for it.
+func (u *upload) firstWrite(p []byte, off int64) (n int, err error) {
+	u.startMu.Lock()
+	defer u.startMu.Unlock()
+	if u.started.Load() {
+		return u.w.WriteAt(p, off)
+	}
+	u.do(func() { n, err = u.w.WriteAt(p, off) })
+	u.started.Store(true)
+	return n, err
+}
+
 // TransferError is pkg/sftp telling that the connection ended with the handle open.
 func (u *upload) TransferError(err error) { u.failed.Store(true) }
 
+// Close publishes the upload; pkg/sftp calls it once every write has returned.
 func (u *upload) Close() error {
 	u.h.mu.Lock()
 	if u.h.uploads[u.path] == u {
@@ -233,37 +254,42 @@ func (u *upload) Close() error {
 		}
 		err = u.w.Close()
 	})
-	close(u.ops)
+	if u.ops != nil {
+		close(u.ops)
+	}
 	failed := u.failed.Load() || err != nil
 	if !failed {
-		err = u.later.apply(u.h.fs, u.path)
+		u.startMu.Lock()
+		later := u.later
+		u.startMu.Unlock()
+		err = later.apply(u.h.fs, u.path)
 	}
 	u.t.s.endTransfer(u.t, failed)
 	return status(err)
 }
 
 // setAttrs truncates the open file now, and keeps a mode or times for the
-// published file (OpenSSH's put -p sets them before closing).
+// published file (OpenSSH's put -p sets them before closing). A truncation may
+// create the file, so it runs as a first write does.
 func (u *upload) setAttrs(c attrChange) (err error) {
-	u.do(func() {
-		if c.size != nil {
-			t, ok := u.w.(truncater)
-			if !ok {
-				err = fmt.Errorf("%w: %s cannot be truncated while it is uploaded", sftp.ErrSSHFxOpUnsupported, u.path)
-				return
-			}
-			if err = t.Truncate(*c.size); err != nil {
-				return
-			}
+	u.startMu.Lock()
+	defer u.startMu.Unlock()
+	if c.size != nil {
+		t, ok := u.w.(truncater)
+		if !ok {
+			return fmt.Errorf("%w: %s cannot be truncated while it is uploaded", sftp.ErrSSHFxOpUnsupported, u.path)
 		}
-		if c.mode != nil {
-			u.later.mode = c.mode
+		if u.do(func() { err = t.Truncate(*c.size) }); err != nil {
+			return err
 		}
-		if c.times != nil {
-			u.later.times = c.times
-		}
-	})
-	return err
+	}
+	if c.mode != nil {
+		u.later.mode = c.mode
+	}
+	if c.times != nil {
+		u.later.times = c.times
+	}
+	return nil
 }
 
 // Filecmd changes the home: setstat, rename, remove, mkdir, rmdir, hard links.
