@@ -244,14 +244,8 @@ func TestEngineListingMemoryIsBounded(t *testing.T) {
 	testtool.Require(t, "curl")
 	e := NewEnv(t)
 	home := addFTPUser(t, e, "alice", ftpPassword)
-	dir := filepath.Join(home, "big")
-	require.NoError(t, os.Mkdir(dir, 0o755))
 	const entries = 200_000
-	for i := range entries {
-		f, err := os.OpenFile(filepath.Join(dir, "entry-with-a-long-name-"+strconv.Itoa(i)+".php"), os.O_CREATE|os.O_WRONLY, 0o644)
-		require.NoError(t, err)
-		f.Close()
-	}
+	emptyFiles(t, filepath.Join(home, "big"), "entry-with-a-long-name-", ".php", entries)
 	s := startFTP(t, e, nil)
 	worker := s.workerPID()
 	before := vmRSS(t, worker)
