@@ -644,23 +644,12 @@ func TestSFTPListingStreams(t *testing.T) {
 
 	var ls Result
 	var listed []sftpResult
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	peak := peakRSS(t, worker, func() {
 		var wg sync.WaitGroup
 		wg.Go(func() { ls = s.sftpBatch(t, "alice", ftpPassword, "ls -1 big\n") })
 		wg.Go(func() { listed = s.paramiko(t, "alice", ftpPassword, sftpStep{"listdir", "big"}) })
 		wg.Wait()
-	}()
-	peak := before
-	for waiting := true; waiting; {
-		select {
-		case <-done:
-			waiting = false
-		case <-time.After(20 * time.Millisecond):
-		}
-		peak = max(peak, vmRSS(t, worker))
-	}
+	})
 
 	require.Equal(t, 0, ls.Code, "sftp ls: %s", ls.Stderr)
 	var got []string
