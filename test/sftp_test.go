@@ -140,6 +140,11 @@ func TestSFTPTransfersOpenSSH(t *testing.T) {
 	line := s.waitLog(mark, `msg=transfer`, "user=alice", "direction=upload", "path=/resumed.bin", "protocol=sftp", "status=ok")
 	require.Contains(t, line, fmt.Sprintf("bytes=%d", (64<<20)-(10<<20)), "a resumed upload counts what it sent")
 
+	// OpenSSH's sftp takes the longer reads and writes that limits@openssh.com offers.
+	r = s.sftpBatch(t, "alice", ftpPassword, "pwd\n", "-vvv")
+	require.Equal(t, 0, r.Code, "sftp: %s", r)
+	require.Contains(t, r.Stderr, "using 261120 / 261120", "OpenSSH's sftp uses 32 KiB without the limits")
+
 	// scp in its SFTP mode, both ways.
 	r = s.sshTool(t, "scp", ftpPassword, "-s", "-P", strconv.Itoa(s.SFTPPort), big, "alice@127.0.0.1:scp.bin")
 	require.Equal(t, 0, r.Code, "scp up: %s\n%s", r, s.Log())
