@@ -5,7 +5,8 @@
 // time on collections during a transfer at hundreds of MB/s.
 //
 // The heap may grow to max(2 × live, live + room) between collections: GOGC is set,
-// after each collection, to what gives the live heap that room, never below 100.
+// after each collection, to what gives that room, never below 100 (GOGC is a
+// percentage of the live heap and of the stacks and globals the collector scans).
 // What a burst leaves uncollected goes back to the kernel as the runtime scavenges,
 // or at once through idlemem when the process becomes idle.
 package gcroom
@@ -39,24 +40,42 @@ func arm(t *tuner) {
 type sentinel struct{ t *tuner }
 
 func (t *tuner) tune() {
-	if p := percentFor(t.room, liveHeap()); p != t.percent {
+	live, scanned := heapScan()
+	if p := percentFor(t.room, live, scanned); p != t.percent {
 		debug.SetGCPercent(p)
 		t.percent = p
 	}
 	arm(t)
 }
 
-// percentFor is the GOGC that lets a live heap of live bytes grow by room bytes,
-// within [100, maxPercent].
-func percentFor(room, live uint64) int {
-	if live == 0 || room/live >= maxPercent/100 {
-		return maxPercent
+// percentFor is the GOGC that gives room bytes to allocate after a collection that
+// found live bytes live and scanned scanned bytes (live, stacks, globals), within
+// [100, maxPercent]. Go never lets the heap goal fall below 4 MiB × GOGC/100, which
+// bounds GOGC where little is live.
+func percentFor(room, live, scanned uint64) int {
+	p := uint64(maxPercent)
+	if scanned > 0 {
+		p = min(p, room*100/scanned)
 	}
-	return max(100, int(room*100/live))
+	p = min(p, (live+room)*100/minHeap)
+	return int(max(p, 100))
 }
 
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+// minHeap is the Go runtime's smallest heap goal at GOGC=100.
+const minHeap = 4 << 20
+
+// heapScan reads the live heap, and what GOGC is a percentage of: the live heap and
+// the goroutine stacks and globals the collector scans.
+func heapScan() (live, scanned uint64) {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
 	metrics.Read(s)
-	return s[0].Value.Uint64()
+	for i, v := range s {
+		if v.Value.Kind() == metrics.KindUint64 {
+			scanned += v.Value.Uint64()
+			if i == 0 {
+				live = v.Value.Uint64()
+			}
+		}
+	}
+	return live, scanned
 }

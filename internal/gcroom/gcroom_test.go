@@ -12,18 +12,19 @@ import (
 
 func TestPercentFor(t *testing.T) {
 	tests := []struct {
-		room, live uint64
-		want       int
+		room, live, scanned uint64
+		want                int
 	}{
-		{16 << 20, 4 << 20, 400},
-		{16 << 20, 1 << 20, 1600},
-		{16 << 20, 16 << 20, 100},
-		{16 << 20, 64 << 20, 100}, // never below Go's default
-		{16 << 20, 1 << 10, maxPercent},
-		{16 << 20, 0, maxPercent},
+		{16 << 20, 4 << 20, 4 << 20, 400},
+		{16 << 20, 8 << 20, 8 << 20, 200},
+		{16 << 20, 1 << 20, 2 << 20, 425},   // Go's 4 MiB × GOGC/100 floor: 17 MiB
+		{16 << 20, 0, 0, 400},               // the same at start
+		{16 << 20, 16 << 20, 16 << 20, 100}, // never below Go's default
+		{16 << 20, 64 << 20, 64 << 20, 100},
+		{1 << 40, 1 << 10, 1 << 10, maxPercent},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, percentFor(tt.room, tt.live), "room %d, live %d", tt.room, tt.live)
+		require.Equal(t, tt.want, percentFor(tt.room, tt.live, tt.scanned), "%+v", tt)
 	}
 }
 
