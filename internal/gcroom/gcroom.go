@@ -17,7 +17,7 @@ import (
 	"runtime/metrics"
 )
 
-// maxPercent bounds GOGC when almost nothing is live (at start-up).
+// maxPercent bounds GOGC whatever the room asked for.
 const maxPercent = 10_000
 
 // Keep makes every later collection leave room bytes to allocate in, or twice the
