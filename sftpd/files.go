@@ -166,36 +166,44 @@ type writeAtCloser interface {
 }
 
 // upload writes a client's WRITEs where they come, from several of pkg/sftp's
-// workers at once (pwrite needs no order). An atomic upload of a new file is
-// the exception at both ends: rootfs creates it unnamed and links it on Close,
-// which the kernel allows only from the thread that created it, so creating
-// it (the first write) and closing it run in a goroutine of the upload's own
-// that keeps its thread; the writes between go straight to the file.
+// workers at once (pwrite needs no order). An atomic upload is the exception at
+// both ends: rootfs creates a new file unnamed and links it on Close, which the
+// kernel allows only from the thread that created it. A small one is therefore
+// kept in memory and written whole by Close, which creates, writes and links the
+// file in one call; a larger one creates its file from a goroutine of the upload's
+// own that keeps its thread until Close, and the writes between go straight to
+// the file.
 type upload struct {
 	h    *handler
 	path string
 	w    writeAtCloser
 	t    *transfer
-	ops  chan func() // to the upload's goroutine; nil for a handle that needs none
 
-	startMu sync.Mutex  // held by the first write, which later ones wait for
-	started atomic.Bool // the first write is done: the file exists
+	startMu sync.Mutex  // over the fields below, until the file exists
+	started atomic.Bool // the file exists: writes go straight to it
+	small   []byte      // what an atomic upload holds in memory, from offset 0
+	ops     chan func() // to the upload's goroutine, once it has one
+	// later holds the mode and times a client set before closing, applied to the
+	// published file.
+	later attrChange
 
 	failed atomic.Bool
-	// later holds the mode and times a client set before closing, applied to the
-	// published file; set under startMu.
-	later attrChange
 }
+
+// smallUpload is the most an atomic upload keeps in memory before it creates its
+// file (a client's largest WRITE, so that most files of a web site take one), and
+// smallUploads what all of them may keep at once.
+const (
+	smallUpload  = maxData
+	smallUploads = 32 << 20
+)
+
+var smallBytes atomic.Int64 // held by small uploads, of smallUploads
 
 func newUpload(h *handler, path string, w writeAtCloser) *upload {
 	u := &upload{h: h, path: path, w: w, t: h.s.startTransfer(path, true)}
-	if _, atomic := w.(rootfs.Aborter); atomic {
-		u.ops = make(chan func())
-		go func() {
-			for op := range u.ops {
-				op()
-			}
-		}()
+	if _, atomic := w.(rootfs.Aborter); !atomic {
+		u.started.Store(true) // in place: an *os.File, with no thread to keep
 	}
 	return u
 }
@@ -215,7 +223,7 @@ func (u *upload) WriteAt(p []byte, off int64) (n int, err error) {
 	if u.started.Load() {
 		n, err = u.w.WriteAt(p, off)
 	} else {
-		n, err = u.firstWrite(p, off)
+		n, err = u.writeBeforeStart(p, off)
 	}
 	u.t.bytes.Add(int64(n))
 	if err != nil {
@@ -224,17 +232,42 @@ func (u *upload) WriteAt(p []byte, off int64) (n int, err error) {
 	return n, status(err)
 }
 
-// firstWrite makes the write that creates the file, in the upload's goroutine;
-// writes that come meanwhile wait for it.
-func (u *upload) firstWrite(p []byte, off int64) (n int, err error) {
+// writeBeforeStart keeps p in memory if the upload stays small, and otherwise
+// creates the file from the upload's goroutine with what was kept, then writes p.
+func (u *upload) writeBeforeStart(p []byte, off int64) (int, error) {
 	u.startMu.Lock()
 	defer u.startMu.Unlock()
 	if u.started.Load() {
 		return u.w.WriteAt(p, off)
 	}
-	u.do(func() { n, err = u.w.WriteAt(p, off) })
+	if end := off + int64(len(p)); end <= smallUpload {
+		grow := max(0, end-int64(len(u.small)))
+		if grow == 0 || smallBytes.Add(grow) <= smallUploads {
+			u.small = append(u.small, make([]byte, grow)...)
+			return copy(u.small[off:], p), nil
+		}
+		smallBytes.Add(-grow) // all small uploads together hold enough
+	}
+	u.ops = make(chan func())
+	go func() {
+		for op := range u.ops {
+			op()
+		}
+	}()
+	var err error
+	u.do(func() { _, err = u.w.WriteAt(u.small, 0) }) // creates the file, even empty
+	u.release()
 	u.started.Store(true)
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return u.w.WriteAt(p, off)
+}
+
+// release lets go of what the upload kept in memory.
+func (u *upload) release() {
+	smallBytes.Add(-int64(len(u.small)))
+	u.small = nil
 }
 
 // TransferError is pkg/sftp telling that the connection ended with the handle open.
@@ -247,31 +280,39 @@ func (u *upload) Close() error {
 		delete(u.h.uploads, u.path)
 	}
 	u.h.mu.Unlock()
+	u.startMu.Lock()
+	defer u.startMu.Unlock()
 	var err error
 	u.do(func() {
-		if a, ok := u.w.(rootfs.Aborter); ok && u.failed.Load() {
+		a, atomic := u.w.(rootfs.Aborter)
+		if !u.started.Load() && len(u.small) > 0 && !u.failed.Load() {
+			// Created, written and linked below, on this goroutine's thread.
+			if _, err = u.w.WriteAt(u.small, 0); err != nil {
+				u.failed.Store(true)
+			}
+		}
+		if atomic && u.failed.Load() {
 			a.Abort(errors.New("the SFTP connection ended before the file was closed"))
 		}
-		err = u.w.Close()
+		if errClose := u.w.Close(); err == nil {
+			err = errClose
+		}
 	})
+	u.release()
 	if u.ops != nil {
 		close(u.ops)
 	}
 	failed := u.failed.Load() || err != nil
 	if !failed {
-		u.startMu.Lock()
-		later := u.later
-		u.startMu.Unlock()
-		err = later.apply(u.h.fs, u.path)
+		err = u.later.apply(u.h.fs, u.path)
 	}
 	u.t.s.endTransfer(u.t, failed)
 	return status(err)
 }
 
-// setAttrs truncates the open file now, and keeps a mode or times for the
-// published file (OpenSSH's put -p sets them before closing). A truncation may
-// create the file, so it runs as a first write does.
-func (u *upload) setAttrs(c attrChange) (err error) {
+// setAttrs truncates the open file now (one written in place), and keeps a mode
+// or times for the published file (OpenSSH's put -p sets them before closing).
+func (u *upload) setAttrs(c attrChange) error {
 	u.startMu.Lock()
 	defer u.startMu.Unlock()
 	if c.size != nil {
@@ -279,7 +320,7 @@ func (u *upload) setAttrs(c attrChange) (err error) {
 		if !ok {
 			return fmt.Errorf("%w: %s cannot be truncated while it is uploaded", sftp.ErrSSHFxOpUnsupported, u.path)
 		}
-		if u.do(func() { err = t.Truncate(*c.size) }); err != nil {
+		if err := t.Truncate(*c.size); err != nil {
 			return err
 		}
 	}

@@ -1,13 +1,17 @@
 package sftpd
 
 import (
+	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/pkg/sftp"
 	"github.com/stretchr/testify/require"
@@ -135,4 +139,45 @@ func BenchmarkListing(b *testing.B) {
 			b.Fatalf("%d entries listed, want %d", n, entries)
 		}
 	}
+}
+
+// TestUploadSizes: new files of every size class — empty, kept in memory until the
+// close (one write, several out of order, the most kept), and written as they come
+// (past the most kept, and far past) — show up only when closed, whole; a cut one of
+// each leaves nothing.
+func TestUploadSizes(t *testing.T) {
+	home, addr := testServer(t, perm.All, nil)
+	for _, size := range []int{0, 4 << 10, 100 << 10, smallUpload, smallUpload + 1, 2 << 20} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			data := make([]byte, size)
+			rand.Read(data)
+			name := fmt.Sprintf("new-%d.bin", size)
+			_, sc := sftpClient(t, addr)
+			f, err := sc.Create(name)
+			require.NoError(t, err)
+			_, err = f.ReadFrom(bytes.NewReader(data)) // concurrent writes of 32 KiB
+			require.NoError(t, err)
+			_, err = os.Lstat(filepath.Join(home, name))
+			require.ErrorIs(t, err, fs.ErrNotExist, "published before Close")
+			require.NoError(t, f.Close())
+			got, err := os.ReadFile(filepath.Join(home, name))
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(data, got), "the upload arrived changed: %d bytes of %d", len(got), size)
+
+			c2, sc2 := sftpClient(t, addr)
+			cut := "cut-" + name
+			f, err = sc2.Create(cut)
+			require.NoError(t, err)
+			_, err = f.ReadFrom(bytes.NewReader(data))
+			require.NoError(t, err)
+			c2.Close() // the connection ends with the handle open
+			require.Eventually(t, func() bool { return smallBytes.Load() == 0 }, 5*time.Second, 10*time.Millisecond,
+				"a cut upload kept its memory")
+			_, err = os.Lstat(filepath.Join(home, cut))
+			require.ErrorIs(t, err, fs.ErrNotExist, "a cut upload was published")
+		})
+	}
+	entries, err := os.ReadDir(home)
+	require.NoError(t, err)
+	require.Len(t, entries, 6, "only the closed uploads, and no temporary file")
 }
