@@ -669,9 +669,10 @@ func TestSFTPListingStreams(t *testing.T) {
 	for i, name := range listed[0].Value.([]any) {
 		require.Equal(t, names[i], name, "paramiko's listdir, sorted")
 	}
-	// Held whole, the two listings took ~100 MB of it; streamed, under 8 MB.
+	// Held whole, the two listings took ~100 MB of it; streamed, their batches and the
+	// garbage collector's 16 MiB of room (internal/gcroom) take about 20 MB.
 	t.Logf("worker VmRSS %d KiB before, %d KiB at the peak of 2 listings of %d entries", before, peak, entries)
-	require.Less(t, peak-before, int64(16<<10), "SFTP listings must stream in bounded batches")
+	require.Less(t, peak-before, int64(32<<10), "SFTP listings must stream in bounded batches")
 }
 
 // emptyFiles makes dir with n empty files named prefix+i+suffix, and returns their
