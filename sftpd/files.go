@@ -148,7 +148,7 @@ func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if err != nil {
 		return nil, status(err)
 	}
-	w, ok := f.(writeSeekCloser)
+	w, ok := f.(writeAtCloser)
 	if !ok {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s cannot be written", sftp.ErrSSHFxFailure, r.Filepath)
@@ -160,56 +160,71 @@ func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	return u, nil
 }
 
-type writeSeekCloser interface {
-	io.WriteSeeker
+type writeAtCloser interface {
+	io.WriterAt
 	io.Closer
 }
 
-// upload runs every call on its handle in one goroutine of its own: rootfs writes a
-// new file unnamed and links it on Close, which the kernel allows only from the
-// thread that opened it, while pkg/sftp calls WriteAt from several workers.
+// upload writes a client's WRITEs where they come, from several of pkg/sftp's
+// workers at once (pwrite needs no order). An atomic upload is the exception at
+// both ends: rootfs creates a new file unnamed and links it on Close, which the
+// kernel allows only from the thread that created it. A small one is therefore
+// kept in memory and written whole by Close, which creates, writes and links the
+// file in one call; a larger one creates its file from a goroutine of the upload's
+// own that keeps its thread until Close, and the writes between go straight to
+// the file.
 type upload struct {
 	h    *handler
 	path string
-	w    writeSeekCloser
+	w    writeAtCloser
 	t    *transfer
-	ops  chan func()
-	pos  int64 // the handle's offset, in the upload's goroutine
+
+	startMu sync.Mutex  // over the fields below, until the file exists
+	started atomic.Bool // the file exists: writes go straight to it
+	small   []byte      // what an atomic upload holds in memory, from offset 0
+	ops     chan func() // to the upload's goroutine, once it has one
+	// later holds the mode and times a client set before closing, applied to the
+	// published file.
+	later attrChange
 
 	failed atomic.Bool
-	// later holds the mode and times a client set before closing, applied to the
-	// published file; in the upload's goroutine.
-	later attrChange
 }
 
-func newUpload(h *handler, path string, w writeSeekCloser) *upload {
-	u := &upload{h: h, path: path, w: w, t: h.s.startTransfer(path, true), ops: make(chan func())}
-	go func() {
-		for op := range u.ops {
-			op()
-		}
-	}()
+// smallUpload is the most an atomic upload keeps in memory before it creates its
+// file (a client's largest WRITE, so that most files of a web site take one), and
+// smallUploads what all of them may keep at once.
+const (
+	smallUpload  = maxData
+	smallUploads = 32 << 20
+)
+
+var smallBytes atomic.Int64 // held by small uploads, of smallUploads
+
+func newUpload(h *handler, path string, w writeAtCloser) *upload {
+	u := &upload{h: h, path: path, w: w, t: h.s.startTransfer(path, true)}
+	if _, atomic := w.(rootfs.Aborter); !atomic {
+		u.started.Store(true) // in place: an *os.File, with no thread to keep
+	}
 	return u
 }
 
-// do runs op in the upload's goroutine and waits for it.
+// do runs op in the upload's goroutine, if it has one, and waits for it.
 func (u *upload) do(op func()) {
+	if u.ops == nil {
+		op()
+		return
+	}
 	done := make(chan struct{})
 	u.ops <- func() { op(); close(done) }
 	<-done
 }
 
 func (u *upload) WriteAt(p []byte, off int64) (n int, err error) {
-	u.do(func() {
-		if off != u.pos {
-			if _, err = u.w.Seek(off, io.SeekStart); err != nil {
-				return
-			}
-			u.pos = off
-		}
-		n, err = u.w.Write(p)
-		u.pos += int64(n)
-	})
+	if u.started.Load() {
+		n, err = u.w.WriteAt(p, off)
+	} else {
+		n, err = u.writeBeforeStart(p, off)
+	}
 	u.t.bytes.Add(int64(n))
 	if err != nil {
 		u.failed.Store(true)
@@ -217,23 +232,76 @@ func (u *upload) WriteAt(p []byte, off int64) (n int, err error) {
 	return n, status(err)
 }
 
+// writeBeforeStart keeps p in memory if the upload stays small, and otherwise
+// creates the file from the upload's goroutine with what was kept, then writes p.
+func (u *upload) writeBeforeStart(p []byte, off int64) (int, error) {
+	u.startMu.Lock()
+	defer u.startMu.Unlock()
+	if u.started.Load() {
+		return u.w.WriteAt(p, off)
+	}
+	if end := off + int64(len(p)); end <= smallUpload {
+		grow := max(0, end-int64(len(u.small)))
+		if grow == 0 || smallBytes.Add(grow) <= smallUploads {
+			u.small = append(u.small, make([]byte, grow)...)
+			return copy(u.small[off:], p), nil
+		}
+		smallBytes.Add(-grow) // all small uploads together hold enough
+	}
+	u.ops = make(chan func())
+	go func() {
+		for op := range u.ops {
+			op()
+		}
+	}()
+	var err error
+	u.do(func() { _, err = u.w.WriteAt(u.small, 0) }) // creates the file, even empty
+	u.release()
+	u.started.Store(true)
+	if err != nil {
+		return 0, err
+	}
+	return u.w.WriteAt(p, off)
+}
+
+// release lets go of what the upload kept in memory.
+func (u *upload) release() {
+	smallBytes.Add(-int64(len(u.small)))
+	u.small = nil
+}
+
 // TransferError is pkg/sftp telling that the connection ended with the handle open.
 func (u *upload) TransferError(err error) { u.failed.Store(true) }
 
+// Close publishes the upload; pkg/sftp calls it once every write has returned.
 func (u *upload) Close() error {
 	u.h.mu.Lock()
 	if u.h.uploads[u.path] == u {
 		delete(u.h.uploads, u.path)
 	}
 	u.h.mu.Unlock()
+	u.startMu.Lock()
+	defer u.startMu.Unlock()
 	var err error
 	u.do(func() {
-		if a, ok := u.w.(rootfs.Aborter); ok && u.failed.Load() {
+		a, atomic := u.w.(rootfs.Aborter)
+		if !u.started.Load() && len(u.small) > 0 && !u.failed.Load() {
+			// Created, written and linked below, on this goroutine's thread.
+			if _, err = u.w.WriteAt(u.small, 0); err != nil {
+				u.failed.Store(true)
+			}
+		}
+		if atomic && u.failed.Load() {
 			a.Abort(errors.New("the SFTP connection ended before the file was closed"))
 		}
-		err = u.w.Close()
+		if errClose := u.w.Close(); err == nil {
+			err = errClose
+		}
 	})
-	close(u.ops)
+	u.release()
+	if u.ops != nil {
+		close(u.ops)
+	}
 	failed := u.failed.Load() || err != nil
 	if !failed {
 		err = u.later.apply(u.h.fs, u.path)
@@ -242,28 +310,27 @@ func (u *upload) Close() error {
 	return status(err)
 }
 
-// setAttrs truncates the open file now, and keeps a mode or times for the
-// published file (OpenSSH's put -p sets them before closing).
-func (u *upload) setAttrs(c attrChange) (err error) {
-	u.do(func() {
-		if c.size != nil {
-			t, ok := u.w.(truncater)
-			if !ok {
-				err = fmt.Errorf("%w: %s cannot be truncated while it is uploaded", sftp.ErrSSHFxOpUnsupported, u.path)
-				return
-			}
-			if err = t.Truncate(*c.size); err != nil {
-				return
-			}
+// setAttrs truncates the open file now (one written in place), and keeps a mode
+// or times for the published file (OpenSSH's put -p sets them before closing).
+func (u *upload) setAttrs(c attrChange) error {
+	u.startMu.Lock()
+	defer u.startMu.Unlock()
+	if c.size != nil {
+		t, ok := u.w.(truncater)
+		if !ok {
+			return fmt.Errorf("%w: %s cannot be truncated while it is uploaded", sftp.ErrSSHFxOpUnsupported, u.path)
 		}
-		if c.mode != nil {
-			u.later.mode = c.mode
+		if err := t.Truncate(*c.size); err != nil {
+			return err
 		}
-		if c.times != nil {
-			u.later.times = c.times
-		}
-	})
-	return err
+	}
+	if c.mode != nil {
+		u.later.mode = c.mode
+	}
+	if c.times != nil {
+		u.later.times = c.times
+	}
+	return nil
 }
 
 // Filecmd changes the home: setstat, rename, remove, mkdir, rmdir, hard links.
@@ -411,17 +478,11 @@ func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		if err := h.need(perm.List); err != nil {
 			return nil, err
 		}
-		var infos listerAt
-		err := h.fs.List(r.Filepath, func(batch []rootfs.Entry) error {
-			for _, e := range batch {
-				infos = append(infos, entryInfo{name: string(e.Name), size: e.Size, mtime: e.Mtime, mode: e.Mode})
-			}
-			return nil
-		})
+		l, err := h.fs.OpenList(r.Filepath)
 		if err != nil {
 			return nil, status(err)
 		}
-		return infos, nil
+		return &dirLister{l: l}, nil
 	case "Stat":
 		fi, err := h.fs.Stat(r.Filepath)
 		if err != nil {
@@ -447,7 +508,48 @@ func (h *handler) Readlink(name string) (string, error) {
 	return t, status(err)
 }
 
+// listerAt is a listing of one name (a stat).
 type listerAt []os.FileInfo
+
+// dirLister answers a folder's READDIRs from rootfs a batch at a time: pkg/sftp
+// asks for sftp.MaxFilelist entries at a time, each time at the offset after the
+// last, and closes the lister with the handle. Between READDIRs it holds the open
+// folder and what is left of one rootfs batch, whatever the folder's size.
+type dirLister struct {
+	l     *rootfs.Lister
+	batch []rootfs.Entry // left of the batch read last; rootfs reuses it
+	next  int64          // the offset of batch[0]
+	err   error          // to give at the next call: io.EOF or why reading failed
+}
+
+func (d *dirLister) ListAt(out []os.FileInfo, off int64) (int, error) {
+	if off != d.next {
+		return 0, fmt.Errorf("%w: a folder is listed in order, from the start", sftp.ErrSSHFxFailure)
+	}
+	n := 0
+	for n < len(out) && d.err == nil {
+		if len(d.batch) == 0 {
+			d.batch, d.err = d.l.Next()
+			continue
+		}
+		e := d.batch[0]
+		d.batch = d.batch[1:]
+		out[n] = entryInfo{name: string(e.Name), size: e.Size, mtime: e.Mtime, mode: e.Mode}
+		n++
+	}
+	d.next += int64(n)
+	switch {
+	case d.err == nil:
+		return n, nil
+	case errors.Is(d.err, io.EOF):
+		return n, io.EOF
+	case n > 0:
+		return n, nil // the error comes with the next READDIR
+	}
+	return 0, status(d.err)
+}
+
+func (d *dirLister) Close() error { return d.l.Close() }
 
 // entryInfo is a listed entry; rootfs reuses its batches, so the name is a copy.
 type entryInfo struct {

@@ -232,7 +232,7 @@ func (s *session) serveChannel(ch ssh.Channel, reqs <-chan *ssh.Request, h *hand
 		started = true
 		go func() {
 			c := &exitChannel{Channel: ch}
-			rs := sftp.NewRequestServer(c, h.handlers(), sftp.WithStartDirectory("/"))
+			rs := sftp.NewRequestServer(newLimitsConn(c), h.handlers(), sftp.WithStartDirectory("/"), sftp.WithRSMaxTxPacket(maxData))
 			if err := rs.Serve(); err != nil && !errors.Is(err, io.EOF) {
 				s.report(slog.LevelDebug, "SFTP ended", "user", h.user, "err", err)
 			}

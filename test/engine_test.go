@@ -244,22 +244,13 @@ func TestEngineListingMemoryIsBounded(t *testing.T) {
 	testtool.Require(t, "curl")
 	e := NewEnv(t)
 	home := addFTPUser(t, e, "alice", ftpPassword)
-	dir := filepath.Join(home, "big")
-	require.NoError(t, os.Mkdir(dir, 0o755))
 	const entries = 200_000
-	for i := range entries {
-		f, err := os.OpenFile(filepath.Join(dir, "entry-with-a-long-name-"+strconv.Itoa(i)+".php"), os.O_CREATE|os.O_WRONLY, 0o644)
-		require.NoError(t, err)
-		f.Close()
-	}
+	emptyFiles(t, filepath.Join(home, "big"), "entry-with-a-long-name-", ".php", entries)
 	s := startFTP(t, e, nil)
 	worker := s.workerPID()
 	before := vmRSS(t, worker)
 
-	peak := before
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	peak := peakRSS(t, worker, func() {
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Add(1)
@@ -274,18 +265,31 @@ func TestEngineListingMemoryIsBounded(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+	})
+	// The listings are 8 × ~15 MB; formatted whole they took ~40 MB each.
+	t.Logf("worker VmRSS %d KiB before, %d KiB at the peak of 8 listings of %d entries", before, peak, entries)
+	require.Less(t, peak-before, int64(24<<10), "the listings must stream in bounded batches")
+}
+
+// peakRSS runs work in a goroutine and returns the highest resident memory of the
+// process pid, in KiB, sampled every 20 ms until work returns.
+func peakRSS(t *testing.T, pid int, work func()) int64 {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		work()
 	}()
+	peak := vmRSS(t, pid)
 	for waiting := true; waiting; {
 		select {
 		case <-done:
 			waiting = false
 		case <-time.After(20 * time.Millisecond):
 		}
-		peak = max(peak, vmRSS(t, worker))
+		peak = max(peak, vmRSS(t, pid))
 	}
-	// The listings are 8 × ~15 MB; formatted whole they took ~40 MB each.
-	t.Logf("worker VmRSS %d KiB before, %d KiB at the peak of 8 listings of %d entries", before, peak, entries)
-	require.Less(t, peak-before, int64(24<<10), "the listings must stream in bounded batches")
+	return peak
 }
 
 // vmRSS reads a process's resident memory in KiB from /proc.

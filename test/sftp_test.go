@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,6 +138,11 @@ func TestSFTPTransfersOpenSSH(t *testing.T) {
 	requireSameFile(t, big, filepath.Join(local, "partial.bin"))
 	line := s.waitLog(mark, `msg=transfer`, "user=alice", "direction=upload", "path=/resumed.bin", "protocol=sftp", "status=ok")
 	require.Contains(t, line, fmt.Sprintf("bytes=%d", (64<<20)-(10<<20)), "a resumed upload counts what it sent")
+
+	// OpenSSH's sftp takes the longer reads and writes that limits@openssh.com offers.
+	r = s.sftpBatch(t, "alice", ftpPassword, "pwd\n", "-vvv")
+	require.Equal(t, 0, r.Code, "sftp: %s", r)
+	require.Contains(t, r.Stderr, "using 261120 / 261120", "OpenSSH's sftp uses 32 KiB without the limits")
 
 	// scp in its SFTP mode, both ways.
 	r = s.sshTool(t, "scp", ftpPassword, "-s", "-P", strconv.Itoa(s.SFTPPort), big, "alice@127.0.0.1:scp.bin")
@@ -645,3 +652,60 @@ func TestSFTPSessionEndsWhenAccessEnds(t *testing.T) {
 
 // cmdOverhead is what running ftpctl itself may take beside the ending of sessions.
 const cmdOverhead = 3 * time.Second
+
+// TestSFTPListingStreams lists a folder of 100,000 entries with OpenSSH's sftp and
+// with paramiko at once: each gets every name once, and the worker's resident memory
+// stays far below the size of the listings, which the worker reads a batch at a time
+// as clients ask for them.
+func TestSFTPListingStreams(t *testing.T) {
+	e := NewEnv(t)
+	home := addFTPUser(t, e, "alice", ftpPassword)
+	const entries = 100_000
+	names := emptyFiles(t, filepath.Join(home, "big"), "entry-with-a-long-name-", ".php", entries)
+	s := startSFTP(t, e, nil)
+	worker := s.workerPID()
+	before := vmRSS(t, worker)
+
+	var ls Result
+	var listed []sftpResult
+	peak := peakRSS(t, worker, func() {
+		var wg sync.WaitGroup
+		wg.Go(func() { ls = s.sftpBatch(t, "alice", ftpPassword, "ls -1 big\n") })
+		wg.Go(func() { listed = s.paramiko(t, "alice", ftpPassword, sftpStep{"listdir", "big"}) })
+		wg.Wait()
+	})
+
+	require.Equal(t, 0, ls.Code, "sftp ls: %s", ls.Stderr)
+	var got []string
+	for line := range strings.SplitSeq(ls.Stdout, "\n") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "big/"); ok {
+			got = append(got, name)
+		}
+	}
+	require.Equal(t, names, got, "OpenSSH sftp's ls -1 (sorted by name)")
+	require.True(t, listed[0].OK, "paramiko listdir: %+v", listed[0].Error)
+	require.Len(t, listed[0].Value, entries)
+	for i, name := range listed[0].Value.([]any) {
+		require.Equal(t, names[i], name, "paramiko's listdir, sorted")
+	}
+	// Held whole, the two listings took ~100 MB of it; streamed, their batches and the
+	// garbage collector's 16 MiB of room (internal/gcroom) take about 20 MB.
+	t.Logf("worker VmRSS %d KiB before, %d KiB at the peak of 2 listings of %d entries", before, peak, entries)
+	require.Less(t, peak-before, int64(32<<10), "SFTP listings must stream in bounded batches")
+}
+
+// emptyFiles makes dir with n empty files named prefix+i+suffix, and returns their
+// names sorted as strings.
+func emptyFiles(t *testing.T, dir, prefix, suffix string, n int) []string {
+	t.Helper()
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	names := make([]string, n)
+	for i := range n {
+		names[i] = prefix + strconv.Itoa(i) + suffix
+		f, err := os.OpenFile(filepath.Join(dir, names[i]), os.O_CREATE|os.O_WRONLY, 0o644)
+		require.NoError(t, err)
+		f.Close()
+	}
+	slices.Sort(names)
+	return names
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -25,33 +27,42 @@ type Entry struct {
 // at most 1,366 entries.
 const direntBuffer = 32 << 10
 
-// readBatches lists the open directory dir with one lstat per entry, as
-// (*os.File).Readdir does, and calls fn with the entries of each getdents
-// buffer in turn. The entries and their names are reused after fn returns,
-// so a listing costs the same memory whatever the directory's size.
-func readBatches(dir *os.File, fn func([]Entry) error) error {
+// dirReader reads an open directory one getdents(2) buffer at a time, with
+// one lstat per entry, as (*os.File).Readdir does. The entries and their
+// names are reused by its next call, so a listing costs the same memory
+// whatever the directory's size.
+type dirReader struct {
+	rc    syscall.RawConn
+	buf   []byte
+	batch []Entry
+}
+
+func newDirReader(dir *os.File) (*dirReader, error) {
 	rc, err := dir.SyscallConn()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var (
-		batch   []Entry
-		readErr error
-	)
-	buf := make([]byte, direntBuffer)
-	ctlErr := rc.Read(func(fdp uintptr) bool {
+	return &dirReader{rc: rc, buf: make([]byte, direntBuffer)}, nil
+}
+
+// next returns the entries of the next getdents buffer that holds any, or
+// io.EOF after the last.
+func (r *dirReader) next() ([]Entry, error) {
+	var readErr error
+	ctlErr := r.rc.Read(func(fdp uintptr) bool {
 		fd := int(fdp)
 		for {
-			n, err := unix.Getdents(fd, buf)
+			n, err := unix.Getdents(fd, r.buf)
 			if err != nil {
 				readErr = err
 				return true
 			}
 			if n <= 0 {
+				readErr = io.EOF
 				return true
 			}
-			batch = batch[:0]
-			for rec := buf[:n]; len(rec) > 0; {
+			r.batch = r.batch[:0]
+			for rec := r.buf[:n]; len(rec) > 0; {
 				name, size := direntName(rec)
 				rec = rec[size:]
 				if len(name) == 0 || string(name) == "." || string(name) == ".." {
@@ -65,16 +76,20 @@ func readBatches(dir *os.File, fn func([]Entry) error) error {
 					readErr = err
 					return true
 				}
-				batch = append(batch, Entry{Name: name, Size: st.Size, Mtime: st.Mtim.Nano(), Mode: fileMode(st.Mode)})
+				r.batch = append(r.batch, Entry{Name: name, Size: st.Size, Mtime: st.Mtim.Nano(), Mode: fileMode(st.Mode)})
 			}
-			if len(batch) > 0 {
-				if readErr = fn(batch); readErr != nil {
-					return true
-				}
+			if len(r.batch) > 0 {
+				return true
 			}
 		}
 	})
-	return errors.Join(ctlErr, readErr)
+	if ctlErr != nil {
+		return nil, ctlErr
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	return r.batch, nil
 }
 
 // direntName returns the name in the linux_dirent64 record at the start of

@@ -1,6 +1,8 @@
 package rootfs
 
 import (
+	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestReadEntriesAsLstat: readEntries gives what os.Lstat gives for every
-// kind of entry, over more names than one getdents buffer holds.
-func TestReadBatchesAsLstat(t *testing.T) {
+// TestDirReaderAsLstat: dirReader gives what os.Lstat gives for every kind
+// of entry, over more names than one getdents buffer holds.
+func TestDirReaderAsLstat(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "page.php"), "<?php echo 1;", 0o640)
 	writeFile(t, filepath.Join(dir, "setuid"), "", os.ModeSetuid|0o755)
@@ -59,21 +61,30 @@ func TestReadBatchesAsLstat(t *testing.T) {
 	require.Equal(t, os.ModeSocket, byName["sock"].Mode.Type())
 }
 
-// readAll collects what readBatches gives, by name; the names are copied, as
+// readAll collects what a dirReader gives, by name; the names are copied, as
 // each batch reuses them.
 func readAll(dir *os.File) (map[string]Entry, error) {
+	r, err := newDirReader(dir)
+	if err != nil {
+		return nil, err
+	}
 	byName := map[string]Entry{}
-	err := readBatches(dir, func(batch []Entry) error {
+	for {
+		batch, err := r.next()
+		if errors.Is(err, io.EOF) {
+			return byName, nil
+		}
+		if err != nil {
+			return byName, err
+		}
 		for _, e := range batch {
 			byName[string(e.Name)] = e
 		}
-		return nil
-	})
-	return byName, err
+	}
 }
 
-// TestReadBatchesOfAFile: a file is no directory to read.
-func TestReadBatchesOfAFile(t *testing.T) {
+// TestDirReaderOfAFile: a file is no directory to read.
+func TestDirReaderOfAFile(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "f")
 	writeFile(t, name, "x", 0o644)
 	f, err := os.Open(name)

@@ -363,6 +363,17 @@ func (u *atomicUpload) Write(p []byte) (int, error) {
 	return u.file.Write(p)
 }
 
+// WriteAt writes at an offset with pwrite(2), which SFTP's concurrent
+// writes need. Once the file exists it may be called from any goroutine, at
+// once; the call that creates it must come from the goroutine that will call
+// Close, as Write's must.
+func (u *atomicUpload) WriteAt(p []byte, off int64) (int, error) {
+	if err := u.create(); err != nil {
+		return 0, err
+	}
+	return u.file.WriteAt(p, off)
+}
+
 // ReadFrom keeps *os.File's splice(2) from a TCP connection.
 func (u *atomicUpload) ReadFrom(r io.Reader) (int64, error) {
 	if err := u.create(); err != nil {

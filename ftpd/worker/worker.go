@@ -28,10 +28,16 @@ import (
 	"github.com/jelastic/jelastic-ftp/ftpd"
 	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
 	"github.com/jelastic/jelastic-ftp/internal/admission"
+	"github.com/jelastic/jelastic-ftp/internal/gcroom"
 	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/sftpd"
 )
+
+// gcRoom is what the worker may allocate between garbage collections while its live
+// heap is small: at Go's default, SFTP transfers spent a fifth of the worker's CPU
+// time collecting (see internal/gcroom).
+const gcRoom = 16 << 20
 
 // Run is the worker's main.
 func Run(logger *slog.Logger) error {
@@ -40,6 +46,7 @@ func Run(logger *slog.Logger) error {
 		return errors.New("the worker is started by `ftpctl serve`, not by hand")
 	}
 	os.Unsetenv(privsep.EnvMarker)
+	gcroom.Keep(gcRoom)
 	// Started through /proc/self/exe, the process would be called "exe" in ps and top.
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("ftpctl-worker\x00")[0])), 0, 0, 0)
 	ch, err := privsep.FromFile(os.NewFile(privsep.ChannelFD, "privsep"))
