@@ -30,7 +30,33 @@ type handler struct {
 
 	mu      sync.Mutex
 	uploads map[string]*upload // open uploads by path, for a setstat before close
+
+	open atomic.Int32 // files and folders open, of maxOpenHandles
 }
+
+// maxOpenHandles bounds the files and folders one channel holds open at once. Each
+// is a descriptor of the worker, which every session shares, and a folder's also a
+// batch of up to about 100 KiB; clients keep a few open (OpenSSH's sftp one or two,
+// rclone and lftp one per parallel transfer).
+const maxOpenHandles = 64
+
+// holding opens a handle with open, counted against maxOpenHandles from now until
+// the handle's Close calls h.closed.
+func holding[T any](h *handler, open func() (T, error)) (T, error) {
+	if h.open.Add(1) > maxOpenHandles {
+		h.closed()
+		var none T
+		return none, fmt.Errorf("%w: %d files and folders are open on this channel already; close one first", sftp.ErrSSHFxFailure, maxOpenHandles)
+	}
+	v, err := open()
+	if err != nil {
+		h.closed()
+	}
+	return v, err
+}
+
+// closed counts a handle out.
+func (h *handler) closed() { h.open.Add(-1) }
 
 func newHandler(s *session, fsys *rootfs.FS, acct ftpd.Account) *handler {
 	return &handler{s: s, fs: fsys, user: acct.Name, perms: acct.Permissions, uploads: map[string]*upload{}}
@@ -80,6 +106,10 @@ func (h *handler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	if err := h.need(perm.Download); err != nil {
 		return nil, err
 	}
+	return holding(h, func() (io.ReaderAt, error) { return h.openRead(r) })
+}
+
+func (h *handler) openRead(r *sftp.Request) (io.ReaderAt, error) {
 	f, err := h.fs.GetHandle(r.Filepath, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, status(err)
@@ -89,13 +119,14 @@ func (h *handler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s cannot be read at offsets", sftp.ErrSSHFxFailure, r.Filepath)
 	}
-	return &download{ReaderAt: ra, c: f, t: h.s.startTransfer(r.Filepath, false)}, nil
+	return &download{ReaderAt: ra, c: f, h: h, t: h.s.startTransfer(r.Filepath, false)}, nil
 }
 
 // download counts what a client reads and logs the transfer when it closes.
 type download struct {
 	io.ReaderAt
 	c      io.Closer
+	h      *handler
 	t      *transfer
 	failed atomic.Bool
 }
@@ -109,6 +140,7 @@ func (d *download) ReadAt(p []byte, off int64) (int, error) {
 func (d *download) TransferError(error) { d.failed.Store(true) }
 
 func (d *download) Close() error {
+	defer d.h.closed()
 	err := d.c.Close()
 	d.t.s.endTransfer(d.t, d.failed.Load())
 	return err
@@ -137,6 +169,10 @@ func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if err := h.need(need); err != nil {
 		return nil, err
 	}
+	return holding(h, func() (io.WriterAt, error) { return h.openWrite(r, flags) })
+}
+
+func (h *handler) openWrite(r *sftp.Request, flags sftp.FileOpenFlags) (io.WriterAt, error) {
 	// The append flag is not passed on: pkg/sftp runs writes in several workers,
 	// which O_APPEND would put in the order they happen to run, and clients that
 	// append (OpenSSH's reput) give the offsets at the end of the file anyway.
@@ -275,6 +311,7 @@ func (u *upload) TransferError(err error) { u.failed.Store(true) }
 
 // Close publishes the upload; pkg/sftp calls it once every write has returned.
 func (u *upload) Close() error {
+	defer u.h.closed()
 	u.h.mu.Lock()
 	if u.h.uploads[u.path] == u {
 		delete(u.h.uploads, u.path)
@@ -478,11 +515,13 @@ func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		if err := h.need(perm.List); err != nil {
 			return nil, err
 		}
-		l, err := h.fs.OpenList(r.Filepath)
-		if err != nil {
-			return nil, status(err)
-		}
-		return &dirLister{l: l}, nil
+		return holding(h, func() (sftp.ListerAt, error) {
+			l, err := h.fs.OpenList(r.Filepath)
+			if err != nil {
+				return nil, status(err)
+			}
+			return &dirLister{l: l, h: h}, nil
+		})
 	case "Stat":
 		fi, err := h.fs.Stat(r.Filepath)
 		if err != nil {
@@ -516,6 +555,7 @@ type listerAt []os.FileInfo
 // last, and closes the lister with the handle. Between READDIRs it holds the open
 // folder and what is left of one rootfs batch, whatever the folder's size.
 type dirLister struct {
+	h     *handler
 	l     *rootfs.Lister
 	batch []rootfs.Entry // left of the batch read last; rootfs reuses it
 	next  int64          // the offset of batch[0]
@@ -549,7 +589,10 @@ func (d *dirLister) ListAt(out []os.FileInfo, off int64) (int, error) {
 	return 0, status(d.err)
 }
 
-func (d *dirLister) Close() error { return d.l.Close() }
+func (d *dirLister) Close() error {
+	d.h.closed()
+	return d.l.Close()
+}
 
 // entryInfo is a listed entry; rootfs reuses its batches, so the name is a copy.
 type entryInfo struct {

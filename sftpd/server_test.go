@@ -368,3 +368,36 @@ func TestSharedGate(t *testing.T) {
 	require.Equal(t, 1, strings.Count(logs.String(), `msg="connection refused: client banned" client=127.0.0.9 source=127.0.0.9/32`), logs.String())
 	require.Contains(t, logs.String(), `protocol=sftp`)
 }
+
+// TestOpenHandlesBounded: a channel holds at most maxOpenHandles files open, since
+// each is a descriptor of the worker all sessions share; closing one makes room, and
+// a file that fails to open takes none.
+func TestOpenHandlesBounded(t *testing.T) {
+	home, addr := testServer(t, perm.All, nil)
+	require.NoError(t, os.WriteFile(filepath.Join(home, "f.txt"), []byte("x"), 0o644))
+	_, sc := sftpClient(t, addr)
+	for range 3 {
+		_, err := sc.Open("/missing.txt")
+		require.Error(t, err)
+	}
+	var open []*sftp.File
+	for range maxOpenHandles {
+		f, err := sc.Open("/f.txt")
+		require.NoError(t, err)
+		open = append(open, f)
+	}
+	_, err := sc.Open("/f.txt")
+	require.ErrorContains(t, err, "open on this channel already")
+	_, err = sc.Create("/new.txt")
+	require.ErrorContains(t, err, "open on this channel already", "uploads count too")
+	require.NoError(t, open[0].Close())
+	f, err := sc.Open("/f.txt")
+	require.NoError(t, err, "a closed handle makes room")
+	require.NoError(t, f.Close())
+	for _, f := range open[1:] {
+		require.NoError(t, f.Close())
+	}
+	w, err := sc.Create("/new.txt")
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+}
