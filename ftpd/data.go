@@ -103,18 +103,34 @@ func (s *session) listenPassive() (p *passive, alive bool) {
 	return p, true
 }
 
+// dataSockets makes data connections without TCP keep-alives: a transfer
+// that does not move ends by its stall watch (watchTransfer) long before
+// they would, and each connection saves the four setsockopt calls that set
+// them.
+var (
+	dataListener = net.ListenConfig{KeepAlive: -1}
+	dataDialer   = net.Dialer{Timeout: dataConnectTimeout, KeepAlive: -1}
+)
+
+// listenTCP opens a passive data listener on addr.
+func listenTCP(addr netip.AddrPort) (*net.TCPListener, error) {
+	l, err := dataListener.Listen(context.Background(), "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	return l.(*net.TCPListener), nil
+}
+
 // listen opens a listener on a random port of the passive range (ports.go).
 func (s *session) listen(ip netip.Addr) (*net.TCPListener, error) {
-	addr := &net.TCPAddr{IP: ip.AsSlice()}
 	if s.conf.PassivePortMin == 0 {
-		return net.ListenTCP("tcp", addr)
+		return listenTCP(netip.AddrPortFrom(ip, 0))
 	}
 	ports := passivePorts{min: s.conf.PassivePortMin, max: s.conf.PassivePortMax}
 	var err error
 	for range ports.attempts() {
-		addr.Port = ports.next()
 		var l *net.TCPListener
-		if l, err = net.ListenTCP("tcp", addr); err == nil {
+		if l, err = listenTCP(netip.AddrPortFrom(ip, uint16(ports.next()))); err == nil {
 			return l, nil
 		}
 		if !errors.Is(err, syscall.EADDRINUSE) {
@@ -167,6 +183,19 @@ func (p *passive) accept() (*net.TCPConn, error) {
 	return nil, errForeignData
 }
 
+// connected tells whether the client's connection has come, and no
+// transfer has taken it yet.
+func (p *passive) connected() bool {
+	select {
+	case <-p.ready:
+	default:
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conn != nil && !p.claimed
+}
+
 // wait returns the client's connection once it has come.
 func (p *passive) wait(ctx context.Context) (*net.TCPConn, error) {
 	timer := time.NewTimer(dataConnectTimeout)
@@ -188,20 +217,29 @@ func (p *passive) wait(ctx context.Context) (*net.TCPConn, error) {
 }
 
 // Close closes the listener and a connection no transfer took, off the
-// caller's path.
+// caller's path while the accept is still under way.
 func (p *passive) Close() error {
 	p.s.untrack(p)
 	_ = p.l.Close()
-	go func() {
-		<-p.ready
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if !p.claimed && p.conn != nil {
-			p.claimed = true
-			_ = p.conn.Close()
-		}
-	}()
+	select {
+	case <-p.ready:
+		p.closeUnclaimed()
+	default:
+		go func() {
+			<-p.ready
+			p.closeUnclaimed()
+		}()
+	}
 	return nil
+}
+
+func (p *passive) closeUnclaimed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.claimed && p.conn != nil {
+		p.claimed = true
+		_ = p.conn.Close()
+	}
 }
 
 func (s *session) cmdPORT(arg string) bool { return s.setActive("PORT", arg, parsePORT) }
@@ -279,8 +317,7 @@ func (s *session) connect(ctx context.Context, ch dataChannel) (*dataConn, error
 		}
 		conn = c
 	} else {
-		d := net.Dialer{Timeout: dataConnectTimeout}
-		c, err := d.DialContext(ctx, "tcp", ch.active.String())
+		c, err := dataDialer.DialContext(ctx, "tcp", ch.active.String())
 		if err != nil {
 			return nil, err
 		}
