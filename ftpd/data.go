@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -93,12 +96,11 @@ func (s *session) listenPassive() (p *passive, alive bool) {
 		s.report(slog.LevelWarn, "cannot listen for a passive data connection", "user", s.userName(), "err", err)
 		return nil, s.reply(425, "Could not listen for passive connection: "+err.Error()) == nil
 	}
-	p = &passive{l: l, s: s, ready: make(chan struct{})}
+	p = &passive{l: l, s: s}
 	if !s.track(p) {
 		_ = l.Close()
 		return nil, false
 	}
-	go p.acceptEarly()
 	s.data.passive = p
 	return p, true
 }
@@ -140,31 +142,35 @@ func (s *session) listen(ip netip.Addr) (*net.TCPListener, error) {
 	return nil, fmt.Errorf("no free port in %d-%d: %w", ports.min, ports.max, err)
 }
 
-// passive is a passive data listener. It accepts as soon as the PASV reply
-// is out rather than when the transfer command comes: clients connect first
-// and then send the command, so the accept is done while the command is on
-// its way. It takes only a connection from the session's client address:
-// another host that connects first is dropped, and the client still gets in.
+// passive is a passive data listener. It takes only a connection from the
+// session's client address: another host that connects first is dropped,
+// and the client still gets in.
+//
+// It accepts when the transfer command comes, not in a goroutine of its own
+// as soon as PASV is answered: clients connect first and then send the
+// command, so the connection is in the listener's queue by then and the
+// accept is one system call, where a goroutine woken by the connection cost
+// a wake-up of the process per file.
 type passive struct {
-	l     *net.TCPListener
-	s     *session
-	ready chan struct{} // closed once acceptEarly has its result
+	l *net.TCPListener
+	s *session
 
 	mu      sync.Mutex
-	conn    *net.TCPConn
-	err     error
-	claimed bool // by wait, or by Close, which closes an unclaimed connection
+	claimed bool // by wait, or by Close
 }
 
 func (p *passive) port() int { return p.l.Addr().(*net.TCPAddr).Port }
 
-func (p *passive) acceptEarly() {
-	conn, err := p.accept()
-	_ = p.l.Close() // one connection per PASV
-	p.mu.Lock()
-	p.conn, p.err = conn, err
-	p.mu.Unlock()
-	close(p.ready)
+// queued tells whether a connection waits in the listener's queue, so
+// that accepting it does not wait.
+func (p *passive) queued() bool {
+	ready := false
+	onSocket(p.l, func(fd int) {
+		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds[:], 0)
+		ready = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+	})
+	return ready
 }
 
 func (p *passive) accept() (*net.TCPConn, error) {
@@ -183,63 +189,53 @@ func (p *passive) accept() (*net.TCPConn, error) {
 	return nil, errForeignData
 }
 
-// connected tells whether the client's connection has come, and no
-// transfer has taken it yet.
-func (p *passive) connected() bool {
-	select {
-	case <-p.ready:
-	default:
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.conn != nil && !p.claimed
-}
-
-// wait returns the client's connection once it has come.
+// wait returns the client's connection once it has come, and closes the
+// listener: one connection per PASV.
 func (p *passive) wait(ctx context.Context) (*net.TCPConn, error) {
-	timer := time.NewTimer(dataConnectTimeout)
-	defer timer.Stop()
-	select {
-	case <-p.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-timer.C:
-		return nil, errNoDataConn
-	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.claimed {
+	claimed := p.claimed
+	p.claimed = true
+	p.mu.Unlock()
+	if claimed {
 		return nil, net.ErrClosed
 	}
-	p.claimed = true
-	return p.conn, p.err
+	defer p.l.Close()
+	_ = p.l.SetDeadline(time.Now().Add(dataConnectTimeout))
+	stop := context.AfterFunc(ctx, func() { _ = p.l.Close() })
+	defer stop()
+	conn, err := p.accept()
+	switch {
+	case err == nil:
+		return conn, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, errNoDataConn
+	}
+	return nil, err
 }
 
-// Close closes the listener and a connection no transfer took, off the
-// caller's path while the accept is still under way.
+// Close closes the listener. A connection the client opened that no
+// transfer took is accepted and closed first, so that the client sees it
+// end (EOF) rather than reset with the listener.
 func (p *passive) Close() error {
 	p.s.untrack(p)
-	_ = p.l.Close()
-	select {
-	case <-p.ready:
-		p.closeUnclaimed()
-	default:
-		go func() {
-			<-p.ready
-			p.closeUnclaimed()
-		}()
-	}
-	return nil
-}
-
-func (p *passive) closeUnclaimed() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.claimed && p.conn != nil {
-		p.claimed = true
-		_ = p.conn.Close()
+	claimed := p.claimed
+	p.claimed = true
+	p.mu.Unlock()
+	if !claimed {
+		// A client that reset its connection meanwhile leaves nothing to accept.
+		_ = p.l.SetDeadline(time.Now().Add(time.Second))
 	}
+	for i := 0; !claimed && i < maxForeignDataConns && p.queued(); i++ {
+		conn, err := p.l.AcceptTCP()
+		if err != nil {
+			break
+		}
+		_ = conn.Close()
+	}
+	return p.l.Close()
 }
 
 func (s *session) cmdPORT(arg string) bool { return s.setActive("PORT", arg, parsePORT) }
