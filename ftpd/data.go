@@ -155,6 +155,8 @@ type passive struct {
 	l *net.TCPListener
 	s *session
 
+	inQueue bool // queued saw a connection waiting
+
 	mu      sync.Mutex
 	claimed bool // by wait, or by Close
 }
@@ -170,23 +172,24 @@ func (p *passive) queued() bool {
 		n, err := unix.Poll(fds[:], 0)
 		ready = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
 	})
+	p.inQueue = ready
 	return ready
 }
 
-func (p *passive) accept() (*net.TCPConn, error) {
-	for range maxForeignDataConns {
-		conn, err := p.l.AcceptTCP()
-		if err != nil {
-			return nil, err
-		}
-		from := ClientAddrPort(conn.RemoteAddr())
-		if from.Addr() == p.s.client.Addr() {
-			return conn, nil
-		}
-		p.s.report(slog.LevelWarn, "passive data connection from another address refused", "user", p.s.userName(), "from", from)
-		conn.Close()
+// acceptOne accepts a connection: the client's, or nil and no error for
+// one from another address, which it closes.
+func (p *passive) acceptOne() (*net.TCPConn, error) {
+	conn, err := p.l.AcceptTCP()
+	if err != nil {
+		return nil, err
 	}
-	return nil, errForeignData
+	from := ClientAddrPort(conn.RemoteAddr())
+	if from.Addr() == p.s.client.Addr() {
+		return conn, nil
+	}
+	p.s.report(slog.LevelWarn, "passive data connection from another address refused", "user", p.s.userName(), "from", from)
+	conn.Close()
+	return nil, nil
 }
 
 // wait returns the client's connection once it has come, and closes the
@@ -200,19 +203,29 @@ func (p *passive) wait(ctx context.Context) (*net.TCPConn, error) {
 		return nil, net.ErrClosed
 	}
 	defer p.l.Close()
+	if p.inQueue { // the accept does not wait: no deadline, no watch on ctx
+		if conn, err := p.acceptOne(); conn != nil || err != nil {
+			return conn, err
+		}
+	}
 	_ = p.l.SetDeadline(time.Now().Add(dataConnectTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = p.l.Close() })
 	defer stop()
-	conn, err := p.accept()
-	switch {
-	case err == nil:
-		return conn, nil
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return nil, errNoDataConn
+	for range maxForeignDataConns {
+		conn, err := p.acceptOne()
+		switch {
+		case conn != nil:
+			return conn, nil
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, errNoDataConn
+		}
+		return nil, err
 	}
-	return nil, err
+	return nil, errForeignData
 }
 
 // Close closes the listener. A connection the client opened that no

@@ -247,7 +247,7 @@ func (s *session) transferFile(arg string, flags int) bool {
 	protP, ascii := s.protP, s.ascii.Load()
 	inline := !upload && s.inlineDownload(left, protP)
 	return s.startJob(func(j *job, ch dataChannel) {
-		t := s.startTransfer(name, upload)
+		t := s.startTransfer(name, upload, !inline)
 		dc, stream := s.openData(j, ch, protP)
 		failure := errNoDataConn
 		if dc != nil {
@@ -425,11 +425,16 @@ func (t *transfer) direction() string {
 	return "download"
 }
 
-func (s *session) startTransfer(path string, upload bool) *transfer {
+// startTransfer shows a transfer in Sessions and, with watch, ends it when
+// it stalls; an inline download (inlineDownload) does not wait on the
+// client, and its data connection's write deadline bounds it all the same.
+func (s *session) startTransfer(path string, upload, watch bool) *transfer {
 	t := &transfer{upload: upload, path: path, start: time.Now()}
 	s.mu.Lock()
 	s.transfer = t
-	s.watchTransfer(t, 0, t.start)
+	if watch {
+		s.watchTransfer(t, 0, t.start)
+	}
 	s.mu.Unlock()
 	return t
 }
@@ -493,7 +498,9 @@ func tcpMoved(conn *net.TCPConn) uint64 {
 // endTransfer logs a transfer and forgets it.
 func (s *session) endTransfer(t *transfer, failed, ascii bool) {
 	s.mu.Lock()
-	t.watch.Stop()
+	if t.watch != nil {
+		t.watch.Stop()
+	}
 	if s.transfer == t {
 		s.transfer = nil
 	}
