@@ -305,11 +305,13 @@ func (s *session) move(j *job, t *transfer, dc *dataConn, stream io.ReadWriter, 
 const maxHangUpGrace = 2 * time.Millisecond
 
 // hangUpGrace is how long an upload that took elapsed waits for the
-// control connection's end: a killed client's kernel closes the data
-// connection first and the control connection tens of microseconds later.
-// A hundredth of the upload's time, so that a live client's upload takes 1 %
-// longer at most; an upload of under 5 ms, over before a kill could come,
-// only looks.
+// control connection's end: a killed client's kernel closes its two
+// connections one after the other as the process exits, usually within
+// microseconds, but a dying process that loses its core in between can
+// end the control connection milliseconds later (README: what counts as a
+// complete upload). A hundredth of the upload's time, so that a live
+// client's upload takes 1 % longer at most; an upload of under 5 ms, over
+// before a kill could come, only looks.
 func hangUpGrace(elapsed time.Duration) time.Duration {
 	if elapsed < 5*time.Millisecond {
 		return 0
