@@ -577,10 +577,7 @@ func TestABOR(t *testing.T) {
 	ts.writeHome(t, "big.bin", bytes.Repeat([]byte{5}, 64<<20))
 	c := dialFTP(t, ts.addr)
 	c.login()
-	transferOpen := func() bool {
-		sessions := ts.srv.Sessions()
-		return len(sessions) == 1 && sessions[0].Transfer != nil
-	}
+	transferOpen := ts.transferOpen
 
 	data := c.startStor("page.php")
 	_, err := data.Write([]byte("<?php half"))
@@ -655,10 +652,7 @@ func TestDownloadWhicheverComesFirst(t *testing.T) {
 
 	c.epsv("127.0.0.1")
 	require.NoError(t, c.text.PrintfLine("RETR small.bin"))
-	waitFor(t, "the download to wait for its connection", func() bool {
-		sessions := ts.srv.Sessions()
-		return len(sessions) == 1 && sessions[0].Transfer != nil
-	})
+	waitFor(t, "the download to wait for its connection", ts.transferOpen)
 	require.NoError(t, c.text.PrintfLine("ABOR"))
 	c.expect(226)
 	c.must(200, "NOOP")
