@@ -105,7 +105,7 @@ func (s *session) listenPassive() (p *passive, alive bool) {
 	return p, true
 }
 
-// dataSockets makes data connections without TCP keep-alives: a transfer
+// dataListener and dataDialer make data connections without TCP keep-alives: a transfer
 // that does not move ends by its stall watch (watchTransfer) long before
 // they would, and each connection saves the four setsockopt calls that set
 // them.
@@ -155,7 +155,7 @@ type passive struct {
 	l *net.TCPListener
 	s *session
 
-	inQueue bool // queued saw a connection waiting
+	inQueue bool // the control loop saw a connection waiting (inlineDownload)
 
 	mu      sync.Mutex
 	claimed bool // by wait, or by Close
@@ -172,7 +172,6 @@ func (p *passive) queued() bool {
 		n, err := unix.Poll(fds[:], 0)
 		ready = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
 	})
-	p.inQueue = ready
 	return ready
 }
 

@@ -111,7 +111,12 @@ const inlineMax = 16 << 10
 // need not read ABOR meanwhile, and a small file costs no goroutine, no
 // wake-up of one and no growing of its stack.
 func (s *session) inlineDownload(left int64, protP bool) bool {
-	return !protP && left <= inlineMax && s.data.passive != nil && s.data.passive.queued()
+	p := s.data.passive
+	if protP || left > inlineMax || p == nil || !p.queued() {
+		return false
+	}
+	p.inQueue = true
+	return true
 }
 
 // openData connects the data channel and answers 150, then secures the
