@@ -105,10 +105,10 @@ func (s *session) listenPassive() (p *passive, alive bool) {
 	return p, true
 }
 
-// dataListener and dataDialer make data connections without TCP keep-alives: a transfer
-// that does not move ends by its stall watch (watchTransfer) long before
-// they would, and each connection saves the four setsockopt calls that set
-// them.
+// dataListener and dataDialer make data connections without TCP
+// keep-alives: a transfer that does not move ends by its stall watch
+// (watchTransfer) long before they would, and each connection saves the
+// four setsockopt calls that set them.
 var (
 	dataListener = net.ListenConfig{KeepAlive: -1}
 	dataDialer   = net.Dialer{Timeout: dataConnectTimeout, KeepAlive: -1}
