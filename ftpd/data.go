@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -93,28 +96,43 @@ func (s *session) listenPassive() (p *passive, alive bool) {
 		s.report(slog.LevelWarn, "cannot listen for a passive data connection", "user", s.userName(), "err", err)
 		return nil, s.reply(425, "Could not listen for passive connection: "+err.Error()) == nil
 	}
-	p = &passive{l: l, s: s, ready: make(chan struct{})}
+	p = &passive{l: l, s: s}
 	if !s.track(p) {
 		_ = l.Close()
 		return nil, false
 	}
-	go p.acceptEarly()
 	s.data.passive = p
 	return p, true
 }
 
+// dataListener and dataDialer make data connections without TCP
+// keep-alives: a transfer that does not move ends by its stall watch
+// (watchTransfer) long before they would, and each connection saves the
+// four setsockopt calls that set them.
+var (
+	dataListener = net.ListenConfig{KeepAlive: -1}
+	dataDialer   = net.Dialer{Timeout: dataConnectTimeout, KeepAlive: -1}
+)
+
+// listenTCP opens a passive data listener on addr.
+func listenTCP(addr netip.AddrPort) (*net.TCPListener, error) {
+	l, err := dataListener.Listen(context.Background(), "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	return l.(*net.TCPListener), nil
+}
+
 // listen opens a listener on a random port of the passive range (ports.go).
 func (s *session) listen(ip netip.Addr) (*net.TCPListener, error) {
-	addr := &net.TCPAddr{IP: ip.AsSlice()}
 	if s.conf.PassivePortMin == 0 {
-		return net.ListenTCP("tcp", addr)
+		return listenTCP(netip.AddrPortFrom(ip, 0))
 	}
 	ports := passivePorts{min: s.conf.PassivePortMin, max: s.conf.PassivePortMax}
 	var err error
 	for range ports.attempts() {
-		addr.Port = ports.next()
 		var l *net.TCPListener
-		if l, err = net.ListenTCP("tcp", addr); err == nil {
+		if l, err = listenTCP(netip.AddrPortFrom(ip, uint16(ports.next()))); err == nil {
 			return l, nil
 		}
 		if !errors.Is(err, syscall.EADDRINUSE) {
@@ -124,84 +142,112 @@ func (s *session) listen(ip netip.Addr) (*net.TCPListener, error) {
 	return nil, fmt.Errorf("no free port in %d-%d: %w", ports.min, ports.max, err)
 }
 
-// passive is a passive data listener. It accepts as soon as the PASV reply
-// is out rather than when the transfer command comes: clients connect first
-// and then send the command, so the accept is done while the command is on
-// its way. It takes only a connection from the session's client address:
-// another host that connects first is dropped, and the client still gets in.
+// passive is a passive data listener. It takes only a connection from the
+// session's client address: another host that connects first is dropped,
+// and the client still gets in.
+//
+// It accepts when the transfer command comes, not in a goroutine of its own
+// as soon as PASV is answered: clients connect first and then send the
+// command, so the connection is in the listener's queue by then and the
+// accept is one system call, where a goroutine woken by the connection cost
+// a wake-up of the process per file.
 type passive struct {
-	l     *net.TCPListener
-	s     *session
-	ready chan struct{} // closed once acceptEarly has its result
+	l *net.TCPListener
+	s *session
+
+	inQueue bool // the control loop saw a connection waiting (inlineDownload)
 
 	mu      sync.Mutex
-	conn    *net.TCPConn
-	err     error
-	claimed bool // by wait, or by Close, which closes an unclaimed connection
+	claimed bool // by wait, or by Close
 }
 
 func (p *passive) port() int { return p.l.Addr().(*net.TCPAddr).Port }
 
-func (p *passive) acceptEarly() {
-	conn, err := p.accept()
-	_ = p.l.Close() // one connection per PASV
-	p.mu.Lock()
-	p.conn, p.err = conn, err
-	p.mu.Unlock()
-	close(p.ready)
+// queued tells whether a connection waits in the listener's queue, so
+// that accepting it does not wait.
+func (p *passive) queued() bool {
+	ready := false
+	onSocket(p.l, func(fd int) {
+		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds[:], 0)
+		ready = err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+	})
+	return ready
 }
 
-func (p *passive) accept() (*net.TCPConn, error) {
+// acceptOne accepts a connection: the client's, or nil and no error for
+// one from another address, which it closes.
+func (p *passive) acceptOne() (*net.TCPConn, error) {
+	conn, err := p.l.AcceptTCP()
+	if err != nil {
+		return nil, err
+	}
+	from := ClientAddrPort(conn.RemoteAddr())
+	if from.Addr() == p.s.client.Addr() {
+		return conn, nil
+	}
+	p.s.report(slog.LevelWarn, "passive data connection from another address refused", "user", p.s.userName(), "from", from)
+	conn.Close()
+	return nil, nil
+}
+
+// wait returns the client's connection once it has come, and closes the
+// listener: one connection per PASV.
+func (p *passive) wait(ctx context.Context) (*net.TCPConn, error) {
+	p.mu.Lock()
+	claimed := p.claimed
+	p.claimed = true
+	p.mu.Unlock()
+	if claimed {
+		return nil, net.ErrClosed
+	}
+	defer p.l.Close()
+	if p.inQueue { // the accept does not wait: no deadline, no watch on ctx
+		if conn, err := p.acceptOne(); conn != nil || err != nil {
+			return conn, err
+		}
+	}
+	_ = p.l.SetDeadline(time.Now().Add(dataConnectTimeout))
+	stop := context.AfterFunc(ctx, func() { _ = p.l.Close() })
+	defer stop()
 	for range maxForeignDataConns {
-		conn, err := p.l.AcceptTCP()
-		if err != nil {
-			return nil, err
-		}
-		from := ClientAddrPort(conn.RemoteAddr())
-		if from.Addr() == p.s.client.Addr() {
+		conn, err := p.acceptOne()
+		switch {
+		case conn != nil:
 			return conn, nil
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, errNoDataConn
 		}
-		p.s.report(slog.LevelWarn, "passive data connection from another address refused", "user", p.s.userName(), "from", from)
-		conn.Close()
+		return nil, err
 	}
 	return nil, errForeignData
 }
 
-// wait returns the client's connection once it has come.
-func (p *passive) wait(ctx context.Context) (*net.TCPConn, error) {
-	timer := time.NewTimer(dataConnectTimeout)
-	defer timer.Stop()
-	select {
-	case <-p.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-timer.C:
-		return nil, errNoDataConn
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.claimed {
-		return nil, net.ErrClosed
-	}
-	p.claimed = true
-	return p.conn, p.err
-}
-
-// Close closes the listener and a connection no transfer took, off the
-// caller's path.
+// Close closes the listener. A connection the client opened that no
+// transfer took is accepted and closed first, so that the client sees it
+// end (EOF) rather than reset with the listener.
 func (p *passive) Close() error {
 	p.s.untrack(p)
-	_ = p.l.Close()
-	go func() {
-		<-p.ready
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if !p.claimed && p.conn != nil {
-			p.claimed = true
-			_ = p.conn.Close()
+	p.mu.Lock()
+	claimed := p.claimed
+	p.claimed = true
+	p.mu.Unlock()
+	if !claimed {
+		// A client that reset its connection meanwhile leaves nothing to accept.
+		_ = p.l.SetDeadline(time.Now().Add(time.Second))
+	}
+	for i := 0; !claimed && i < maxForeignDataConns && p.queued(); i++ {
+		conn, err := p.l.AcceptTCP()
+		if err != nil {
+			break
 		}
-	}()
-	return nil
+		_ = conn.Close()
+	}
+	return p.l.Close()
 }
 
 func (s *session) cmdPORT(arg string) bool { return s.setActive("PORT", arg, parsePORT) }
@@ -279,8 +325,7 @@ func (s *session) connect(ctx context.Context, ch dataChannel) (*dataConn, error
 		}
 		conn = c
 	} else {
-		d := net.Dialer{Timeout: dataConnectTimeout}
-		c, err := d.DialContext(ctx, "tcp", ch.active.String())
+		c, err := dataDialer.DialContext(ctx, "tcp", ch.active.String())
 		if err != nil {
 			return nil, err
 		}

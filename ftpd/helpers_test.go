@@ -350,3 +350,10 @@ func (c *ftpConn) closed() bool {
 	}
 	return false
 }
+
+// transferOpen tells whether the server's one session has a file transfer
+// under way.
+func (ts *testServer) transferOpen() bool {
+	sessions := ts.srv.Sessions()
+	return len(sessions) == 1 && sessions[0].Transfer != nil
+}

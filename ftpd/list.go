@@ -229,7 +229,7 @@ func (s *session) list(arg string, format listFormat, single bool, failCode int)
 			s.finish(j, replyTransferDone)
 		}
 		s.closeConn(dc)
-	})
+	}, false)
 }
 
 func (s *session) cmdMLST(arg string) bool {

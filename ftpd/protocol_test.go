@@ -579,10 +579,7 @@ func TestABOR(t *testing.T) {
 	ts.writeHome(t, "big.bin", bytes.Repeat([]byte{5}, 64<<20))
 	c := dialFTP(t, ts.addr)
 	c.login()
-	transferOpen := func() bool {
-		sessions := ts.srv.Sessions()
-		return len(sessions) == 1 && sessions[0].Transfer != nil
-	}
+	transferOpen := ts.transferOpen
 
 	data := c.startStor("page.php")
 	_, err := data.Write([]byte("<?php half"))
@@ -606,4 +603,77 @@ func TestABOR(t *testing.T) {
 	c.expect(426)
 	c.expect(226)
 	c.must(200, "NOOP")
+}
+
+// TestDownloadWhicheverComesFirst: a download is served whether the client
+// connects its passive data connection before the command (a small file
+// then goes out from the control loop, inlineDownload) or after it (the
+// transfer waits for the connection), and ABOR ends a transfer still
+// waiting for its connection.
+func TestDownloadWhicheverComesFirst(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	small := bytes.Repeat([]byte{1}, 4<<10)
+	large := bytes.Repeat([]byte{2}, inlineMax+1)
+	ts.writeHome(t, "small.bin", small)
+	ts.writeHome(t, "large.bin", large)
+	ts.writeHome(t, "empty.bin", nil)
+	c := dialFTP(t, ts.addr)
+	c.login()
+	for _, tt := range []struct {
+		name         string
+		want         []byte
+		connectFirst bool
+	}{
+		{"small.bin", small, true},
+		{"small.bin", small, false},
+		{"large.bin", large, true},
+		{"large.bin", large, false},
+		{"empty.bin", nil, true},
+	} {
+		addr := c.epsv("127.0.0.1")
+		var data net.Conn
+		var err error
+		if tt.connectFirst {
+			data, err = net.DialTimeout("tcp", addr, 5*time.Second)
+			require.NoError(t, err)
+		}
+		require.NoError(t, c.text.PrintfLine("RETR %s", tt.name))
+		if !tt.connectFirst {
+			data, err = net.DialTimeout("tcp", addr, 5*time.Second)
+			require.NoError(t, err)
+		}
+		c.expect(150)
+		got, err := io.ReadAll(data)
+		require.NoError(t, err)
+		require.Equal(t, len(tt.want), len(got), "%s, connected first: %v", tt.name, tt.connectFirst)
+		require.True(t, bytes.Equal(tt.want, got), "%s: other bytes", tt.name)
+		data.Close()
+		c.expect(226)
+	}
+
+	c.epsv("127.0.0.1")
+	require.NoError(t, c.text.PrintfLine("RETR small.bin"))
+	waitFor(t, "the download to wait for its connection", ts.transferOpen)
+	require.NoError(t, c.text.PrintfLine("ABOR"))
+	c.expect(226)
+	c.must(200, "NOOP")
+}
+
+// TestRESTBeyondTheEndSendsNothing: a download from an offset at or past
+// the end of the file sends no byte and completes.
+func TestRESTBeyondTheEndSendsNothing(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.writeHome(t, "f.txt", []byte("0123456789"))
+	c := dialFTP(t, ts.addr)
+	c.login()
+	for _, offset := range []int{4, 10, 20} {
+		c.must(350, "REST %d", offset)
+		data := c.startRetr("f.txt")
+		got, err := io.ReadAll(data)
+		require.NoError(t, err)
+		require.Equal(t, "0123456789"[min(offset, 10):], string(got), "REST %d", offset)
+		c.expect(226)
+	}
 }

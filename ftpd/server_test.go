@@ -184,10 +184,7 @@ func TestShutdownCutsStalledTransfersAtTheDeadline(t *testing.T) {
 	data := busy.startStor("up.bin")
 	_, err := data.Write([]byte("half of the new"))
 	require.NoError(t, err)
-	waitFor(t, "the upload to start", func() bool {
-		sessions := ts.srv.Sessions()
-		return len(sessions) == 1 && sessions[0].Transfer != nil
-	})
+	waitFor(t, "the upload to start", ts.transferOpen)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

@@ -69,15 +69,17 @@ func (j *job) isAborted() bool {
 }
 
 // startJob runs a data command in a goroutine of its own, with the data
-// channel the last PASV, EPSV, PORT or EPRT set up.
-func (s *session) startJob(run func(j *job, ch dataChannel)) bool {
+// channel the last PASV, EPSV, PORT or EPRT set up; inline, it runs it in
+// the control loop's, for a command that cannot wait on the client
+// (inlineDownload).
+func (s *session) startJob(run func(j *job, ch dataChannel), inline bool) bool {
 	ch := s.data.take()
 	j := &job{done: make(chan struct{})}
 	j.ctx, j.cancel = context.WithCancel(s.ctx)
 	s.mu.Lock()
 	s.busy = j
 	s.mu.Unlock()
-	go func() {
+	body := func() {
 		defer func() {
 			j.cancel()
 			s.mu.Lock()
@@ -88,7 +90,32 @@ func (s *session) startJob(run func(j *job, ch dataChannel)) bool {
 		}()
 		defer s.recoverPanic()
 		run(j, ch)
-	}()
+	}
+	if inline {
+		body()
+	} else {
+		go body()
+	}
+	return true
+}
+
+// inlineMax is the largest download that runs in the control loop's
+// goroutine: it fits the send buffer a new TCP socket has on Linux
+// (net.ipv4.tcp_wmem's default, 16 KiB), so sending it does not wait for
+// the client to read.
+const inlineMax = 16 << 10
+
+// inlineDownload tells whether a download of left bytes can run in the
+// control loop: small, in clear, over a passive connection the client has
+// already opened. Nothing in it then waits on the client, so the loop
+// need not read ABOR meanwhile, and a small file costs no goroutine, no
+// wake-up of one and no growing of its stack.
+func (s *session) inlineDownload(left int64, protP bool) bool {
+	p := s.data.passive
+	if protP || left > inlineMax || p == nil || !p.queued() {
+		return false
+	}
+	p.inQueue = true
 	return true
 }
 
@@ -200,7 +227,19 @@ func (s *session) transferFile(arg string, flags int) bool {
 	name := s.abs(arg)
 	offset := s.rest
 	s.rest = 0
-	h, err := s.fs.GetHandle(name, flags, offset)
+	upload := flags != os.O_RDONLY
+	var h rootfs.Handle
+	var left int64 // the bytes a download sends
+	var err error
+	if upload {
+		h, err = s.fs.GetHandle(name, flags, offset)
+	} else {
+		var f *os.File
+		var size int64
+		if f, size, err = s.fs.OpenDownload(name); err == nil {
+			h, left = f, max(size-offset, 0)
+		}
+	}
 	if err == nil && offset != 0 {
 		if _, err = h.Seek(offset, io.SeekStart); err != nil {
 			_ = h.Close()
@@ -210,13 +249,14 @@ func (s *session) transferFile(arg string, flags int) bool {
 		s.data.close()
 		return s.reply(errorCode(err, 550), "Could not access file: "+err.Error()) == nil
 	}
-	upload, protP, ascii := flags != os.O_RDONLY, s.protP, s.ascii.Load()
+	protP, ascii := s.protP, s.ascii.Load()
+	inline := !upload && s.inlineDownload(left, protP)
 	return s.startJob(func(j *job, ch dataChannel) {
-		t := s.startTransfer(name, upload)
+		t := s.startTransfer(name, upload, !inline)
 		dc, stream := s.openData(j, ch, protP)
 		failure := errNoDataConn
 		if dc != nil {
-			failure = s.move(j, t, dc, stream, h, upload)
+			failure = s.move(j, t, dc, stream, h, upload, left)
 		}
 		if a, ok := h.(rootfs.Aborter); ok && failure != nil {
 			a.Abort(failure)
@@ -233,13 +273,13 @@ func (s *session) transferFile(arg string, flags int) bool {
 			s.closeConn(dc) // after the reply: TCP's goodbye need not hold it up
 		}
 		s.endTransfer(t, failure != nil, ascii)
-	})
+	}, inline)
 }
 
 // move copies between the file and the data connection. nil means the
 // transfer is complete and the file may be kept; otherwise it has answered
 // (unless ABOR did, or the client is gone).
-func (s *session) move(j *job, t *transfer, dc *dataConn, stream io.ReadWriter, h rootfs.Handle, upload bool) error {
+func (s *session) move(j *job, t *transfer, dc *dataConn, stream io.ReadWriter, h rootfs.Handle, upload bool, left int64) error {
 	t.conn.Store(dc)
 	if r, ok := stream.(refused); ok {
 		s.refuseData(j, dc, r, upload)
@@ -249,7 +289,7 @@ func (s *session) move(j *job, t *transfer, dc *dataConn, stream io.ReadWriter, 
 	if upload {
 		err = s.receive(t, dc, stream, h)
 	} else {
-		err = s.sendFile(t, dc, stream, h)
+		err = s.sendFile(t, dc, stream, h, left)
 	}
 	switch {
 	case j.isAborted():
@@ -270,11 +310,13 @@ func (s *session) move(j *job, t *transfer, dc *dataConn, stream io.ReadWriter, 
 const maxHangUpGrace = 2 * time.Millisecond
 
 // hangUpGrace is how long an upload that took elapsed waits for the
-// control connection's end: a killed client's kernel closes the data
-// connection first and the control connection tens of microseconds later.
-// A hundredth of the upload's time, so that a live client's upload takes 1 %
-// longer at most; an upload of under 5 ms, over before a kill could come,
-// only looks.
+// control connection's end: a killed client's kernel closes its two
+// connections one after the other as the process exits, usually within
+// microseconds, but a dying process that loses its core in between can
+// end the control connection milliseconds later (README: what counts as a
+// complete upload). A hundredth of the upload's time, so that a live
+// client's upload takes 1 % longer at most; an upload of under 5 ms, over
+// before a kill could come, only looks.
 func hangUpGrace(elapsed time.Duration) time.Duration {
 	if elapsed < 5*time.Millisecond {
 		return 0
@@ -303,16 +345,18 @@ func (s *session) clientGone(grace time.Duration) bool {
 	return gone || s.ctx.Err() != nil
 }
 
-// sendFile sends a download in chunks (chunks.go); over plain TCP the
-// kernel sends each with sendfile(2) from the *os.File rootfs gives. It
-// then shuts the connection for writing, so that the client sees the end
-// of the file before the 226.
-func (s *session) sendFile(t *transfer, dc *dataConn, w io.Writer, h rootfs.Handle) error {
+// sendFile sends the left bytes of a download in chunks (chunks.go); over
+// plain TCP the kernel sends each with sendfile(2) from the *os.File rootfs
+// gives. It stops at the size the file had when opened, or earlier if it
+// shrank, and then shuts the connection for writing, so that the client
+// sees the end of the file before the 226.
+func (s *session) sendFile(t *transfer, dc *dataConn, w io.Writer, h rootfs.Handle, left int64) error {
 	sizes := newChunks(s.conf.IdleTimeout)
+	chunk := &io.LimitedReader{R: h}
 	for {
 		var n int64
 		var err error
-		chunk := &io.LimitedReader{R: h, N: sizes.next()}
+		chunk.N = min(sizes.next(), left)
 		if w == io.Writer(dc) {
 			_ = dc.SetWriteDeadline(time.Now().Add(dc.timeout))
 			n, err = dc.TCPConn.ReadFrom(chunk)
@@ -321,10 +365,11 @@ func (s *session) sendFile(t *transfer, dc *dataConn, w io.Writer, h rootfs.Hand
 		}
 		sizes.done()
 		t.bytes.Add(n)
+		left -= n
 		if err != nil {
 			return err
 		}
-		if chunk.N > 0 { // the file ended
+		if chunk.N > 0 || left == 0 { // the file ended
 			if tc, ok := w.(*tls.Conn); ok {
 				return tc.Close() // close_notify: the end of the data
 			}
@@ -387,11 +432,16 @@ func (t *transfer) direction() string {
 	return "download"
 }
 
-func (s *session) startTransfer(path string, upload bool) *transfer {
+// startTransfer shows a transfer in Sessions and, with watch, ends it when
+// it stalls; an inline download (inlineDownload) does not wait on the
+// client, and its data connection's write deadline bounds it all the same.
+func (s *session) startTransfer(path string, upload, watch bool) *transfer {
 	t := &transfer{upload: upload, path: path, start: time.Now()}
 	s.mu.Lock()
 	s.transfer = t
-	s.watchTransfer(t, 0, t.start)
+	if watch {
+		s.watchTransfer(t, 0, t.start)
+	}
 	s.mu.Unlock()
 	return t
 }
@@ -455,7 +505,9 @@ func tcpMoved(conn *net.TCPConn) uint64 {
 // endTransfer logs a transfer and forgets it.
 func (s *session) endTransfer(t *transfer, failed, ascii bool) {
 	s.mu.Lock()
-	t.watch.Stop()
+	if t.watch != nil {
+		t.watch.Stop()
+	}
 	if s.transfer == t {
 		s.transfer = nil
 	}

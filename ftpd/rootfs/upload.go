@@ -46,11 +46,11 @@ type Aborter interface {
 // Options.InPlaceUploads is set; appends and resumes write in place.
 func (fsys *FS) GetHandle(name string, flags int, offset int64) (Handle, error) {
 	if flags&writeFlags == 0 {
-		rel, shown, err := resolve("open", name)
+		f, _, err := fsys.OpenDownload(name)
 		if err != nil {
-			return nil, err
+			return nil, err // not a nil *os.File in a non-nil interface
 		}
-		return fsys.openRegular(rel, shown, os.O_RDONLY)
+		return f, nil
 	}
 	rel, shown, err := fsys.resolveWrite("open", name)
 	if err != nil {
@@ -62,22 +62,42 @@ func (fsys *FS) GetHandle(name string, flags int, offset int64) (Handle, error) 
 	return fsys.openRegular(rel, shown, flags)
 }
 
+// OpenDownload opens name to send it (RETR), as GetHandle does, and reports
+// its size then: the sender stops there rather than reading until a read
+// finds the end, a system call more per file.
+func (fsys *FS) OpenDownload(name string) (*os.File, int64, error) {
+	rel, shown, err := resolve("open", name)
+	if err != nil {
+		return nil, 0, err
+	}
+	return fsys.openFile(rel, shown, os.O_RDONLY)
+}
+
 // openRegular opens a file to transfer in place. The handle is the
 // *os.File itself.
 func (fsys *FS) openRegular(rel, shown string, flags int) (Handle, error) {
-	f, fi, err := openAt(fsys.root, rel, shown, flags)
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		f.Close()
-		return nil, &os.PathError{Op: "open", Path: shown, Err: syscall.EISDIR}
-	}
-	detached, err := detach(f, fi, shown)
+	f, _, err := fsys.openFile(rel, shown, flags)
 	if err != nil {
 		return nil, err // not a nil *os.File in a non-nil interface
 	}
-	return detached, nil
+	return f, nil
+}
+
+// openFile opens a regular file and reports its size.
+func (fsys *FS) openFile(rel, shown string, flags int) (*os.File, int64, error) {
+	f, fi, err := openAt(fsys.root, rel, shown, flags)
+	if err != nil {
+		return nil, 0, err
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, 0, &os.PathError{Op: "open", Path: shown, Err: syscall.EISDIR}
+	}
+	detached, err := detach(f, fi, shown)
+	if err != nil {
+		return nil, 0, err
+	}
+	return detached, fi.Size(), nil
 }
 
 // atomicUpload writes a STOR beside its target and publishes it on Close,
