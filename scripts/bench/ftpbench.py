@@ -44,22 +44,34 @@ def login(host, port, user, tls=False):
     return ftp
 
 
-def cmd_wait(a):
-    """Waits until the server greets, so the measurements start on a ready server."""
+def wait_until(a, ready, what):
+    """Waits until a connection to the server sends what ready accepts (its first
+    bytes), so the measurements start on a ready server."""
     deadline = time.monotonic() + a.seconds
     last = None
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((a.host, a.port), timeout=2) as s:
-                greeting = s.recv(512)
-                if greeting.startswith(b"220"):
-                    s.sendall(b"QUIT\r\n")
+                first = s.recv(512)
+                if ready(s, first):
                     return
-                last = greeting
+                last = first
         except OSError as e:
             last = e
         time.sleep(0.1)
-    sys.exit(f"no FTP greeting on {a.host}:{a.port} within {a.seconds}s (last: {last!r})")
+    sys.exit(f"no {what} on {a.host}:{a.port} within {a.seconds}s (last: {last!r})")
+
+
+def cmd_wait(a):
+    """Waits until the server greets."""
+
+    def greeted(s, first):
+        if first.startswith(b"220"):
+            s.sendall(b"QUIT\r\n")
+            return True
+        return False
+
+    wait_until(a, greeted, "FTP greeting")
 
 
 def cmd_sendfile(a):
@@ -101,14 +113,8 @@ def cmd_sendfile(a):
     print(f"{float(speed) / 1e6:.1f}")
 
 
-def cmd_sessions(a):
-    """Logins per second: connect, (AUTH TLS, PBSZ, PROT,) USER, PASS, QUIT, with a
-    few sessions at once."""
-
-    def one(_):
-        ftp = login(a.host, a.port, a.user, a.tls)
-        ftp.quit()
-
+def rate(a, one):
+    """Runs one(i) a.count times, a.workers at once, and prints how many per second."""
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(a.workers) as pool:
         futures = [pool.submit(one, i) for i in range(a.count)]
@@ -117,6 +123,12 @@ def cmd_sessions(a):
     if errors:
         sys.exit(f"{len(errors)} of {a.count} sessions failed; first: {errors[0]!r}")
     print(f"{a.count / elapsed:.1f}")
+
+
+def cmd_sessions(a):
+    """Logins per second: connect, (AUTH TLS, PBSZ, PROT,) USER, PASS, QUIT, with a
+    few sessions at once."""
+    rate(a, lambda _: login(a.host, a.port, a.user, a.tls).quit())
 
 
 def cmd_smallfiles(a):
@@ -216,38 +228,46 @@ def memory(root):
     return n, rss, pss
 
 
-def cmd_idle(a):
-    """Memory of the server's processes before and while a.count logged-in sessions
-    sit idle; prints processes, RSS and PSS (KiB) before and after. "Before" is read
-    a.settle seconds after the last session of the earlier rows ended: the memory an
-    idle server keeps, not what it holds while it winds down."""
+def idle_memory(a, open_session, ping, close):
+    """Memory of the server's processes before and while a.count sessions (opened
+    by open_session) sit idle; prints processes, RSS and PSS (KiB) before and after.
+    "Before" is read a.settle seconds after the last session of the earlier rows
+    ended: the memory an idle server keeps, not what it holds while it winds down.
+    Every session answers ping before "after" is read, so all are really up."""
     time.sleep(a.settle)
     before = memory(a.pid)
     sessions = []
     try:
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(login, a.host, a.port, a.user) for _ in range(a.count)]
-            for f in futures:
-                if f.exception() is None:
-                    sessions.append(f.result())
+            futures = [pool.submit(open_session) for _ in range(a.count)]
+            sessions = [f.result() for f in futures if f.exception() is None]
             errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
             sys.exit(f"{len(errors)} of {a.count} logins failed; first: {errors[0]!r}")
-        # Every session answers NOOP, so all of them are really up when measured.
-        for ftp in sessions:
-            ftp.voidcmd("NOOP")
+        for session in sessions:
+            ping(session)
         after = memory(a.pid)
     finally:
-        for ftp in sessions:
-            try:
-                ftp.quit()
-            except (OSError, ftplib.Error):
-                ftp.close()
+        for session in sessions:
+            close(session)
     print(*before, *after)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__)
+def cmd_idle(a):
+    """Memory with a.count logged-in FTP sessions idle (idle_memory)."""
+
+    def close(ftp):
+        try:
+            ftp.quit()
+        except (OSError, ftplib.Error):
+            ftp.close()
+
+    idle_memory(a, lambda: login(a.host, a.port, a.user), lambda ftp: ftp.voidcmd("NOOP"), close)
+
+
+def subcommands(p, wait):
+    """The parser's subcommands with "wait" (running wait), and a maker of more of
+    those that talk to a server."""
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def server(name, fn):
@@ -258,8 +278,14 @@ def main():
         s.set_defaults(fn=fn)
         return s
 
-    s = server("wait", cmd_wait)
+    s = server("wait", wait)
     s.add_argument("--seconds", type=float, default=20)
+    return sub, server
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    sub, server = subcommands(p, cmd_wait)
     s = sub.add_parser("sendfile")
     s.add_argument("file")
     s.add_argument("--client-cpu", help="run curl on this CPU only, as bench.sh runs its clients")

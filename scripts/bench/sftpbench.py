@@ -10,16 +10,14 @@ the environment (BENCH_PASS). Every socket has a timeout and every loop a bound.
 """
 
 import argparse
-import concurrent.futures
 import os
 import socket
 import sys
-import time
 
 import paramiko
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ftpbench import memory  # noqa: E402
+from ftpbench import idle_memory, rate, subcommands, wait_until  # noqa: E402
 
 TIMEOUT = 60  # seconds for any one socket operation or handshake
 
@@ -48,75 +46,28 @@ def connect(host, port, user):
 
 def cmd_wait(a):
     """Waits until the server sends its SSH version line."""
-    deadline = time.monotonic() + a.seconds
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((a.host, a.port), timeout=2) as s:
-                line = s.recv(256)
-                if line.startswith(b"SSH-2.0-"):
-                    return
-                last = line
-        except OSError as e:
-            last = e
-        time.sleep(0.1)
-    sys.exit(f"no SSH version line on {a.host}:{a.port} within {a.seconds}s (last: {last!r})")
+    wait_until(a, lambda _, first: first.startswith(b"SSH-2.0-"), "SSH version line")
 
 
 def cmd_sessions(a):
     """Logins per second: connect, log in, open the sftp subsystem (its INIT and
     VERSION), close; a.workers sessions at once."""
-
-    def one(_):
-        connect(a.host, a.port, a.user).get_channel().get_transport().close()
-
-    start = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(a.workers) as pool:
-        futures = [pool.submit(one, i) for i in range(a.count)]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-    elapsed = time.monotonic() - start
-    if errors:
-        sys.exit(f"{len(errors)} of {a.count} sessions failed; first: {errors[0]!r}")
-    print(f"{a.count / elapsed:.1f}")
+    rate(a, lambda _: connect(a.host, a.port, a.user).get_channel().get_transport().close())
 
 
 def cmd_idle(a):
-    """Memory of the server's processes before and while a.count SFTP sessions sit
-    idle; prints processes, RSS and PSS (KiB) before and after, as ftpbench.py idle."""
-    time.sleep(a.settle)
-    before = memory(a.pid)
-    sessions = []
-    try:
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(connect, a.host, a.port, a.user) for _ in range(a.count)]
-            sessions = [f.result() for f in futures if f.exception() is None]
-            errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            sys.exit(f"{len(errors)} of {a.count} logins failed; first: {errors[0]!r}")
-        # Every session answers a request, so all of them are really up when measured.
-        for sftp in sessions:
-            sftp.stat(".")
-        after = memory(a.pid)
-    finally:
-        for sftp in sessions:
-            sftp.get_channel().get_transport().close()
-    print(*before, *after)
+    """Memory with a.count SFTP sessions idle (ftpbench.idle_memory)."""
+    idle_memory(
+        a,
+        lambda: connect(a.host, a.port, a.user),
+        lambda sftp: sftp.stat("."),
+        lambda sftp: sftp.get_channel().get_transport().close(),
+    )
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    def server(name, fn):
-        s = sub.add_parser(name)
-        s.add_argument("--host", default="127.0.0.1")
-        s.add_argument("--port", type=int, required=True)
-        s.add_argument("--user", default="bench")
-        s.set_defaults(fn=fn)
-        return s
-
-    s = server("wait", cmd_wait)
-    s.add_argument("--seconds", type=float, default=20)
+    _, server = subcommands(p, cmd_wait)
     s = server("sessions", cmd_sessions)
     s.add_argument("--count", type=int, default=400)
     s.add_argument("--workers", type=int, default=4)
