@@ -213,9 +213,10 @@ max_sessions_per_user = $max_sessions
 ban_after_failures = 0
 CONF
 mount --bind "$work/etc" /etc
-# The state copy and the last logins go to the run's folder, not the machine's.
-export JELASTIC_FTP_STATE_DIR="$work/state"
-mkdir -p "$JELASTIC_FTP_STATE_DIR"
+# The state copy, the last logins and the control socket go to the run's folder,
+# not the machine's.
+export JELASTIC_FTP_STATE_DIR="$work/state" JELASTIC_FTP_RUN_DIR="$work/run"
+mkdir -p "$JELASTIC_FTP_STATE_DIR" "$JELASTIC_FTP_RUN_DIR"
 BENCH_PASS=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 export BENCH_PASS
 echo "$BENCH_PASS" | "$work/ftpctl" user add bench --home "$root" --password-stdin --no-owner-passwd >/dev/null
