@@ -34,8 +34,10 @@ func (ls *listeners) Close() {
 // FTP as before; the ports SFTP and implicit FTPS need are held by systemd too when
 // the socket unit lists them (install --on-demand writes them into its drop-in), so
 // a service stopped by idle_exit is started by an SFTP client as well.
-func openListeners(cfg config.Config) (ls *listeners, err error) {
-	ls = &listeners{}
+func openListeners(cfg config.Config) (_ *listeners, err error) {
+	ls := &listeners{}
+	// What was opened before an error is closed; the error path returns nil, so
+	// the deferred close must hold its own reference.
 	defer func() {
 		if err != nil {
 			ls.Close()
