@@ -59,13 +59,7 @@ type Server struct {
 	endedUsers map[uint64]string
 	endedOrder []uint64
 	running    sync.WaitGroup // sessions
-	memory     *idlemem.Releaser
 }
-
-// idleRelease is how long the server stays without sessions before it
-// returns the memory they used to the kernel; a server that has sessions
-// keeps it for them.
-const idleRelease = 2 * time.Second
 
 // New checks the settings and returns a server that serves nothing until
 // Serve is called.
@@ -90,8 +84,9 @@ func New(s Settings, auth Authenticator) (*Server, error) {
 			return nil, err
 		}
 		srv.ownGate = true
+		// A gate shared with other servers is its owner's to watch.
+		srv.gate.WhenEmpty(idlemem.New(idlemem.Quiet, srv.gate.Empty).Done)
 	}
-	srv.memory = idlemem.New(idleRelease, srv.idle)
 	srv.conf.Store(conf)
 	return srv, nil
 }
@@ -223,11 +218,7 @@ func (srv *Server) admit(conn net.Conn, implicitTLS bool) {
 		if user := s.userName(); user != "" {
 			srv.remember(s.id, user)
 		}
-		idle := len(srv.sessions) == 0
 		srv.mu.Unlock()
-		if idle {
-			srv.memory.Done()
-		}
 	}()
 }
 
@@ -319,12 +310,6 @@ func (srv *Server) userOfSession(id uint64) string {
 	case <-timer.C:
 	}
 	return s.userName()
-}
-
-func (srv *Server) idle() bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	return len(srv.sessions) == 0
 }
 
 func refuse(conn net.Conn, msg string) {

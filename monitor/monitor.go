@@ -154,7 +154,7 @@ func newMonitor(opts ServeOptions) (*monitor, error) {
 		log:     opts.Logger,
 		sem:     make(chan struct{}, authConcurrency),
 		pending: make(chan struct{}, maxPendingLogins),
-		memory:  idlemem.New(2*time.Second, nil),
+		memory:  idlemem.New(idlemem.Quiet, nil),
 	}
 	m.opts.StateDir = stateDir(opts.StateDir)
 	if err := m.load(); err != nil {

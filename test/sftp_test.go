@@ -692,6 +692,17 @@ func TestSFTPListingStreams(t *testing.T) {
 	// garbage collector's 16 MiB of room (internal/gcroom) take about 20 MB.
 	t.Logf("worker VmRSS %d KiB before, %d KiB at the peak of 2 listings of %d entries", before, peak, entries)
 	require.Less(t, peak-before, int64(32<<10), "SFTP listings must stream in bounded batches")
+
+	// Once the last session has gone, the worker hands what they left on its heap
+	// back to the kernel (internal/idlemem, told by the admission gate), whichever
+	// protocol the sessions spoke; the Go runtime alone would keep it for minutes.
+	var after int64
+	released := waitFor(20*time.Second, func() bool {
+		after = vmRSS(t, worker)
+		return after-before < 4<<10
+	})
+	require.True(t, released, "worker VmRSS %d KiB before the listings, still %d KiB 20 s after them", before, after)
+	t.Logf("worker VmRSS %d KiB once the sessions have gone", after)
 }
 
 // emptyFiles makes dir with n empty files named prefix+i+suffix, and returns their

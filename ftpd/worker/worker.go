@@ -30,6 +30,7 @@ import (
 	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/internal/gcroom"
 	"github.com/jelastic/jelastic-ftp/internal/hostkeys"
+	"github.com/jelastic/jelastic-ftp/internal/idlemem"
 	"github.com/jelastic/jelastic-ftp/internal/privsep"
 	"github.com/jelastic/jelastic-ftp/sftpd"
 )
@@ -71,6 +72,9 @@ func Run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// What a burst of sessions of either protocol leaves on the heap goes back to
+	// the kernel once the last of them has gone.
+	gate.WhenEmpty(idlemem.New(idlemem.Quiet, gate.Empty).Done)
 	if err := takeBans(ch, cfg.BanBatches, gate); err != nil {
 		return err
 	}

@@ -66,6 +66,7 @@ type Gate struct {
 	waitingPerIP map[netip.Addr]int
 	perUser      map[string]int
 	bans         *lru.Map[netip.Prefix, *ban] // oldest ban first
+	emptied      func()                       // see WhenEmpty
 }
 
 type ban struct {
@@ -98,6 +99,22 @@ func (g *Gate) SetLimits(l Limits) error {
 	defer g.mu.Unlock()
 	g.limits = l
 	return nil
+}
+
+// WhenEmpty makes f run, outside the gate's lock, each time the last session
+// leaves: the moment a worker can hand back what a burst of sessions, of any
+// protocol, left on its heap.
+func (g *Gate) WhenEmpty(f func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.emptied = f
+}
+
+// Empty reports whether no session is admitted.
+func (g *Gate) Empty() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sessions == 0
 }
 
 // The sentences a refused client is told (FTP's 421) and the log gives as reason.
@@ -213,11 +230,19 @@ func (p *Pass) LogIn(user string, accountMax int) (limit int, ok bool) {
 
 // Leave counts the session out; calling it again does nothing.
 func (p *Pass) Leave() {
+	if emptied := p.leave(); emptied != nil {
+		emptied()
+	}
+}
+
+// leave counts the session out and returns the gate's WhenEmpty function if it
+// was the last one.
+func (p *Pass) leave() func() {
 	g := p.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if p.left {
-		return
+		return nil
 	}
 	p.left = true
 	g.sessions--
@@ -228,6 +253,10 @@ func (p *Pass) Leave() {
 		g.waiting--
 		decrement(g.waitingPerIP, p.addr)
 	}
+	if g.sessions == 0 {
+		return g.emptied
+	}
+	return nil
 }
 
 func decrement[K comparable](m map[K]int, k K) {

@@ -255,3 +255,33 @@ func BenchmarkAdmitFullBanTable(b *testing.B) {
 		p.Leave()
 	}
 }
+
+func TestGateWhenEmpty(t *testing.T) {
+	g, err := New(limits(10, 10, 10, 10, 10))
+	require.NoError(t, err)
+	emptied := 0
+	g.WhenEmpty(func() {
+		require.True(t, g.Empty(), "called while a session is still counted")
+		emptied++
+	})
+	require.True(t, g.Empty())
+	a, r := g.Admit(netip.MustParseAddr("203.0.113.1"), t0)
+	require.Nil(t, r)
+	b, r := g.Admit(netip.MustParseAddr("203.0.113.2"), t0)
+	require.Nil(t, r)
+	_, ok := b.LogIn("alice", 0)
+	require.True(t, ok)
+	require.False(t, g.Empty())
+
+	a.Leave()
+	require.Equal(t, 0, emptied, "one session is still there")
+	b.Leave()
+	require.Equal(t, 1, emptied)
+	b.Leave()
+	require.Equal(t, 1, emptied, "a second Leave counts nothing out")
+
+	c, r := g.Admit(netip.MustParseAddr("203.0.113.1"), t0)
+	require.Nil(t, r)
+	c.Leave()
+	require.Equal(t, 2, emptied, "each time the gate empties")
+}

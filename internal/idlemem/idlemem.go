@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+// Quiet is how long a process stays without work before it returns the memory the
+// work used: long enough that a client's next connection or a burst's next
+// password check usually comes first, short enough that a node at rest is measured
+// at rest.
+const Quiet = 2 * time.Second
+
 // Releaser returns free memory after a quiet period.
 type Releaser struct {
 	after time.Duration
