@@ -456,10 +456,10 @@ if [ "${#sftp_servers[@]}" -gt 0 ]; then
 fi
 echo "idle sessions ..." >&2
 for name in "${servers[@]}"; do
-  measure "$name" "procs0 rss0 pss0 procs1 rss1 pss1" bench idle --port "${PORT[$name]}" --pid "${PID[$name]}" --count "$idle"
+  measure "$name" "procs0 rss0 pss0 anon0 procs1 rss1 pss1 anon1" bench idle --port "${PORT[$name]}" --pid "${PID[$name]}" --count "$idle"
 done
 for name in "${sftp_servers[@]}"; do
-  measure "$name" "sftp_procs0 sftp_rss0 sftp_pss0 sftp_procs1 sftp_rss1 sftp_pss1" \
+  measure "$name" "sftp_procs0 sftp_rss0 sftp_pss0 sftp_anon0 sftp_procs1 sftp_rss1 sftp_pss1 sftp_anon1" \
     sftp_bench idle --port "${SPORT[$name]}" --pid "${PID[$name]}" --count "$idle"
 done
 for pid in "${pids[@]}"; do stop "$pid"; done
@@ -483,7 +483,7 @@ for name in "${servers[@]}"; do
   [ "${R[pct.$name]}" = error ] || R[pct.$name]=$(awk -v a="${R[pct.$name]}" 'BEGIN {printf "%.0f", a}')
 done
 for name in "${servers[@]}" "${sftp_peers[@]}"; do
-  for m in rss pss sftp_rss sftp_pss; do
+  for m in rss pss anon sftp_rss sftp_pss sftp_anon; do
     [ -n "${R[${m}0.$name]:-}" ] || continue
     R[${m}per.$name]=error R[${m}mib0.$name]=error R[${m}mib1.$name]=error
     if [ "${R[${m}0.$name]}" != error ]; then
@@ -571,6 +571,7 @@ row list lower "LIST of $entries entries (ms; lower is better)"
 row mlsd lower "MLSD of $entries entries (ms; lower is better)"
 row procs1 - "server processes with $idle idle sessions"
 row pssmib0 lower "PSS with no session, 5 s after the last one ended (MiB; shared pages split)"
+row anonmib0 lower "of which anonymous (heaps, stacks; MiB): the rest is program and library pages"
 row pssmib1 lower "PSS with $idle idle sessions (MiB)"
 row pssper lower "PSS per idle session (KiB; shared pages split)"
 row rssper lower "RSS per idle session (KiB; shared pages counted in each process)"
@@ -597,6 +598,7 @@ if [ "${#sftp_servers[@]}" -gt 0 ]; then
   row sftp_sessions higher "SFTP logins/s (connect, password, sftp subsystem, close; $sessions sessions, $workers at once; paramiko)"
   row sftp_procs1 - "server processes with $idle idle SFTP sessions"
   row sftp_pssmib0 lower "PSS with no session, 5 s after the last one ended (MiB; ours: FTP and SFTP together)"
+  row sftp_anonmib0 lower "of which anonymous (heaps, stacks; MiB): the rest is program and library pages"
   row sftp_pssmib1 lower "PSS with $idle idle SFTP sessions (MiB)"
   row sftp_pssper lower "PSS per idle SFTP session (KiB; shared pages split)"
   row sftp_rssper lower "RSS per idle SFTP session (KiB; shared pages counted in each process)"

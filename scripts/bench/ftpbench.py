@@ -213,24 +213,30 @@ def tree(root):
 
 
 def memory(root):
-    """(process count, RSS KiB, PSS KiB) summed over root's process tree. RSS counts
-    pages shared between forked processes once per process; PSS splits them."""
-    n = rss = pss = 0
+    """(process count, RSS KiB, PSS KiB, anonymous PSS KiB) summed over root's process
+    tree. RSS counts pages shared between forked processes once per process; PSS
+    splits them. The anonymous part is heaps and stacks; the rest of PSS is the pages
+    of the program and its libraries mapped from their files."""
+    n = rss = pss = anon = 0
     for pid in tree(root):
         try:
             with open(f"/proc/{pid}/status") as f:
                 rss_kib = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
             with open(f"/proc/{pid}/smaps_rollup") as f:
-                pss_kib = next(int(l.split()[1]) for l in f if l.startswith("Pss:"))
+                rollup = dict(l.split()[:2] for l in f if l.startswith(("Pss:", "Pss_Anon:")))
         except (OSError, StopIteration):
             continue  # ended, or a kernel thread without memory
-        n, rss, pss = n + 1, rss + rss_kib, pss + pss_kib
-    return n, rss, pss
+        if "Pss:" not in rollup:
+            continue
+        n, rss = n + 1, rss + rss_kib
+        pss, anon = pss + int(rollup["Pss:"]), anon + int(rollup.get("Pss_Anon:", 0))
+    return n, rss, pss, anon
 
 
 def idle_memory(a, open_session, ping, close):
     """Memory of the server's processes before and while a.count sessions (opened
-    by open_session) sit idle; prints processes, RSS and PSS (KiB) before and after.
+    by open_session) sit idle; prints processes, RSS, PSS and its anonymous part (KiB)
+    before and after.
     "Before" is read a.settle seconds after the last session of the earlier rows
     ended: the memory an idle server keeps, not what it holds while it winds down.
     Every session answers ping before "after" is read, so all are really up."""
