@@ -14,7 +14,8 @@
 # peers, any of them, in any order (openssh: the SFTP rows); BENCH_QUICK [0] 1 for a
 # check that the script works (small sizes, one round: figures meaningless);
 # BENCH_SIZE_MB [1024] the file of the
-# single-stream rows, BENCH_PARALLEL [8] downloads of it at once, BENCH_REPS [9] rounds
+# single-stream rows, BENCH_PARALLEL [8] downloads of it at once (curls, then one client
+# that splices each into /dev/null), BENCH_REPS [9] rounds
 # of them; BENCH_ROUNDS [5] rounds of BENCH_SESSIONS [400] logins by BENCH_WORKERS [4]
 # clients at once, of BENCH_FILES [1000] files of 4 KiB up and down (plain, then FTPS;
 # lftp mirrors the first 100 up and back), and of BENCH_LIST_REPS [5] listings (median)
@@ -423,6 +424,7 @@ for round in $(seq "$reps"); do
     measure "$name" down_tls transfer "$p" down tls
     measure "$name" up_tls transfer "$p" up tls
     measure "$name" par parallel "$p"
+    measure "$name" par_splice bench parallel --port "$p" --file big.bin --streams "$streams"
   done 3< <(order "$round")
 done
 for round in $(seq "$rounds"); do
@@ -559,6 +561,7 @@ row up higher "STOR $size_label, FTP, curl (MB/s)"
 row down_tls higher "RETR $size_label, FTPS PROT P, curl (MB/s)"
 row up_tls higher "STOR $size_label, FTPS PROT P, curl (MB/s)"
 row par higher "$streams × RETR $size_label at once, FTP, curl (MB/s, all together)"
+row par_splice higher "$streams × RETR $size_label at once, FTP, a client that splices into /dev/null (MB/s, all together)"
 row pct higher "FTP RETR as % of loopback sendfile into curl, same round (median ${R[sendfile.base]:-error} MB/s)"
 row sessions higher "logins/s (USER/PASS/QUIT, $sessions sessions, $workers at once)"
 row sessions_tls higher "FTPS logins/s (AUTH TLS, PBSZ, PROT, USER/PASS/QUIT; ftplib)"

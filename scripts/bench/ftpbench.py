@@ -13,6 +13,7 @@ import os
 import socket
 import ssl
 import statistics
+import struct
 import subprocess
 import sys
 import threading
@@ -111,6 +112,58 @@ def cmd_sendfile(a):
     if curl.returncode != 0 or int(got) != size or sent.get("n") != size:
         sys.exit(f"sendfile baseline: curl got {got} of {size} bytes: {curl.stderr.strip()}")
     print(f"{float(speed) / 1e6:.1f}")
+
+
+def cmd_parallel(a):
+    """a.streams downloads of a.file at once, each over its own session, by a client
+    that does not copy: each thread splices its data connection into /dev/null. Eight
+    curls on one core spend it copying into their buffers and bound the row
+    themselves; this one leaves the bound to the server. Prints MB/s, all together."""
+    got, want = [0] * a.streams, [None] * a.streams
+    errors = []
+
+    def one(i):
+        try:
+            ftp = login(a.host, a.port, a.user)
+            ftp.voidcmd("TYPE I")
+            want[i] = ftp.size(a.file)
+            conn = ftp.transfercmd("RETR " + a.file)
+            # splice(2) needs a blocking socket; SO_RCVTIMEO still bounds each wait.
+            conn.settimeout(None)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", TIMEOUT, 0))
+            r, w = os.pipe()
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                for _ in range(1 << 20):  # bound: 1 TiB in 1 MiB splices
+                    n = os.splice(conn.fileno(), w, 1 << 20)
+                    if n == 0:
+                        break
+                    got[i] += n
+                    for _ in range(n):  # drain the pipe; each splice moves at least a byte
+                        n -= os.splice(r, null, n)
+                        if n == 0:
+                            break
+            finally:
+                conn.close()
+                for fd in (r, w, null):
+                    os.close(fd)
+            ftp.voidresp()
+            ftp.quit()
+        except (OSError, ftplib.Error) as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(a.streams)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT * 10)
+    took = time.perf_counter() - t0
+    if errors or any(t.is_alive() for t in threads):
+        sys.exit(f"parallel downloads: {errors[:1] or 'a download hung'}")
+    if got != want:
+        sys.exit(f"parallel downloads moved {got} bytes, want {want}")
+    print(f"{sum(got) / took / 1e6:.1f}")
 
 
 def rate(a, one):
@@ -296,6 +349,9 @@ def main():
     s.add_argument("file")
     s.add_argument("--client-cpu", help="run curl on this CPU only, as bench.sh runs its clients")
     s.set_defaults(fn=cmd_sendfile)
+    s = server("parallel", cmd_parallel)
+    s.add_argument("--file", required=True)
+    s.add_argument("--streams", type=int, default=8)
     s = server("sessions", cmd_sessions)
     s.add_argument("--tls", action="store_true", help="FTPS")
     s.add_argument("--count", type=int, default=400)
