@@ -155,10 +155,9 @@ type passive struct {
 	l *net.TCPListener
 	s *session
 
-	inQueue bool // the control loop saw a connection waiting (inlineDownload)
-
 	mu      sync.Mutex
-	claimed bool // by wait, or by Close
+	claimed bool         // by wait, or by Close
+	taken   *net.TCPConn // the client's, accepted ahead by takeQueued
 }
 
 func (p *passive) port() int { return p.l.Addr().(*net.TCPAddr).Port }
@@ -191,21 +190,48 @@ func (p *passive) acceptOne() (*net.TCPConn, error) {
 	return nil, nil
 }
 
+// takeQueued accepts, without waiting, the client's connection if it is in
+// the listener's queue, closing any from other addresses queued before it;
+// wait then returns it. It tells whether it got it: only then may a download
+// run in the control loop (inlineDownload), which must not wait on anyone.
+func (p *passive) takeQueued() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.claimed || p.taken != nil {
+		return p.taken != nil
+	}
+	// A queued connection is accepted at once; the deadline only guards
+	// against the queue having emptied in between.
+	_ = p.l.SetDeadline(time.Now().Add(time.Second))
+	for range maxForeignDataConns {
+		if !p.queued() {
+			return false
+		}
+		conn, err := p.acceptOne()
+		if err != nil {
+			return false
+		}
+		if conn != nil {
+			p.taken = conn
+			return true
+		}
+	}
+	return false
+}
+
 // wait returns the client's connection once it has come, and closes the
 // listener: one connection per PASV.
 func (p *passive) wait(ctx context.Context) (*net.TCPConn, error) {
 	p.mu.Lock()
-	claimed := p.claimed
-	p.claimed = true
+	claimed, taken := p.claimed, p.taken
+	p.claimed, p.taken = true, nil
 	p.mu.Unlock()
 	if claimed {
 		return nil, net.ErrClosed
 	}
 	defer p.l.Close()
-	if p.inQueue { // the accept does not wait: no deadline, no watch on ctx
-		if conn, err := p.acceptOne(); conn != nil || err != nil {
-			return conn, err
-		}
+	if taken != nil {
+		return taken, nil
 	}
 	_ = p.l.SetDeadline(time.Now().Add(dataConnectTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = p.l.Close() })
@@ -233,9 +259,12 @@ func (p *passive) wait(ctx context.Context) (*net.TCPConn, error) {
 func (p *passive) Close() error {
 	p.s.untrack(p)
 	p.mu.Lock()
-	claimed := p.claimed
-	p.claimed = true
+	claimed, taken := p.claimed, p.taken
+	p.claimed, p.taken = true, nil
 	p.mu.Unlock()
+	if taken != nil {
+		_ = taken.Close()
+	}
 	if !claimed {
 		// A client that reset its connection meanwhile leaves nothing to accept.
 		_ = p.l.SetDeadline(time.Now().Add(time.Second))

@@ -190,10 +190,7 @@ func TestPassiveDataConnectionFromAnotherAddressIsDropped(t *testing.T) {
 	c.login()
 	dataAddr := c.epsv("127.0.0.1")
 
-	thiefDialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
-	thief, err := thiefDialer.Dial("tcp", dataAddr)
-	require.NoError(t, err)
-	defer thief.Close()
+	thief := dialThief(t, dataAddr)
 	data, err := net.DialTimeout("tcp", dataAddr, 5*time.Second)
 	require.NoError(t, err)
 	defer data.Close()
@@ -204,12 +201,49 @@ func TestPassiveDataConnectionFromAnotherAddressIsDropped(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "for alice only", string(got))
 	c.expect(226)
-
-	require.NoError(t, thief.SetReadDeadline(time.Now().Add(5*time.Second)))
-	stolen, err := io.ReadAll(thief)
-	require.Empty(t, stolen)
-	require.NotErrorIs(t, err, os.ErrDeadlineExceeded, "the thief's connection must be closed")
+	requireClosedEmpty(t, thief)
 	require.Contains(t, ts.logs.String(), `msg="passive data connection from another address refused" client=127.0.0.1 user=alice from=127.0.0.2:`)
+}
+
+// dialThief connects to a passive data port from 127.0.0.2, another address
+// than the clients'.
+func dialThief(t *testing.T, dataAddr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", dataAddr)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// requireClosedEmpty checks that the server closes conn without sending a byte.
+func requireClosedEmpty(t *testing.T, conn net.Conn) {
+	t.Helper()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	got, err := io.ReadAll(conn)
+	require.Empty(t, got)
+	require.NotErrorIs(t, err, os.ErrDeadlineExceeded, "the server must close the connection")
+}
+
+// TestForeignConnectionDoesNotHoldTheControlLoop: a connection from another
+// address waiting on the passive port when a small download comes does not
+// make the download wait for the client's in the control loop, where ABOR
+// could not be read (inlineDownload); the download waits for the client as
+// any other, and ABOR ends it.
+func TestForeignConnectionDoesNotHoldTheControlLoop(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.writeHome(t, "small.txt", []byte("small"))
+	c := dialFTP(t, ts.addr)
+	c.login()
+	thief := dialThief(t, c.epsv("127.0.0.1"))
+
+	require.NoError(t, c.text.PrintfLine("RETR small.txt"))
+	waitFor(t, "the download to wait for its connection", ts.transferOpen)
+	require.NoError(t, c.text.PrintfLine("ABOR"))
+	c.expect(226)
+	c.must(200, "NOOP")
+	requireClosedEmpty(t, thief)
 }
 
 // TestErrorRepliesNameTheClientPath: a failed RETR says what the file system

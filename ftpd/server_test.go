@@ -219,32 +219,6 @@ func TestReloadAppliesToNewSessionsOnly(t *testing.T) {
 	before.must(257, "PWD")     // the old session keeps its TLS session and settings
 }
 
-func TestXferlogLine(t *testing.T) {
-	t.Parallel()
-	at := time.Date(2026, 11, 5, 8, 9, 10, 0, time.Local)
-	upload := &transfer{upload: true, path: "/web/a file\nname.txt"}
-	upload.bytes.Store(42)
-	download := &transfer{path: "/x"}
-	tests := []struct {
-		name    string
-		t       *transfer
-		elapsed time.Duration
-		ascii   bool
-		failed  bool
-		want    string
-	}{
-		{"aborted upload with a hostile name", upload, 1500 * time.Millisecond, false, true,
-			"Thu Nov  5 08:09:10 2026 2 203.0.113.9 42 /web/a_file_name.txt b _ i r bob ftp 0 * i\n"},
-		{"complete ASCII download", download, time.Millisecond, true, false,
-			"Thu Nov  5 08:09:10 2026 1 203.0.113.9 0 /x a _ o r bob ftp 0 * c\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, xferlogLine(at, tt.elapsed, "203.0.113.9", tt.t, "bob", tt.ascii, tt.failed))
-		})
-	}
-}
-
 func TestDemoServesUntilCancelledAndCleansUp(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"sh", "lftp", "curl"} {

@@ -4,21 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/jelastic/jelastic-ftp/ftpd/rootfs"
+	"github.com/jelastic/jelastic-ftp/internal/xferlog"
 )
 
 var (
@@ -107,16 +105,14 @@ const inlineMax = 16 << 10
 
 // inlineDownload tells whether a download of left bytes can run in the
 // control loop: small, in clear, over a passive connection the client has
-// already opened. Nothing in it then waits on the client, so the loop
-// need not read ABOR meanwhile, and a small file costs no goroutine, no
-// wake-up of one and no growing of its stack.
+// already opened, accepted here. Nothing in it then waits on the client,
+// so the loop need not read ABOR meanwhile, and a small file costs no
+// goroutine, no wake-up of one and no growing of its stack. A connection
+// from another address in the queue is closed, and does not make the loop
+// wait for the client's.
 func (s *session) inlineDownload(left int64, protP bool) bool {
 	p := s.data.passive
-	if protP || left > inlineMax || p == nil || !p.queued() {
-		return false
-	}
-	p.inQueue = true
-	return true
+	return !protP && left <= inlineMax && p != nil && p.takeQueued()
 }
 
 // openData connects the data channel and answers 150, then secures the
@@ -521,7 +517,10 @@ func (s *session) endTransfer(t *transfer, failed, ascii bool) {
 	s.report(slog.LevelInfo, "transfer", "user", user, "direction", t.direction(), "path", t.path,
 		"bytes", t.bytes.Load(), "duration", elapsed.Round(time.Millisecond), "status", status)
 	if w := s.conf.TransferLog; w != nil {
-		line := xferlogLine(time.Now(), elapsed, s.client.Addr().String(), t, user, ascii, failed)
+		line := xferlog.Entry{
+			End: time.Now(), Elapsed: elapsed, Host: s.client.Addr().String(), Bytes: t.bytes.Load(),
+			Path: t.path, User: user, Service: "ftp", ASCII: ascii, Upload: t.upload, Failed: failed,
+		}.Line()
 		s.srv.xferMu.Lock()
 		_, err := io.WriteString(w, line)
 		s.srv.xferMu.Unlock()
@@ -529,36 +528,4 @@ func (s *session) endTransfer(t *transfer, failed, ascii bool) {
 			s.report(slog.LevelError, "cannot write the transfer log", "err", err)
 		}
 	}
-}
-
-// xferlogLine formats a transfer as xferlog(5) does: current-time
-// transfer-time remote-host file-size filename transfer-type
-// special-action-flag direction access-mode username service-name
-// authentication-method authenticated-user-id completion-status.
-func xferlogLine(now time.Time, elapsed time.Duration, host string, t *transfer, user string, ascii, failed bool) string {
-	kind, dir, status := 'b', 'o', 'c'
-	if ascii {
-		kind = 'a'
-	}
-	if t.upload {
-		dir = 'i'
-	}
-	if failed {
-		status = 'i'
-	}
-	seconds := int64((elapsed + time.Second - 1) / time.Second)
-	return fmt.Sprintf("%s %d %s %d %s %c _ %c r %s ftp 0 * %c\n",
-		now.Format("Mon Jan _2 15:04:05 2006"), seconds, host, t.bytes.Load(),
-		xferlogField(t.path), kind, dir, xferlogField(user), status)
-}
-
-// xferlogField keeps a field of the space-separated log in one piece and
-// on one line, whatever the client named its file.
-func xferlogField(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return '_'
-		}
-		return r
-	}, s)
 }
