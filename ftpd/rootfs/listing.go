@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"syscall"
 )
 
 // List calls fn with the entries of the directory name, in batches of at
@@ -54,7 +53,7 @@ func (fsys *FS) OpenList(name string) (*Lister, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := fsys.root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	dir, err := fsys.openDir(rel)
 	if err != nil {
 		return nil, pathError("readdir", shown, err)
 	}

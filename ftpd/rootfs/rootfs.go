@@ -50,6 +50,7 @@ type Options struct {
 // concurrent use.
 type FS struct {
 	root *os.Root
+	home *os.File // the same directory for openat2 (beneath.go); nil without
 	opts Options
 }
 
@@ -82,12 +83,15 @@ func New(home string, opts Options) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open home directory %s: %w", home, err)
 	}
-	return &FS{root: root, opts: opts}, nil
+	return &FS{root: root, home: openHome(home, root), opts: opts}, nil
 }
 
 // Close releases the home directory. Files and uploads still open stay
 // usable and finish normally.
 func (fsys *FS) Close() error {
+	if fsys.home != nil {
+		_ = fsys.home.Close()
+	}
 	return fsys.root.Close()
 }
 
@@ -225,7 +229,7 @@ func (fsys *FS) unlink(op, name string, flags int) error {
 	if rel == "." {
 		return &os.PathError{Op: op, Path: shown, Err: fs.ErrPermission}
 	}
-	dir, err := fsys.root.OpenFile(path.Dir(rel), os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	dir, err := fsys.openDir(path.Dir(rel))
 	if err != nil {
 		return pathError(op, shown, err)
 	}

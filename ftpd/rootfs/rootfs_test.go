@@ -32,6 +32,20 @@ type fixture struct {
 	sibling string
 }
 
+// useOpenat2 makes the fixture's opens go through openat2 (beneath.go), or
+// through os.Root alone as on a kernel without it.
+func (f *fixture) useOpenat2(t *testing.T, on bool) {
+	t.Helper()
+	switch {
+	case on && f.fsys.home == nil:
+		require.False(t, beneathWorks(), "openat2 works here, yet the FS did not take it")
+		t.Skip("this kernel has no openat2 with RESOLVE_BENEATH")
+	case !on && f.fsys.home != nil:
+		require.NoError(t, f.fsys.home.Close())
+		f.fsys.home = nil
+	}
+}
+
 func newFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
 	base := t.TempDir()
@@ -180,6 +194,10 @@ func TestConfinement(t *testing.T) {
 			_, err := fsys.GetHandle("/shadow", os.O_RDONLY, 0)
 			return err
 		}, ErrOutsideHome},
+		{"download through an absolute symlink back into the home", func(fsys *FS) error {
+			_, err := fsys.GetHandle("absin", os.O_RDONLY, 0)
+			return err
+		}, ErrOutsideHome},
 		{"stat through a symlink to a file outside", func(fsys *FS) error {
 			_, err := fsys.Stat("shadow")
 			return err
@@ -245,14 +263,18 @@ func TestConfinement(t *testing.T) {
 		}, ErrOutsideHome},
 	}
 	for _, inPlace := range []bool{false, true} {
-		t.Run(fmt.Sprint("InPlaceUploads=", inPlace), func(t *testing.T) {
-			testConfinement(t, Options{InPlaceUploads: inPlace}, tests)
-		})
+		for _, openat2 := range []bool{true, false} {
+			t.Run(fmt.Sprint("InPlaceUploads=", inPlace, ",openat2=", openat2), func(t *testing.T) {
+				testConfinement(t, Options{InPlaceUploads: inPlace}, openat2, tests)
+			})
+		}
 	}
 }
 
-func testConfinement(t *testing.T, opts Options, tests []confinementCase) {
+func testConfinement(t *testing.T, opts Options, openat2 bool, tests []confinementCase) {
 	f := newFixture(t, opts)
+	f.useOpenat2(t, openat2)
+	require.NoError(t, os.Symlink(filepath.Join(f.home, "file.txt"), filepath.Join(f.home, "absin")))
 	outside := snapshot(t, f.sibling)
 	secret, err := os.Stat(f.secret)
 	require.NoError(t, err)
@@ -333,7 +355,16 @@ func TestReadOnly(t *testing.T) {
 }
 
 func TestDownloadsAreOSFiles(t *testing.T) {
-	f := newFixture(t, Options{})
+	for _, openat2 := range []bool{true, false} {
+		t.Run(fmt.Sprint("openat2=", openat2), func(t *testing.T) {
+			f := newFixture(t, Options{})
+			f.useOpenat2(t, openat2)
+			testDownloadsAreOSFiles(t, f)
+		})
+	}
+}
+
+func testDownloadsAreOSFiles(t *testing.T, f *fixture) {
 	for _, name := range []string{"/file.txt", "inlink", "indir/inner.txt"} {
 		t.Run(name, func(t *testing.T) {
 			h, err := f.fsys.GetHandle(name, os.O_RDONLY, 0)
@@ -350,7 +381,16 @@ func TestDownloadsAreOSFiles(t *testing.T) {
 }
 
 func TestOpenRefusesWhatCannotBeTransferred(t *testing.T) {
-	f := newFixture(t, Options{})
+	for _, openat2 := range []bool{true, false} {
+		t.Run(fmt.Sprint("openat2=", openat2), func(t *testing.T) {
+			f := newFixture(t, Options{})
+			f.useOpenat2(t, openat2)
+			testOpenRefusesWhatCannotBeTransferred(t, f)
+		})
+	}
+}
+
+func testOpenRefusesWhatCannotBeTransferred(t *testing.T, f *fixture) {
 	require.NoError(t, syscall.Mkfifo(filepath.Join(f.home, "pipe"), 0o644))
 	tests := []struct {
 		name  string
@@ -516,4 +556,26 @@ func TestChmodChownChtimes(t *testing.T) {
 	fi, err = f.fsys.Stat("file.txt")
 	require.NoError(t, err)
 	require.True(t, mtime.Equal(fi.ModTime()))
+}
+
+// TestOpenAfterClose: once the session's FS is closed, an open fails as
+// closed, whichever way it goes; a download opened before keeps working.
+func TestOpenAfterClose(t *testing.T) {
+	for _, openat2 := range []bool{true, false} {
+		t.Run(fmt.Sprint("openat2=", openat2), func(t *testing.T) {
+			f := newFixture(t, Options{})
+			f.useOpenat2(t, openat2)
+			before, err := f.fsys.GetHandle("file.txt", os.O_RDONLY, 0)
+			require.NoError(t, err)
+			defer before.Close()
+			require.NoError(t, f.fsys.Close())
+			_, err = f.fsys.GetHandle("file.txt", os.O_RDONLY, 0)
+			require.ErrorIs(t, err, fs.ErrClosed)
+			_, err = f.fsys.OpenList("dir")
+			require.ErrorIs(t, err, fs.ErrClosed)
+			data, err := io.ReadAll(before)
+			require.NoError(t, err)
+			require.Equal(t, "hello", string(data))
+		})
+	}
 }
