@@ -177,8 +177,8 @@ type EndReply struct {
 	Error string `json:"error,omitempty"`
 }
 
-// endWait bounds how long the monitor waits for the worker to end sessions; access
-// taken away ends them within 2 seconds.
+// endWait bounds how long the monitor waits for the worker to end sessions (access
+// taken away ends them within 2 seconds) or to lift bans.
 const endWait = 1500 * time.Millisecond
 
 func (m *monitor) answerControl(ctx context.Context, c *net.UnixConn) {
@@ -221,7 +221,7 @@ func (m *monitor) answerControl(ctx context.Context, c *net.UnixConn) {
 
 // UnbanReply answers OpUnban: the sources whose bans were lifted and, of those named,
 // the ones not banned. Error says the worker may still refuse the lifted sources at
-// accept until their bans end; the monitor lifted them, and logins from them pass.
+// accept until their bans would have ended; the monitor lifted them all the same.
 type UnbanReply struct {
 	Lifted    []netip.Prefix `json:"lifted"`
 	NotBanned []netip.Prefix `json:"not_banned"`
@@ -247,7 +247,9 @@ func (m *monitor) unban(ctx context.Context, u privsep.Unban) (UnbanReply, error
 	if ch != nil {
 		// The sources named, banned or not: the worker's table may hold a ban the
 		// monitor's dropped when full.
-		err = ch.Send(privsep.Message{Kind: privsep.KindUnban, ID: id, Unban: &u})
+		if err = ch.Send(privsep.Message{Kind: privsep.KindUnban, ID: id, Unban: &u}); err != nil {
+			err = fmt.Errorf("the bans are lifted but the worker was not told, so it refuses those sources at accept until they would have ended: %w", err)
+		}
 	}
 	m.banMu.Unlock()
 	m.saveBans(m.opts.StateDir, now, false)
