@@ -108,6 +108,10 @@ func (m *monitor) saveBans(dir string, now time.Time, force bool) {
 	m.mu.Lock()
 	th := m.throttle
 	m.mu.Unlock()
+	// One save at a time (housekeeping, an unban, the stop), so that an older
+	// snapshot never replaces a newer one.
+	m.saveMu.Lock()
+	defer m.saveMu.Unlock()
 	bans, changed := th.snapshot(now)
 	if !changed && !force {
 		return

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -55,6 +57,8 @@ type ServiceStatus struct {
 	Sessions                *privsep.SessionList `json:"sessions"`
 	// PasswordChecks counts the hashes computed to decide logins since the start.
 	PasswordChecks uint64 `json:"password_checks"`
+	// Bans are the running bans, the one ending last first.
+	Bans []privsep.Ban `json:"bans"`
 }
 
 // CertificateInfo summarises the certificate the service presents.
@@ -139,17 +143,32 @@ func (m *monitor) serveControl(ctx context.Context) (stop func(), err error) {
 // ControlRequest is one request on the control socket: Op says which, and
 // exactly the field of that op is set.
 type ControlRequest struct {
-	Op  string               `json:"op"`
-	End *privsep.EndSessions `json:"end,omitempty"`
+	Op    string               `json:"op"`
+	End   *privsep.EndSessions `json:"end,omitempty"`
+	Unban *privsep.Unban       `json:"unban,omitempty"`
 }
 
 // The ops of the control socket.
 const (
 	OpStatus = "status"       // answered with ServiceStatus
 	OpEnd    = "end-sessions" // answered with EndReply
+	OpUnban  = "unban"        // answered with UnbanReply
 )
 
-// maxControlRequest bounds a request; an EndSessions fits a privsep packet.
+// wellFormed reports whether r sets exactly the field of its op, and a valid one.
+func (r ControlRequest) wellFormed() bool {
+	switch r.Op {
+	case OpStatus:
+		return r.End == nil && r.Unban == nil
+	case OpEnd:
+		return r.End != nil && r.End.Valid() && r.Unban == nil
+	case OpUnban:
+		return r.Unban != nil && r.Unban.Valid() && r.End == nil
+	}
+	return false
+}
+
+// maxControlRequest bounds a request; an EndSessions or an Unban fits a privsep packet.
 const maxControlRequest = privsep.MaxMessage
 
 // EndReply answers OpEnd.
@@ -158,8 +177,8 @@ type EndReply struct {
 	Error string `json:"error,omitempty"`
 }
 
-// endWait bounds how long the monitor waits for the worker to end sessions; access
-// taken away ends them within 2 seconds.
+// endWait bounds how long the monitor waits for the worker to end sessions (access
+// taken away ends them within 2 seconds) or to lift bans.
 const endWait = 1500 * time.Millisecond
 
 func (m *monitor) answerControl(ctx context.Context, c *net.UnixConn) {
@@ -175,10 +194,14 @@ func (m *monitor) answerControl(ctx context.Context, c *net.UnixConn) {
 		m.log.Warn("control socket: unreadable request", "err", err)
 		return
 	}
-	switch {
-	case req.Op == OpStatus && req.End == nil:
+	if !req.wellFormed() {
+		m.log.Warn("control socket: malformed request", "op", req.Op)
+		return
+	}
+	switch req.Op {
+	case OpStatus:
 		json.NewEncoder(c).Encode(m.status(ctx))
-	case req.Op == OpEnd && req.End != nil && req.End.Valid():
+	case OpEnd:
 		n, err := m.endSessions(ctx, *req.End)
 		reply := EndReply{Ended: n}
 		if err != nil {
@@ -186,8 +209,60 @@ func (m *monitor) answerControl(ctx context.Context, c *net.UnixConn) {
 			m.log.Error("could not end sessions", "user", req.End.User, "err", err)
 		}
 		json.NewEncoder(c).Encode(reply)
-	default:
-		m.log.Warn("control socket: malformed request", "op", req.Op)
+	case OpUnban:
+		reply, err := m.unban(ctx, *req.Unban)
+		if err != nil {
+			reply.Error = err.Error()
+			m.log.Error("could not lift bans in the worker", "err", err)
+		}
+		json.NewEncoder(c).Encode(reply)
+	}
+}
+
+// UnbanReply answers OpUnban: the sources whose bans were lifted and, of those named,
+// the ones not banned. Error says the worker may still refuse the lifted sources at
+// accept until their bans would have ended; the monitor lifted them all the same.
+type UnbanReply struct {
+	Lifted    []netip.Prefix `json:"lifted"`
+	NotBanned []netip.Prefix `json:"not_banned"`
+	Error     string         `json:"error,omitempty"`
+}
+
+// unban lifts bans as an operator asked: in the throttle, in bans.json, and in the
+// worker, which confirms before the answer, so that a client of a lifted source is
+// admitted once ftpctl returns. Holding banMu orders it with the bans sent to the
+// worker: a ban set meanwhile reaches the worker after the unban, or not at all.
+func (m *monitor) unban(ctx context.Context, u privsep.Unban) (UnbanReply, error) {
+	now := time.Now()
+	m.mu.Lock()
+	th := m.throttle
+	m.mu.Unlock()
+	id, reply, done := m.unbanning.calls.Start()
+	defer done()
+	m.banMu.Lock()
+	var r UnbanReply
+	r.Lifted, r.NotBanned = th.unban(u, now)
+	ch := m.banCh
+	var err error
+	if ch != nil {
+		// The sources named, banned or not: the worker's table may hold a ban the
+		// monitor's dropped when full.
+		if err = ch.Send(privsep.Message{Kind: privsep.KindUnban, ID: id, Unban: &u}); err != nil {
+			err = fmt.Errorf("the bans are lifted but the worker was not told, so it refuses those sources at accept until they would have ended: %w", err)
+		}
+	}
+	m.banMu.Unlock()
+	m.saveBans(m.opts.StateDir, now, false)
+	if ch == nil || err != nil {
+		return r, err // with no worker, the next one gets the running bans
+	}
+	ctx, cancel := context.WithTimeout(ctx, endWait)
+	defer cancel()
+	select {
+	case <-reply:
+		return r, nil
+	case <-ctx.Done():
+		return r, fmt.Errorf("the worker did not confirm lifting the bans: %w", ctx.Err())
 	}
 }
 
@@ -199,6 +274,11 @@ type endRequests struct {
 // answer delivers a worker's count; an answer nobody asked for is dropped.
 func (q *endRequests) answer(id uint64, e *privsep.EndSessions) {
 	q.calls.Deliver(id, e.Ended)
+}
+
+// unbanRequests tracks the monitor's requests to the worker to lift bans.
+type unbanRequests struct {
+	calls privsep.Calls[struct{}]
 }
 
 // endSessions has the worker end a user's sessions and returns how many ended; with no
@@ -242,7 +322,7 @@ func peerAllowed(c *net.UnixConn) bool {
 func (m *monitor) status(ctx context.Context) ServiceStatus {
 	m.mu.Lock()
 	cfg, w, digest := m.cfg, m.wcfg, m.digest
-	ch, workerPID := m.ch, m.workerPID
+	ch, workerPID, th := m.ch, m.workerPID, m.throttle
 	m.mu.Unlock()
 	st := ServiceStatus{
 		PID: os.Getpid(), Started: m.started, Listen: m.listenAddr, ImplicitTLS: m.implicitAddr, Root: cfg.Root,
@@ -250,6 +330,12 @@ func (m *monitor) status(ctx context.Context) ServiceStatus {
 		PublicAddr: w.PublicHost, ConfigSHA256: digest,
 		WorkerPID: workerPID, Workers: int(m.workers.Load()),
 		PasswordChecks: users.PasswordChecks(),
+	}
+	if th != nil {
+		// Ending last first: the one an operator who just locked themselves out
+		// looks for tops the list.
+		st.Bans = th.running(time.Now())
+		slices.SortStableFunc(st.Bans, func(a, b privsep.Ban) int { return b.Until.Compare(a.Until) })
 	}
 	st.Certificate, _ = certificateInfo(w.CertPEM)
 	if st.SFTPListen = m.sftpAddr; st.SFTPListen != "" {
@@ -288,8 +374,8 @@ func QueryStatusAt(socket string, timeout time.Duration) (ServiceStatus, error) 
 	return st, nil
 }
 
-// ErrNotRunning is EndSessionsAt's error when no service answers: there are no
-// sessions to end.
+// ErrNotRunning is EndSessionsAt's and UnbanAt's error when no service answers: there
+// are no sessions to end, and no ban can be lifted.
 var ErrNotRunning = errors.New("the service is not running")
 
 // EndSessionsAt asks the service whose control socket is socket to end sessions as e
@@ -298,21 +384,47 @@ func EndSessionsAt(socket string, e privsep.EndSessions, timeout time.Duration) 
 	if !e.Valid() {
 		return 0, fmt.Errorf("end sessions: malformed request for user %q", e.User)
 	}
-	c, err := net.DialTimeout("unix", socket, timeout)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrNotRunning, err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	if err := json.NewEncoder(c).Encode(ControlRequest{Op: OpEnd, End: &e}); err != nil {
-		return 0, fmt.Errorf("ask the service to end %s's sessions: %w", e.User, err)
-	}
 	var reply EndReply
-	if err := json.NewDecoder(c).Decode(&reply); err != nil {
-		return 0, fmt.Errorf("ask the service to end %s's sessions: no answer: %w", e.User, err)
+	if err := ask(socket, ControlRequest{Op: OpEnd, End: &e}, &reply, timeout); err != nil {
+		return 0, fmt.Errorf("ask the service to end %s's sessions: %w", e.User, err)
 	}
 	if reply.Error != "" {
 		return reply.Ended, errors.New(reply.Error)
 	}
 	return reply.Ended, nil
+}
+
+// UnbanAt asks the service whose control socket is socket to lift the bans u names.
+// An error with a reply means the service lifted them but its worker may refuse the
+// sources at accept until the bans would have ended.
+func UnbanAt(socket string, u privsep.Unban, timeout time.Duration) (UnbanReply, error) {
+	var reply UnbanReply
+	if !u.Valid() {
+		return reply, errors.New("unban: malformed request")
+	}
+	if err := ask(socket, ControlRequest{Op: OpUnban, Unban: &u}, &reply, timeout); err != nil {
+		return reply, fmt.Errorf("ask the service to lift bans: %w", err)
+	}
+	if reply.Error != "" {
+		return reply, errors.New(reply.Error)
+	}
+	return reply, nil
+}
+
+// ask sends req to the service whose control socket is socket and decodes its answer
+// into reply; an error wrapping ErrNotRunning means none answers.
+func ask(socket string, req ControlRequest, reply any, timeout time.Duration) error {
+	c, err := net.DialTimeout("unix", socket, timeout)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotRunning, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return err
+	}
+	if err := json.NewDecoder(c).Decode(reply); err != nil {
+		return fmt.Errorf("no answer: %w", err)
+	}
+	return nil
 }

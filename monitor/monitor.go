@@ -127,11 +127,14 @@ type monitor struct {
 	workers    atomic.Int32
 	queries    statusQueries
 	ending     endRequests
+	unbanning  unbanRequests
 
 	// banMu orders the bans sent to the worker: a new worker gets the running ones
 	// with its settings, and then, on banCh, each one set.
 	banMu sync.Mutex
 	banCh *privsep.Conn // the worker that has the running bans; nil between workers
+	// saveMu makes the saves of bans.json one at a time.
+	saveMu sync.Mutex
 
 	implicitAddr string // the implicit FTPS listener's address; "" without one
 }
@@ -626,6 +629,11 @@ func (m *monitor) serveChannel(ch *privsep.Conn) {
 		case privsep.KindEnd:
 			m.ending.answer(msg.ID, msg.End)
 			continue
+		case privsep.KindUnban:
+			if msg.Unban == nil { // the worker lifted the bans asked
+				m.unbanning.calls.Deliver(msg.ID, struct{}{})
+				continue
+			}
 		case privsep.KindSweep:
 			m.mu.Lock()
 			m.sweepFrom = msg.Sweep.Cursor

@@ -119,12 +119,7 @@ func TestBansToWorker(t *testing.T) {
 	}
 	m.throttle.restore(saved, now.Add(-2*time.Second))
 
-	monitorEnd, child, err := privsep.Pair()
-	require.NoError(t, err)
-	worker, err := privsep.FromFile(child)
-	require.NoError(t, err)
-	child.Close()
-	t.Cleanup(func() { monitorEnd.Close(); worker.Close() })
+	monitorEnd, worker := channel(t)
 	sent := make(chan error, 1)
 	go func() { sent <- m.sendStart(monitorEnd, privsep.WorkerConfig{Root: "/srv"}) }()
 

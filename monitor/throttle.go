@@ -8,6 +8,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/internal/lru"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
 )
 
 // Bounds of the throttle's tables: an attack from more sources or against more names
@@ -118,6 +119,39 @@ func (t *throttle) expire(now time.Time) {
 		}
 		t.lift(src, b)
 	}
+}
+
+// unban lifts the running bans of u's sources, or all of them, before their time, as
+// an operator asked with ftpctl, and forgets the failures counted against each source
+// named, so that one more typo does not ban it again at once. It returns the sources
+// whose bans it lifted and, of those named, the ones not banned.
+func (t *throttle) unban(u privsep.Unban, now time.Time) (lifted, notBanned []netip.Prefix) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sources := u.Sources
+	if u.All {
+		sources = make([]netip.Prefix, 0, t.bans.Len())
+		for src := range t.bans.All() {
+			sources = append(sources, src)
+		}
+	}
+	lifted, notBanned = []netip.Prefix{}, []netip.Prefix{}
+	for _, src := range sources {
+		t.sources.Remove(src)
+		b, ok := t.bans.Peek(src)
+		if !ok || !now.Before(b.until) {
+			// One that ran out is left to expire, which says it ended.
+			if !u.All {
+				notBanned = append(notBanned, src)
+			}
+			continue
+		}
+		t.bans.Remove(src)
+		t.changed = true
+		t.log.Info("ban lifted", "client", b.client.String(), "source", src.String(), "by", "ftpctl")
+		lifted = append(lifted, src)
+	}
+	return lifted, notBanned
 }
 
 // fail records a failed login from addr for the account name and reports whether

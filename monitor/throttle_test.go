@@ -15,6 +15,7 @@ import (
 
 	"github.com/jelastic/jelastic-ftp/internal/admission"
 	"github.com/jelastic/jelastic-ftp/internal/lru"
+	"github.com/jelastic/jelastic-ftp/internal/privsep"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -198,4 +199,59 @@ func TestBansSavedAndRestored(t *testing.T) {
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, bansFileName), []byte("{not json"), 0o600))
 	require.Error(t, loginWorld(t).loadBans(dir, now))
+}
+
+// TestThrottleUnban: an operator's unban lifts the named sources' bans at once, logs
+// each, forgets their failures (one more typo does not ban again), reports the ones
+// not banned, and leaves the others; with All, every running ban goes.
+func TestThrottleUnban(t *testing.T) {
+	th, log := testThrottle(3, time.Minute, time.Hour)
+	a, b, c := netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("2001:db8:1:2::7"), netip.MustParseAddr("198.51.100.4")
+	near := netip.MustParseAddr("192.0.2.50") // two failures, not banned
+	for i := range 3 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		th.fail(a, "alice", at)
+		th.fail(b, "alice", at)
+		th.fail(c, "alice", at)
+	}
+	th.fail(near, "alice", t0)
+	th.fail(near, "alice", t0)
+	th.snapshot(t0) // saved: nothing changed since
+	now := t0.Add(time.Minute)
+
+	lifted, notBanned := th.unban(privsep.Unban{Sources: []netip.Prefix{
+		admission.Source(a), admission.Source(b), admission.Source(near), netip.MustParsePrefix("10.0.0.1/32"),
+	}}, now)
+	require.Equal(t, []netip.Prefix{admission.Source(a), netip.MustParsePrefix("2001:db8:1:2::/64")}, lifted)
+	require.Equal(t, []netip.Prefix{admission.Source(near), netip.MustParsePrefix("10.0.0.1/32")}, notBanned)
+	require.Contains(t, log.String(), `msg="ban lifted" client=203.0.113.9 source=203.0.113.9/32 by=ftpctl`)
+	require.Contains(t, log.String(), `msg="ban lifted" client=2001:db8:1:2::7 source=2001:db8:1:2::/64 by=ftpctl`)
+	require.False(t, th.banned(a, now))
+	require.False(t, th.banned(netip.MustParseAddr("2001:db8:1:2::99"), now), "the whole /64")
+	require.True(t, th.banned(c, now), "a source not named stays banned")
+	_, changed := th.snapshot(now)
+	require.True(t, changed, "bans.json is due to be rewritten")
+
+	require.False(t, th.fail(a, "alice", now), "one more typo after an unban does not ban")
+	require.False(t, th.fail(near, "alice", now), "the failures before the unban are forgotten")
+	require.False(t, th.fail(a, "alice", now))
+	require.True(t, th.fail(a, "alice", now), "the limit counts again from the unban")
+
+	lifted, notBanned = th.unban(privsep.Unban{All: true}, now)
+	require.ElementsMatch(t, []netip.Prefix{admission.Source(a), admission.Source(c)}, lifted)
+	require.Empty(t, notBanned)
+	require.Zero(t, th.bans.Len())
+	lifted, _ = th.unban(privsep.Unban{All: true}, now)
+	require.Empty(t, lifted, "nothing left to lift")
+
+	// A ban that ran out is not lifted by an operator but ends as usual.
+	for range 2 {
+		require.False(t, th.fail(a, "alice", now), "--all forgot the failures of the sources it lifted")
+	}
+	require.True(t, th.fail(a, "alice", now))
+	later := now.Add(2 * time.Hour)
+	lifted, notBanned = th.unban(privsep.Unban{Sources: []netip.Prefix{admission.Source(a)}}, later)
+	require.Empty(t, lifted)
+	require.Equal(t, []netip.Prefix{admission.Source(a)}, notBanned)
+	require.Equal(t, 2, strings.Count(log.String(), `msg="ban lifted" client=203.0.113.9 `), log.String())
 }

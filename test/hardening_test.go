@@ -280,6 +280,121 @@ func TestBannedAtAccept(t *testing.T) {
 	require.Equal(t, 0, r.Code, "SFTP after the ban: %s", r)
 }
 
+// statusBans is what `ftpctl status --json` lists of the running bans: each source
+// with its end.
+func (e *Env) statusBans() map[string]time.Time {
+	e.t.Helper()
+	r := e.Ftpctl("", "status", "--json")
+	var st struct {
+		Service *struct {
+			Bans []struct {
+				Source string    `json:"source"`
+				Until  time.Time `json:"until"`
+			} `json:"bans"`
+		} `json:"service"`
+	}
+	require.NoError(e.t, json.Unmarshal([]byte(r.Stdout), &st), r.String())
+	require.NotNil(e.t, st.Service, "status reached no service: %s", r)
+	out := map[string]time.Time{}
+	for _, b := range st.Service.Bans {
+		out[b.Source] = b.Until
+	}
+	return out
+}
+
+// TestUnban: an operator who locked an address out sees the ban in ftpctl status and
+// lifts it with ftpctl unban: the address logs in over FTP and SFTP at once, one more
+// typo does not ban it again, and the ban is gone from bans.json, so a restart does
+// not bring it back. A bad argument changes nothing; --all lifts every ban; with the
+// service stopped, unban fails and says so.
+func TestUnban(t *testing.T) {
+	e := NewEnv(t)
+	addFTPUser(t, e, "alice", ftpPassword)
+	state := t.TempDir()
+	t.Setenv(monitor.StateDirEnv, state) // the service's bans.json, as systemd's StateDirectory= gives it
+	bansFile := filepath.Join(state, "bans.json")
+	s := startSFTP(t, e, ftpConf{
+		"limits.ban_after_failures": "3",
+		"limits.ban_window":         `"1m"`,
+		"limits.ban_duration":       `"10m"`,
+	})
+	sftpAddr := fmt.Sprintf("127.0.0.1:%d", s.SFTPPort)
+	ban := func(from string) {
+		t.Helper()
+		for range 3 {
+			failLogin(t, s.ftpServer, from, "alice")
+		}
+		s.waitLog(0, `msg="client banned after repeated failed logins" client=`+from+" ")
+		requireBannedAtAccept(t, s.Addr, from)
+	}
+	ban("127.0.0.9")
+	ban("127.0.0.10")
+
+	bans := e.statusBans()
+	require.Len(t, bans, 2, "%v", bans)
+	require.WithinDuration(t, time.Now().Add(10*time.Minute), bans["127.0.0.9/32"], time.Minute)
+	require.Contains(t, bans, "127.0.0.10/32")
+	text := e.Ftpctl("", "status").Stdout
+	require.Contains(t, text, "\nbans: 2\n", text)
+	require.Regexp(t, `(?m)^  127\.0\.0\.9/32 +until 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ \((9|10)m left\)$`, text)
+
+	// A bad argument among good ones: one line naming it, nothing lifted.
+	r := e.Ftpctl("", "unban", "127.0.0.9", "not-an-address")
+	require.Equal(t, 2, r.Code, "%s", r)
+	require.Equal(t, "ftpctl: \"not-an-address\" is neither an IP address nor a ban source such as 203.0.113.9/32 or 2001:db8:1:2::/64\n", r.Stderr)
+	require.Empty(t, r.Stdout)
+	requireBannedAtAccept(t, s.Addr, "127.0.0.9")
+	require.Len(t, e.statusBans(), 2)
+	require.NotContains(t, s.Log(), "ban lifted")
+
+	r = e.Ftpctl("", "unban", "127.0.0.9", "192.0.2.1")
+	require.Equal(t, 0, r.Code, "%s", r)
+	require.Equal(t, "lifted the ban on 127.0.0.9/32\n192.0.2.1/32 was not banned\n", r.Stdout)
+	// At once, with no wait: the worker confirmed before ftpctl returned.
+	dialRaw(t, s.Addr, "127.0.0.9").login("alice", ftpPassword)
+	res := s.sftpBatch(t, "alice", ftpPassword, "ls\n", "-oBindAddress=127.0.0.9")
+	require.Equal(t, 0, res.Code, "SFTP after the unban: %s", res)
+	requireBannedAtAccept(t, s.Addr, "127.0.0.10")
+	requireSFTPClosedAtAccept(t, sftpAddr, "127.0.0.10")
+	require.Equal(t, 1, strings.Count(s.Log(), `msg="ban lifted" client=127.0.0.9 source=127.0.0.9/32 by=ftpctl`), s.Log())
+	bans = e.statusBans()
+	require.NotContains(t, bans, "127.0.0.9/32")
+	require.Contains(t, bans, "127.0.0.10/32")
+	saved, err := os.ReadFile(bansFile)
+	require.NoError(t, err)
+	require.NotContains(t, string(saved), `"127.0.0.9"`, "bans.json rewritten without it")
+	require.Contains(t, string(saved), `"127.0.0.10"`, "and with the other ban")
+	failLogin(t, s.ftpServer, "127.0.0.9", "alice")
+	dialRaw(t, s.Addr, "127.0.0.9").login("alice", ftpPassword) // one more typo bans nothing
+
+	ban("127.0.0.11")
+	r = e.Ftpctl("", "unban", "--all", "--json")
+	require.Equal(t, 0, r.Code, "%s", r)
+	var reply struct {
+		Lifted    []string `json:"lifted"`
+		NotBanned []string `json:"not_banned"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &reply), r.String())
+	require.ElementsMatch(t, []string{"127.0.0.10/32", "127.0.0.11/32"}, reply.Lifted)
+	require.Empty(t, reply.NotBanned)
+	for _, from := range []string{"127.0.0.10", "127.0.0.11"} {
+		dialRaw(t, s.Addr, from).login("alice", ftpPassword)
+	}
+	require.Empty(t, e.statusBans())
+	require.Contains(t, e.Ftpctl("", "status").Stdout, "\nbans: 0\n")
+	saved, err = os.ReadFile(bansFile)
+	require.NoError(t, err)
+	require.JSONEq(t, "[]", string(saved))
+	r = e.Ftpctl("", "unban", "--all")
+	require.Equal(t, 0, r.Code, "%s", r)
+	require.Equal(t, "no ban was running\n", r.Stdout)
+
+	s.stop()
+	r = e.Ftpctl("", "unban", "127.0.0.9")
+	require.Equal(t, 1, r.Code, "%s", r)
+	require.Regexp(t, `^ftpctl: the service is not running, so no ban can be lifted; .*: dial unix .*\n$`, r.Stderr)
+}
+
 // TestAccountSlowedFromManyAddresses: 100 addresses guessing one account's password,
 // each too few times to be banned, slow that account's logins down; its user still
 // logs in, later.

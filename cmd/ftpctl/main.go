@@ -50,7 +50,7 @@ Files:
 	}
 	root.SetVersionTemplate("ftpctl {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd(), newInstallCmd(), newUninstallCmd(), newReloadCmd(), newStateCmd(), newVersionCmd())
+	root.AddCommand(newUserCmd(), newSudoersCmd(), newServeCmd(), newWorkerCmd(), newStatusCmd(), newInstallCmd(), newUninstallCmd(), newReloadCmd(), newUnbanCmd(), newStateCmd(), newVersionCmd())
 	for _, build := range buildSteps {
 		root.AddCommand(build())
 	}

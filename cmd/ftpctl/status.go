@@ -118,6 +118,9 @@ func printStatus(out io.Writer, r agent.Report) {
 		}
 		tw.Flush()
 	}
+	if s := r.Service; s != nil {
+		printBans(out, s.Bans, time.Now())
+	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(out, "\nwarning: %s", w)
 	}

@@ -223,6 +223,17 @@ func ban(gate *admission.Gate, bans []privsep.Ban) {
 	}
 }
 
+// unban lifts the bans the monitor says an operator lifted; privsep checked each source.
+func unban(gate *admission.Gate, u *privsep.Unban) {
+	if u.All {
+		gate.UnbanAll()
+		return
+	}
+	for _, s := range u.Sources {
+		gate.Unban(s)
+	}
+}
+
 // inheritedListener takes the listening socket the monitor passed as descriptor fd.
 func inheritedListener(fd int, name string) (net.Listener, error) {
 	f := os.NewFile(uintptr(fd), name)
@@ -508,6 +519,11 @@ func (a *monitorAuth) readLoop(onConfig func(*privsep.WorkerConfig), onLost func
 			// Here, before the replies that follow: a client refused for the
 			// login that set a ban finds its address banned when it reconnects.
 			ban(a.gate, m.Bans)
+		case privsep.KindUnban:
+			if m.Unban != nil {
+				unban(a.gate, m.Unban)
+				a.ch.Send(privsep.Message{Kind: privsep.KindUnban, ID: m.ID})
+			}
 		}
 	}
 }

@@ -35,6 +35,23 @@ func IsSource(p netip.Prefix) bool {
 	return p.IsValid() && !p.Addr().Is4In6() && p == Source(p.Addr())
 }
 
+// ParseSource reads a source as an operator names it: an address stands for its
+// Source (an IPv6 address for its /64), and a prefix must be a source itself, as
+// `ftpctl status` shows them (203.0.113.9/32, 2001:db8:1:2::/64).
+func ParseSource(s string) (netip.Prefix, error) {
+	if addr, err := netip.ParseAddr(s); err == nil {
+		return Source(addr), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither an IP address nor a ban source such as 203.0.113.9/32 or 2001:db8:1:2::/64", s)
+	}
+	if !IsSource(p) {
+		return netip.Prefix{}, fmt.Errorf("%s is not a ban source: bans are on one IPv4 address or one IPv6 /64 (%s here)", s, Source(p.Addr()))
+	}
+	return p, nil
+}
+
 // Limits are the caps a Gate applies; each must be positive.
 type Limits struct {
 	MaxSessions                 int // sessions of all servers sharing the gate
@@ -195,6 +212,25 @@ func (g *Gate) Ban(source netip.Prefix, until, now time.Time) error {
 		g.bans.Put(source, &ban{until: until})
 	}
 	return nil
+}
+
+// Unban lifts the ban of source before its time, as the monitor says an operator
+// asked, and reports whether one was in the table.
+func (g *Gate) Unban(source netip.Prefix) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.bans.Peek(source)
+	g.bans.Remove(source)
+	return ok
+}
+
+// UnbanAll lifts every ban and returns how many the table held.
+func (g *Gate) UnbanAll() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := g.bans.Len()
+	g.bans = lru.New[netip.Prefix, *ban](MaxBans)
+	return n
 }
 
 // Pass is one admitted session's place in the counts.

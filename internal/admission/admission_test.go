@@ -215,6 +215,73 @@ func TestGateBans(t *testing.T) {
 	require.Nil(t, r)
 }
 
+func TestParseSource(t *testing.T) {
+	for arg, want := range map[string]string{
+		"203.0.113.9":        "203.0.113.9/32",
+		"203.0.113.9/32":     "203.0.113.9/32",
+		"::ffff:203.0.113.9": "203.0.113.9/32",
+		"2001:db8:1:2::7":    "2001:db8:1:2::/64", // an IPv6 address stands for its /64
+		"2001:db8:1:2::/64":  "2001:db8:1:2::/64",
+		"fe80::1%eth0":       "fe80::/64",
+		"::1":                "::/64",
+	} {
+		got, err := ParseSource(arg)
+		require.NoError(t, err, arg)
+		require.Equal(t, want, got.String(), arg)
+	}
+	for arg, msg := range map[string]string{
+		"":                    `"" is neither an IP address nor a ban source`,
+		"not-an-address":      `"not-an-address" is neither an IP address nor a ban source such as 203.0.113.9/32`,
+		"203.0.113.9/33":      `"203.0.113.9/33" is neither`,
+		"203.0.113.0/24":      "203.0.113.0/24 is not a ban source: bans are on one IPv4 address or one IPv6 /64 (203.0.113.0/32 here)",
+		"2001:db8:1:2::7/64":  "2001:db8:1:2::7/64 is not a ban source: bans are on one IPv4 address or one IPv6 /64 (2001:db8:1:2::/64 here)",
+		"2001:db8::/48":       "2001:db8::/48 is not a ban source",
+		"2001:db8::1/128":     "(2001:db8::/64 here)",
+		"::ffff:10.0.0.1/128": "(10.0.0.1/32 here)",
+		"example.com":         `"example.com" is neither`,
+	} {
+		_, err := ParseSource(arg)
+		require.ErrorContains(t, err, msg, arg)
+	}
+}
+
+// TestGateUnban: a lifted ban admits its source at once, and only that source; a new
+// ban of it holds again; UnbanAll empties the table.
+func TestGateUnban(t *testing.T) {
+	g, err := New(limits(100, 100, 100, 100, 100))
+	require.NoError(t, err)
+	until := t0.Add(10 * time.Minute)
+	for _, p := range []string{"203.0.113.9/32", "203.0.113.10/32", "2001:db8:1:2::/64"} {
+		require.NoError(t, g.Ban(netip.MustParsePrefix(p), until, t0))
+	}
+	admitted := func(addr string) bool {
+		p, r := g.Admit(netip.MustParseAddr(addr), t0.Add(time.Second))
+		if r != nil {
+			require.True(t, r.Banned(), addr)
+			return false
+		}
+		p.Leave()
+		return true
+	}
+	require.True(t, g.Unban(netip.MustParsePrefix("203.0.113.9/32")))
+	require.True(t, admitted("203.0.113.9"))
+	require.True(t, admitted("::ffff:203.0.113.9"))
+	require.False(t, admitted("203.0.113.10"), "another source stays banned")
+	require.False(t, g.Unban(netip.MustParsePrefix("203.0.113.9/32")), "lifted already")
+	require.False(t, g.Unban(netip.MustParsePrefix("198.51.100.1/32")), "never banned")
+
+	require.NoError(t, g.Ban(netip.MustParsePrefix("203.0.113.9/32"), until, t0.Add(2*time.Second)))
+	require.False(t, admitted("203.0.113.9"), "banned again after the unban")
+
+	require.Equal(t, 3, g.UnbanAll())
+	for _, a := range []string{"203.0.113.9", "203.0.113.10", "2001:db8:1:2::1"} {
+		require.True(t, admitted(a), a)
+	}
+	require.Zero(t, g.UnbanAll())
+	require.NoError(t, g.Ban(netip.MustParsePrefix("203.0.113.10/32"), until, t0))
+	require.False(t, admitted("203.0.113.10"), "the table works after UnbanAll")
+}
+
 // TestGateBanTableBounded: the table holds at most MaxBans; a new ban drops the ones
 // that ended first, else the oldest.
 func TestGateBanTableBounded(t *testing.T) {

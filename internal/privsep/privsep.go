@@ -43,6 +43,10 @@ const (
 	// KindBans is monitor → worker: bans to refuse at accept, one when it is set and
 	// all running ones, in batches, when a worker starts.
 	KindBans = "bans"
+	// KindUnban is monitor → worker: lift bans before their time, as an operator asked
+	// (`ftpctl unban`); worker → monitor, with the same ID and no payload: lifted. The
+	// worker lifts no ban of its own accord.
+	KindUnban = "unban"
 )
 
 // The descriptors the worker inherits, numbered from 3 in this one list; it is started
@@ -89,11 +93,12 @@ type Message struct {
 	Sweep    *SweepState  `json:"sweep,omitempty"`
 	End      *EndSessions `json:"end,omitempty"`
 	Bans     []Ban        `json:"bans,omitempty"`
+	Unban    *Unban       `json:"unban,omitempty"`
 }
 
 // Ban is one running ban: connections from Source, an IPv4 address or an IPv6 /64
-// (admission.Source), are refused until Until. The monitor lifts no ban before its
-// time, so the worker ends each by itself.
+// (admission.Source), are refused until Until. The worker ends each at its time by
+// itself; only an operator's KindUnban lifts one before.
 type Ban struct {
 	Source netip.Prefix `json:"source"`
 	Until  time.Time    `json:"until"`
@@ -112,6 +117,30 @@ func validBans(bans []Ban) bool {
 	}
 	for _, b := range bans {
 		if !admission.IsSource(b.Source) || b.Until.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// Unban names the bans to lift: those of Sources, or every one with All. It is also
+// the request of `ftpctl unban` on the control socket.
+type Unban struct {
+	All     bool           `json:"all,omitempty"`
+	Sources []netip.Prefix `json:"sources,omitempty"`
+}
+
+// Valid reports whether u names either all bans or 1 to MaxBansPerMessage sources,
+// each what admission.Source returns.
+func (u *Unban) Valid() bool {
+	if u.All {
+		return len(u.Sources) == 0
+	}
+	if len(u.Sources) == 0 || len(u.Sources) > MaxBansPerMessage {
+		return false
+	}
+	for _, s := range u.Sources {
+		if !admission.IsSource(s) {
 			return false
 		}
 	}
@@ -434,6 +463,9 @@ func (m Message) wellFormed() bool {
 		return p == "end" && m.End.Valid() && m.ID != 0
 	case KindBans:
 		return p == "bans" && m.ID == 0 && validBans(m.Bans)
+	case KindUnban:
+		// The worker's answer carries nothing.
+		return m.ID != 0 && (p == "" || p == "unban" && m.Unban.Valid())
 	}
 	return false
 }
@@ -447,6 +479,7 @@ func (m Message) payload() string {
 	}{
 		{"config", m.Config != nil}, {"auth", m.Auth != nil}, {"reply", m.Reply != nil}, {"line", m.Line != ""},
 		{"sessions", m.Sessions != nil}, {"sweep", m.Sweep != nil}, {"end", m.End != nil}, {"bans", m.Bans != nil},
+		{"unban", m.Unban != nil},
 	} {
 		switch {
 		case !f.set:

@@ -45,6 +45,9 @@ func TestRoundTrip(t *testing.T) {
 			{Source: netip.MustParsePrefix("203.0.113.7/32"), Until: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)},
 			{Source: netip.MustParsePrefix("2001:db8:1:2::/64"), Until: time.Date(2026, 5, 1, 12, 0, 0, 1, time.UTC)},
 		}},
+		{Kind: KindUnban, ID: 12, Unban: &Unban{Sources: []netip.Prefix{netip.MustParsePrefix("203.0.113.7/32"), netip.MustParsePrefix("2001:db8:1:2::/64")}}},
+		{Kind: KindUnban, ID: 13, Unban: &Unban{All: true}},
+		{Kind: KindUnban, ID: 13}, // the worker's answer
 	}
 	for _, m := range msgs {
 		require.NoError(t, a.Send(m))
@@ -105,6 +108,23 @@ func TestRecvRejectsMalformed(t *testing.T) {
 		{"bans with a second payload", `{"kind":"bans","bans":[{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"}],"line":"x\n"}`},
 		{"bans in another kind", `{"kind":"sweep","sweep":{"cursor":"a"},"bans":[{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"}]}`},
 		{"too many bans", `{"kind":"bans","bans":[` + strings.Repeat(`{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"},`, MaxBansPerMessage) + `{"source":"10.0.0.1/32","until":"2026-05-01T12:00:00Z"}]}`},
+		{"unban without id", `{"kind":"unban","unban":{"all":true}}`},
+		{"unban answer without id", `{"kind":"unban"}`},
+		{"unban of nothing", `{"kind":"unban","id":1,"unban":{}}`},
+		{"unban of an empty list", `{"kind":"unban","id":1,"unban":{"sources":[]}}`},
+		{"unban of all and a list", `{"kind":"unban","id":1,"unban":{"all":true,"sources":["10.0.0.1/32"]}}`},
+		{"unban of a /24", `{"kind":"unban","id":1,"unban":{"sources":["10.0.0.0/24"]}}`},
+		{"unban of an IPv6 /64 not masked", `{"kind":"unban","id":1,"unban":{"sources":["2001:db8::1/64"]}}`},
+		{"unban of a mapped address", `{"kind":"unban","id":1,"unban":{"sources":["::ffff:10.0.0.1/128"]}}`},
+		{"unban of an address without a prefix", `{"kind":"unban","id":1,"unban":{"sources":["10.0.0.1"]}}`},
+		{"unban of null", `{"kind":"unban","id":1,"unban":{"sources":[null]}}`},
+		{"unban of a number", `{"kind":"unban","id":1,"unban":{"sources":[7]}}`},
+		{"unban with all as a string", `{"kind":"unban","id":1,"unban":{"all":"yes"}}`},
+		{"unban with an unknown field", `{"kind":"unban","id":1,"unban":{"all":true,"until":"2026-05-01T12:00:00Z"}}`},
+		{"unban with a second payload", `{"kind":"unban","id":1,"unban":{"all":true},"line":"x\n"}`},
+		{"unban in another kind", `{"kind":"sweep","sweep":{"cursor":"a"},"unban":{"all":true}}`},
+		{"unban in a bans message", `{"kind":"bans","unban":{"all":true}}`},
+		{"too many unbans", `{"kind":"unban","id":1,"unban":{"sources":[` + strings.Repeat(`"10.0.0.1/32",`, MaxBansPerMessage) + `"10.0.0.1/32"]}}`},
 		{"end keeping too many", `{"kind":"end-sessions","id":1,"end":{"user":"u","reason":"changed","keep":[` + strings.Repeat(`"10.0.0.0/8",`, MaxKeep) + `"10.0.0.0/8"]}}`},
 	}
 	for _, tt := range tests {
@@ -168,4 +188,18 @@ func TestEndSessionsStays(t *testing.T) {
 	for _, r := range []EndReason{EndDeleted, EndDisabled, EndPassword, EndChanged} {
 		require.NotEmpty(t, r.Sentence())
 	}
+}
+
+// TestFullUnbanFits: an unban of MaxBansPerMessage sources of the longest form fits a
+// packet, and so in the control socket's bound.
+func TestFullUnbanFits(t *testing.T) {
+	a, b := pair(t)
+	u := &Unban{Sources: make([]netip.Prefix, MaxBansPerMessage)}
+	for i := range u.Sources {
+		u.Sources[i] = netip.MustParsePrefix("ffff:ffff:ffff:ffff::/64")
+	}
+	require.NoError(t, a.Send(Message{Kind: KindUnban, ID: 1<<64 - 1, Unban: u}))
+	got, err := b.Recv()
+	require.NoError(t, err)
+	require.Len(t, got.Unban.Sources, MaxBansPerMessage)
 }
