@@ -177,12 +177,9 @@ func openAt(root *os.Root, rel, shown string, flag int) (*os.File, os.FileInfo, 
 // detach returns a regular file as an *os.File (so that io.Copy to a TCP
 // connection can use sendfile) named after the client path: a file opened
 // through os.Root carries the host path, which would show in every read or
-// write error. It closes f.
-func detach(f *os.File, fi os.FileInfo, shown string) (*os.File, error) {
+// write error. It closes f, which must be a regular file (transferable).
+func detach(f *os.File, shown string) (*os.File, error) {
 	defer f.Close()
-	if !fi.Mode().IsRegular() {
-		return nil, &os.PathError{Op: "open", Path: shown, Err: ErrNotRegular}
-	}
 	// Only a regular file may be renamed this way: for a directory,
 	// (*os.File).Readdir would lstat its entries by name from the host root.
 	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)

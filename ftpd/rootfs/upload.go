@@ -94,11 +94,11 @@ func (fsys *FS) openFile(rel, shown string, flags int) (*os.File, int64, error) 
 	if err != nil {
 		return nil, 0, err
 	}
-	if fi.IsDir() {
+	if err := transferable(fi.Mode(), shown); err != nil {
 		f.Close()
-		return nil, 0, &os.PathError{Op: "open", Path: shown, Err: syscall.EISDIR}
+		return nil, 0, err
 	}
-	detached, err := detach(f, fi, shown)
+	detached, err := detach(f, shown)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -121,14 +121,9 @@ func (fsys *FS) openDownload(rel, shown string) (*os.File, int64, error) {
 		unix.Close(fd)
 		return nil, 0, pathError("open", shown, err)
 	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFREG:
-	case unix.S_IFDIR:
+	if err := transferable(fileMode(st.Mode), shown); err != nil {
 		unix.Close(fd)
-		return nil, 0, &os.PathError{Op: "open", Path: shown, Err: syscall.EISDIR}
-	default:
-		unix.Close(fd)
-		return nil, 0, &os.PathError{Op: "open", Path: shown, Err: ErrNotRegular}
+		return nil, 0, err
 	}
 	// Blocking again, so that os.NewFile leaves the poller out of it, as a
 	// regular file needs.
@@ -137,6 +132,18 @@ func (fsys *FS) openDownload(rel, shown string) (*os.File, int64, error) {
 		return nil, 0, pathError("open", shown, err)
 	}
 	return os.NewFile(uintptr(fd), shown), st.Size, nil
+}
+
+// transferable refuses what a transfer cannot move: a directory (EISDIR), and
+// FIFOs, sockets and devices, which it could block on (ErrNotRegular).
+func transferable(mode fs.FileMode, shown string) error {
+	switch {
+	case mode.IsRegular():
+		return nil
+	case mode.IsDir():
+		return &os.PathError{Op: "open", Path: shown, Err: syscall.EISDIR}
+	}
+	return &os.PathError{Op: "open", Path: shown, Err: ErrNotRegular}
 }
 
 // atomicUpload writes a STOR beside its target and publishes it on Close,
