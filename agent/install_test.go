@@ -349,18 +349,6 @@ func TestSystemdOnDemand(t *testing.T) {
 			wantStream: "127.0.0.1:2121\nListenStream=127.0.0.1:2122\nListenStream=[::1]:2990",
 		},
 		{
-			name: "SFTP on its default port", sftp: ":2022",
-			wantCalls:  enableSocket,
-			wantMsg:    "enabled jelastic-ftp.socket",
-			wantStream: "21\nListenStream=2022",
-		},
-		{
-			name: "every port on an address", listen: "127.0.0.1:2121", sftp: "127.0.0.1:2122", implicit: "[::1]:2990",
-			wantCalls:  enableSocket,
-			wantMsg:    "enabled jelastic-ftp.socket",
-			wantStream: "127.0.0.1:2121\nListenStream=127.0.0.1:2122\nListenStream=[::1]:2990",
-		},
-		{
 			name: "no start", noStart: true,
 			wantCalls: []string{"daemon-reload"},
 			wantMsg:   "nothing was enabled or started",
